@@ -1,0 +1,2 @@
+// placeholder: filled in by the native I/O work
+#include "backend.h"
