@@ -8,7 +8,8 @@
         "native/device.cc",
         "native/file_backend.cc",
         "native/scsi_passthrough.cc",
-        "native/iscsi_backend.cc"
+        "native/iscsi_backend.cc",
+        "native/peercred.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -1,6 +1,11 @@
 #include <napi.h>
 
+#include "modules.h"
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  ycs::InitDevice(env, exports);
+  ycs::InitScsi(env, exports);
+  ycs::InitPeercred(env, exports);
   return exports;
 }
 

@@ -1,0 +1,9 @@
+// Each native module registers its exports here; addon.cc calls them all.
+#pragma once
+#include <napi.h>
+
+namespace ycs {
+void InitDevice(Napi::Env env, Napi::Object exports);     // device.cc: openDevice, Device
+void InitScsi(Napi::Env env, Napi::Object exports);       // scsi_passthrough.cc
+void InitPeercred(Napi::Env env, Napi::Object exports);   // peercred.cc: peerCredentials(fd)
+}  // namespace ycs
