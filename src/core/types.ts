@@ -1,0 +1,138 @@
+// The contract between the pure cluster engine (src/core) and the I/O shells that feed it:
+// the daemon (src/daemon) on real hosts and the deterministic simulator (test/sim).
+//
+// The engine is a pure state machine: no I/O, no timers, no clock, no randomness.
+// Every input carries the host's local monotonic time `nowMs`; clocks are never compared
+// across hosts. The engine answers every input with a list of outputs, which the shell
+// carries out in order. Ordering rules the engine relies on (see docs/engine.md):
+//   1. A disk write is reported done only once it is durable (O_DSYNC/FUA) on that disk.
+//   2. The engine emits an output that depends on a write (promote after a decision, a
+//      network message announcing a vote) only after the write's `disk-write-done`.
+//   3. Shells never reorder outputs of one step; outputs of different steps may overlap
+//      in flight (a read may be pending while a write is issued).
+
+export type HostId = number; // 1..255, the slot index + 1 on the voting disk
+
+/** The role a host plays in the cluster, as published in its heartbeat sector. */
+export type Role = 'starting' | 'standby' | 'master' | 'evicted' | 'leaving';
+
+export type ResourceState = 'unknown' | 'offline' | 'starting' | 'standby' | 'primary' | 'failed';
+
+/** A cluster decision: made once per epoch with Disk Paxos over the vote sectors. */
+export interface Decision {
+  epoch: number;
+  masterId: HostId;
+  members: HostId[]; // sorted ascending
+}
+
+/** Payload of a host's heartbeat sector (mirrors src/disk/layout.ts). */
+export interface HeartbeatPayload {
+  role: Role;
+  epoch: number; // the decided epoch this host currently follows
+  masterId: HostId | 0; // 0 = none known
+  heard: HostId[]; // peers heard over network heartbeat 1 within NETWORK_HB_TIMEOUT, sorted
+  resources: Array<{ state: ResourceState }>; // in configured resource order, <= 16
+  flags: number;
+}
+
+/** Payload of a host's vote sector: one Disk Paxos block (mirrors src/disk/layout.ts). */
+export interface VotePayload {
+  instance: number; // the epoch being decided
+  mbal: number; // highest ballot this host has started (ballot = round * 256 + hostId)
+  bal: number; // ballot of the value accepted in `value`, 0 = none
+  value: Decision | null;
+  decided: Decision | null; // the latest decision this host knows to be committed
+}
+
+export interface SlotRecord<P> {
+  hostId: HostId;
+  incarnation: number; // grows at every daemon start
+  sequence: number; // grows at every write of this slot
+  payload: P;
+}
+
+/** One slot as read from a disk. Only 'ok' slots carry a record; others are never trusted. */
+export type SlotVerdict =
+  | 'ok'
+  | 'empty'
+  | 'corrupt'
+  | 'crc-mismatch'
+  | 'foreign'
+  | 'future-version'
+  | 'misplaced';
+
+export interface SlotRead<P> {
+  hostId: HostId;
+  verdict: SlotVerdict;
+  record?: SlotRecord<P>;
+}
+
+export type DiskArea = 'heartbeat' | 'vote';
+export type DiskError = 'timeout' | 'stalled' | 'io' | 'reservation-conflict';
+
+export type ResourceEvent =
+  | 'heartbeat' // network heartbeat 2 received
+  | 'connected'
+  | 'disconnected' // the resource's socket closed: crash report
+  | 'monitor-ok'
+  | 'monitor-failed';
+
+export type ResourceAction = 'start' | 'stop' | 'promote' | 'demote';
+
+/** Network heartbeat 1 message body (the transport adds auth, incarnation, sequence). */
+export interface NetHeartbeat {
+  from: HostId;
+  incarnation: number;
+  sequence: number;
+  role: Role;
+  epoch: number;
+  masterId: HostId | 0;
+  heard: HostId[];
+}
+
+export type Input =
+  | { kind: 'start'; nowMs: number } // once, first input after the daemon starts
+  | { kind: 'tick'; nowMs: number }
+  | {
+      kind: 'disk-read-done';
+      nowMs: number;
+      requestId: number;
+      disk: number;
+      heartbeats: SlotRead<HeartbeatPayload>[];
+      votes: SlotRead<VotePayload>[];
+    }
+  | { kind: 'disk-write-done'; nowMs: number; requestId: number; disk: number; area: DiskArea }
+  | { kind: 'disk-failed'; nowMs: number; requestId: number; disk: number; error: DiskError }
+  | { kind: 'net-heartbeat'; nowMs: number; message: NetHeartbeat }
+  | { kind: 'resource-event'; nowMs: number; resource: number; event: ResourceEvent }
+  | { kind: 'resource-action-done'; nowMs: number; resource: number; action: ResourceAction; ok: boolean }
+  | { kind: 'fence-done'; nowMs: number; victim: HostId; ok: boolean; detail?: string }
+  | { kind: 'shutdown'; nowMs: number }; // operator asked the daemon to stop normally
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export type Output =
+  | { kind: 'read-disk'; requestId: number; disk: number } // reads both areas, one I/O each
+  | { kind: 'write-heartbeat'; requestId: number; disk: number; record: SlotRecord<HeartbeatPayload> }
+  | { kind: 'write-vote'; requestId: number; disk: number; record: SlotRecord<VotePayload> }
+  | { kind: 'send-heartbeat'; message: NetHeartbeat } // to every peer
+  | { kind: 'fence'; victim: HostId; epoch: number }
+  | { kind: 'resource'; resource: number; action: ResourceAction; epoch: number }
+  | { kind: 'role-change'; from: Role; to: Role; epoch: number; masterId: HostId | 0; reason: string }
+  | { kind: 'log'; level: LogLevel; msg: string; fields?: Record<string, unknown> }
+  | { kind: 'exit'; reason: string }; // the daemon may stop now (after 'shutdown')
+
+/** What `ycsctl status` shows; derived from the engine's state, never stored separately. */
+export interface ClusterView {
+  selfId: HostId;
+  role: Role;
+  epoch: number;
+  masterId: HostId | 0;
+  members: HostId[];
+  hosts: Array<{
+    hostId: HostId;
+    target: 'online' | 'offline'; // configured to be in the cluster
+    state: 'online' | 'offline';
+    resources: ResourceState[];
+  }>;
+}
