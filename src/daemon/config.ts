@@ -1,0 +1,403 @@
+// The per-host config file (JSON, documented in docs/config.md). Validation collects
+// every problem, each one line `E_CONFIG: <file>: <key>: <problem>`, so an operator fixes
+// the file in one pass instead of one error per restart.
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import type { HostId } from '../core/types.js';
+import { MAX_RESOURCES, VOTING_DISK_COUNTS, clusterNameProblem } from '../disk/layout.js';
+import { YcsError } from '../errors.js';
+
+export type FencingDriver = 'none' | 'scsi-pr' | 'block-pr' | 'iscsi-pr';
+export type ConfigLogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+export interface HostConfig {
+  id: HostId;
+  address: string;
+  port: number;
+}
+
+export interface ResourceConfig {
+  name: string;
+  /** Absolute path of the agent command (start/stop/monitor/promote/demote). */
+  agent: string;
+  /** Unix socket for network heartbeat 2; default `<runDir>/<name>.sock`. */
+  socket: string;
+  monitorIntervalMs: number;
+  /** Deadline for one agent action. */
+  actionTimeoutMs: number;
+  /** Extra environment for the agent. */
+  env: Record<string, string>;
+}
+
+export interface Config {
+  /** The file it was read from ('' when parsed from text without one). */
+  path: string;
+  cluster: string;
+  hostId: HostId;
+  hosts: HostConfig[];
+  votingDisks: string[];
+  dataDisks: string[];
+  fencing: FencingDriver;
+  keyFile: string;
+  DISK_HB_KEEP_ALIVE: number;
+  NETWORK_HB_TIMEOUT: number;
+  DISK_HB_INTERVAL: number | undefined;
+  resources: ResourceConfig[];
+  controlSocket: string;
+  controlGroup: string;
+  runDir: string;
+  logLevel: ConfigLogLevel;
+}
+
+export const CONFIG_DEFAULTS = {
+  controlSocket: '/run/ycs/ycs.sock',
+  controlGroup: 'root',
+  runDir: '/run/ycs',
+  logLevel: 'info' as ConfigLogLevel,
+  monitorIntervalMs: 2000,
+  actionTimeoutMs: 30_000,
+};
+
+const FENCING_DRIVERS: readonly FencingDriver[] = ['none', 'scsi-pr', 'block-pr', 'iscsi-pr'];
+const LOG_LEVELS: readonly ConfigLogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+// Interim defaults until src/core/timeouts.ts exports its own (see docs/timeouts.md).
+export const DEFAULT_DISK_HB_KEEP_ALIVE_MS = 3000;
+export const DEFAULT_NETWORK_HB_TIMEOUT_MS = 3000;
+
+const TOP_KEYS = [
+  'cluster', 'hostId', 'hosts', 'votingDisks', 'dataDisks', 'fencing', 'keyFile', 'DISK_HB_KEEP_ALIVE',
+  'NETWORK_HB_TIMEOUT', 'DISK_HB_INTERVAL', 'resources', 'controlSocket', 'controlGroup', 'runDir', 'logLevel',
+];
+const HOST_KEYS = ['id', 'address', 'port'];
+const RESOURCE_KEYS = ['name', 'agent', 'socket', 'monitorIntervalMs', 'actionTimeoutMs', 'env'];
+const RESOURCE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
+const ISCSI_URL = /^iscsi:\/\/[^/\s]+\/[^/\s]+\/\d+$/;
+
+/** Thrown by loadConfig/parseConfig; `problems` holds every line. toLine() prints them all. */
+export class ConfigError extends YcsError {
+  constructor(readonly problems: string[]) {
+    // The message is built so that `E_CONFIG: ${message}` is exactly the lines joined.
+    super('E_CONFIG', problems.map((p) => p.replace(/^E_CONFIG: /, '')).join('\nE_CONFIG: '));
+  }
+}
+
+type Raw = Record<string, unknown>;
+
+/** Collects problems while reading a parsed JSON object; every getter tolerates any input. */
+class Checker {
+  readonly problems: string[] = [];
+  constructor(private readonly file: string) {}
+
+  problem(key: string, text: string): void {
+    this.problems.push(`E_CONFIG: ${this.file}: ${key}: ${text}`);
+  }
+
+  unknownKeys(obj: Raw, allowed: string[], prefix: string): void {
+    for (const key of Object.keys(obj)) {
+      if (!allowed.includes(key)) this.problem(`${prefix}${key}`, 'unknown key');
+    }
+  }
+
+  string(obj: Raw, key: string, name: string, fallback?: string): string | undefined {
+    const value = obj[key];
+    if (value === undefined) {
+      if (fallback === undefined) this.problem(name, 'is required');
+      return fallback;
+    }
+    if (typeof value !== 'string' || value.length === 0) {
+      this.problem(name, `must be a non-empty string, got ${describe(value)}`);
+      return undefined;
+    }
+    return value;
+  }
+
+  integer(obj: Raw, key: string, name: string, min: number, max: number, fallback?: number): number | undefined {
+    const value = obj[key];
+    if (value === undefined) {
+      if (fallback === undefined) this.problem(name, 'is required');
+      return fallback;
+    }
+    if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+      this.problem(name, `must be an integer, got ${describe(value)}`);
+      return undefined;
+    }
+    if (value < min || value > max) {
+      this.problem(name, `must be in ${min}..${max}, got ${value}`);
+      return undefined;
+    }
+    return value;
+  }
+
+  oneOf<T extends string>(obj: Raw, key: string, choices: readonly T[], fallback?: T): T | undefined {
+    const value = this.string(obj, key, key, fallback);
+    if (value === undefined) return undefined;
+    if (!(choices as readonly string[]).includes(value)) {
+      this.problem(key, `must be one of ${choices.join(', ')}, got ${JSON.stringify(value)}`);
+      return undefined;
+    }
+    return value as T;
+  }
+
+  array(obj: Raw, key: string, required: boolean): unknown[] | undefined {
+    const value = obj[key];
+    if (value === undefined) {
+      if (required) this.problem(key, 'is required');
+      return required ? undefined : [];
+    }
+    if (!Array.isArray(value)) {
+      this.problem(key, `must be an array, got ${describe(value)}`);
+      return undefined;
+    }
+    return value;
+  }
+
+  object(value: unknown, name: string): Raw | undefined {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      this.problem(name, `must be an object, got ${describe(value)}`);
+      return undefined;
+    }
+    return value as Raw;
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+}
+
+function checkHosts(c: Checker, raw: Raw): HostConfig[] | undefined {
+  const list = c.array(raw, 'hosts', true);
+  if (list === undefined) return undefined;
+  if (list.length === 0) c.problem('hosts', 'must list at least one host');
+  const hosts: HostConfig[] = [];
+  const seenIds = new Set<number>();
+  const seenEndpoints = new Set<string>();
+  list.forEach((entry, i) => {
+    const name = `hosts[${i}]`;
+    const obj = c.object(entry, name);
+    if (obj === undefined) return;
+    c.unknownKeys(obj, HOST_KEYS, `${name}.`);
+    const id = c.integer(obj, 'id', `${name}.id`, 1, 255);
+    const address = c.string(obj, 'address', `${name}.address`);
+    const port = c.integer(obj, 'port', `${name}.port`, 1, 65535);
+    if (address !== undefined && isIP(address) === 0) c.problem(`${name}.address`, `${JSON.stringify(address)} is not an IP address`);
+    if (id !== undefined && seenIds.has(id)) c.problem(`${name}.id`, `duplicate host id ${id}`);
+    const endpoint = `${address}:${port}`;
+    if (address !== undefined && port !== undefined && seenEndpoints.has(endpoint)) {
+      c.problem(`${name}`, `duplicate address and port ${endpoint}`);
+    }
+    if (id !== undefined) seenIds.add(id);
+    seenEndpoints.add(endpoint);
+    if (id !== undefined && address !== undefined && port !== undefined) hosts.push({ id, address, port });
+  });
+  return hosts;
+}
+
+/** A device path (block device or regular file) or an iscsi:// URL, resolved against the config's directory. */
+function checkDevice(c: Checker, value: unknown, name: string, baseDir: string): string | undefined {
+  if (typeof value !== 'string' || value.length === 0) {
+    c.problem(name, `must be a device path or iscsi:// URL, got ${describe(value)}`);
+    return undefined;
+  }
+  if (value.startsWith('iscsi://')) {
+    if (!ISCSI_URL.test(value)) c.problem(name, `${value} is not of the form iscsi://host[:port]/IQN/LUN`);
+    return value;
+  }
+  const path = resolve(baseDir, value);
+  try {
+    const st = statSync(path);
+    if (!st.isBlockDevice() && !st.isFile()) c.problem(name, `${path} is neither a block device nor a regular file`);
+  } catch (err) {
+    c.problem(name, `${path} is unreachable (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  return path;
+}
+
+function checkDisks(c: Checker, raw: Raw, key: 'votingDisks' | 'dataDisks', baseDir: string): string[] | undefined {
+  const list = c.array(raw, key, key === 'votingDisks');
+  if (list === undefined) return undefined;
+  if (key === 'votingDisks' && !VOTING_DISK_COUNTS.includes(list.length)) {
+    c.problem(key, `must list 1, 3 or 5 voting disks (a majority must survive), got ${list.length}`);
+  }
+  const paths = list.map((v, i) => checkDevice(c, v, `${key}[${i}]`, baseDir));
+  const seen = new Set<string>();
+  paths.forEach((p, i) => {
+    if (p !== undefined && seen.has(p)) c.problem(`${key}[${i}]`, `${p} is listed twice`);
+    if (p !== undefined) seen.add(p);
+  });
+  return paths.filter((p): p is string => p !== undefined);
+}
+
+function checkEnv(c: Checker, value: unknown, name: string): Record<string, string> {
+  if (value === undefined) return {};
+  const obj = c.object(value, name);
+  if (obj === undefined) return {};
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) c.problem(`${name}.${k}`, 'is not a valid environment variable name');
+    else if (typeof v !== 'string') c.problem(`${name}.${k}`, `must be a string, got ${describe(v)}`);
+    else env[k] = v;
+  }
+  return env;
+}
+
+function checkAgent(c: Checker, value: string | undefined, name: string, baseDir: string): string | undefined {
+  if (value === undefined) return undefined;
+  const path = resolve(baseDir, value);
+  try {
+    if (!statSync(path).isFile()) c.problem(name, `${path} is not a regular file`);
+    else accessSync(path, constants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    c.problem(name, code === 'EACCES' ? `${path} is not executable` : `${path} is unreachable (${code})`);
+  }
+  return path;
+}
+
+function checkResources(c: Checker, raw: Raw, baseDir: string, runDir: string): ResourceConfig[] | undefined {
+  const list = c.array(raw, 'resources', false);
+  if (list === undefined) return undefined;
+  if (list.length > MAX_RESOURCES) c.problem('resources', `at most ${MAX_RESOURCES} resources, got ${list.length}`);
+  const resources: ResourceConfig[] = [];
+  const names = new Set<string>();
+  list.forEach((entry, i) => {
+    const key = `resources[${i}]`;
+    const obj = c.object(entry, key);
+    if (obj === undefined) return;
+    c.unknownKeys(obj, RESOURCE_KEYS, `${key}.`);
+    const name = c.string(obj, 'name', `${key}.name`);
+    if (name !== undefined && !RESOURCE_NAME.test(name)) {
+      c.problem(`${key}.name`, `${JSON.stringify(name)} must be a letter then up to 31 letters, digits, _ or -`);
+    }
+    if (name !== undefined && names.has(name)) c.problem(`${key}.name`, `duplicate resource name ${name}`);
+    if (name !== undefined) names.add(name);
+    const agent = checkAgent(c, c.string(obj, 'agent', `${key}.agent`), `${key}.agent`, baseDir);
+    const socketRaw = c.string(obj, 'socket', `${key}.socket`, name === undefined ? '' : `${runDir}/${name}.sock`);
+    const monitorIntervalMs = c.integer(obj, 'monitorIntervalMs', `${key}.monitorIntervalMs`, 100, 3_600_000, CONFIG_DEFAULTS.monitorIntervalMs);
+    const actionTimeoutMs = c.integer(obj, 'actionTimeoutMs', `${key}.actionTimeoutMs`, 100, 3_600_000, CONFIG_DEFAULTS.actionTimeoutMs);
+    const env = checkEnv(c, obj.env, `${key}.env`);
+    if (name === undefined || agent === undefined || socketRaw === undefined) return;
+    if (monitorIntervalMs === undefined || actionTimeoutMs === undefined) return;
+    resources.push({ name, agent, socket: resolve(baseDir, socketRaw), monitorIntervalMs, actionTimeoutMs, env });
+  });
+  return resources;
+}
+
+/**
+ * Basic sanity of the seed's timeouts. src/core/timeouts.ts owns the arithmetic and its
+ * own validation runs when the engine is built; these checks catch typos (seconds written
+ * where milliseconds are meant) before anything starts.
+ */
+function checkTimeouts(c: Checker, raw: Raw): { keepAlive?: number; netTimeout?: number; interval?: number } {
+  const keepAlive = c.integer(raw, 'DISK_HB_KEEP_ALIVE', 'DISK_HB_KEEP_ALIVE', 500, 600_000, DEFAULT_DISK_HB_KEEP_ALIVE_MS);
+  const netTimeout = c.integer(raw, 'NETWORK_HB_TIMEOUT', 'NETWORK_HB_TIMEOUT', 200, 600_000, DEFAULT_NETWORK_HB_TIMEOUT_MS);
+  const interval =
+    raw.DISK_HB_INTERVAL === undefined ? undefined : c.integer(raw, 'DISK_HB_INTERVAL', 'DISK_HB_INTERVAL', 50, 60_000);
+  if (keepAlive !== undefined && interval !== undefined && interval * 3 > keepAlive) {
+    c.problem('DISK_HB_INTERVAL', `${interval} ms leaves fewer than 3 writes per DISK_HB_KEEP_ALIVE (${keepAlive} ms)`);
+  }
+  return { keepAlive, netTimeout, interval };
+}
+
+/** The gid of a group in /etc/group, or undefined. Numeric names are taken as gids. */
+export function lookupGroupId(name: string, groupFile = '/etc/group'): number | undefined {
+  if (/^\d+$/.test(name)) return Number(name);
+  let text: string;
+  try {
+    text = readFileSync(groupFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    const [group, , gid] = line.split(':');
+    if (group === name && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
+  }
+  return undefined;
+}
+
+function absolutePath(c: Checker, raw: Raw, key: string, baseDir: string, fallback?: string): string | undefined {
+  const value = c.string(raw, key, key, fallback);
+  return value === undefined ? undefined : isAbsolute(value) ? value : resolve(baseDir, value);
+}
+
+function checkTop(c: Checker, raw: Raw, path: string): Config | undefined {
+  const baseDir = path === '' ? process.cwd() : dirname(resolve(path));
+  c.unknownKeys(raw, TOP_KEYS, '');
+  const cluster = c.string(raw, 'cluster', 'cluster');
+  const nameProblem = cluster === undefined ? undefined : clusterNameProblem(cluster);
+  if (nameProblem !== undefined) c.problem('cluster', nameProblem);
+  const hostId = c.integer(raw, 'hostId', 'hostId', 1, 255);
+  const hosts = checkHosts(c, raw);
+  if (hostId !== undefined && hosts !== undefined && !hosts.some((h) => h.id === hostId)) {
+    c.problem('hostId', `host ${hostId} is not in hosts`);
+  }
+  const votingDisks = checkDisks(c, raw, 'votingDisks', baseDir);
+  const dataDisks = checkDisks(c, raw, 'dataDisks', baseDir);
+  const fencing = c.oneOf(raw, 'fencing', FENCING_DRIVERS, 'none');
+  const keyFile = absolutePath(c, raw, 'keyFile', baseDir);
+  if (keyFile !== undefined) {
+    try {
+      statSync(keyFile);
+    } catch (err) {
+      c.problem('keyFile', `${keyFile} is unreachable (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  const { keepAlive, netTimeout, interval } = checkTimeouts(c, raw);
+  const runDir = absolutePath(c, raw, 'runDir', baseDir, CONFIG_DEFAULTS.runDir);
+  const resources = checkResources(c, raw, baseDir, runDir ?? CONFIG_DEFAULTS.runDir);
+  const controlSocket = absolutePath(c, raw, 'controlSocket', baseDir, CONFIG_DEFAULTS.controlSocket);
+  const controlGroup = c.string(raw, 'controlGroup', 'controlGroup', CONFIG_DEFAULTS.controlGroup);
+  if (controlGroup !== undefined && lookupGroupId(controlGroup) === undefined) {
+    c.problem('controlGroup', `group ${JSON.stringify(controlGroup)} does not exist`);
+  }
+  const logLevel = c.oneOf(raw, 'logLevel', LOG_LEVELS, CONFIG_DEFAULTS.logLevel);
+  if (c.problems.length > 0) return undefined;
+  // Every value is defined when no problem was recorded; the checks below only narrow types.
+  if (cluster === undefined || hostId === undefined || hosts === undefined || votingDisks === undefined) return undefined;
+  if (dataDisks === undefined || fencing === undefined || keyFile === undefined || resources === undefined) return undefined;
+  if (keepAlive === undefined || netTimeout === undefined || runDir === undefined) return undefined;
+  if (controlSocket === undefined || controlGroup === undefined || logLevel === undefined) return undefined;
+  return {
+    path, cluster, hostId, hosts, votingDisks, dataDisks, fencing, keyFile,
+    DISK_HB_KEEP_ALIVE: keepAlive, NETWORK_HB_TIMEOUT: netTimeout, DISK_HB_INTERVAL: interval,
+    resources, controlSocket, controlGroup, runDir, logLevel,
+  };
+}
+
+/** Validates without throwing: every problem, and the config when there is none. */
+export function checkConfig(text: string, path = ''): { config: Config | undefined; problems: string[] } {
+  const c = new Checker(path === '' ? '<config>' : path);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    c.problem('(file)', `is not valid JSON: ${(err as Error).message}`);
+    return { config: undefined, problems: c.problems };
+  }
+  const obj = c.object(raw, '(file)');
+  const config = obj === undefined ? undefined : checkTop(c, obj, path);
+  return { config: c.problems.length === 0 ? config : undefined, problems: c.problems };
+}
+
+export function parseConfig(text: string, path = ''): Config {
+  const { config, problems } = checkConfig(text, path);
+  if (config === undefined) {
+    throw new ConfigError(problems.length > 0 ? problems : [`E_CONFIG: ${path}: (file): invalid`]);
+  }
+  return config;
+}
+
+export function loadConfig(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new ConfigError([`E_CONFIG: ${path}: (file): cannot be read (${code})`]);
+  }
+  return parseConfig(text, path);
+}
