@@ -7,6 +7,9 @@
         "native/aligned_buffer.cc",
         "native/device.cc",
         "native/file_backend.cc",
+        "native/io_errors.cc",
+        "native/io_js.cc",
+        "native/io_worker.cc",
         "native/scsi_passthrough.cc",
         "native/iscsi_backend.cc",
         "native/peercred.cc"

@@ -1,0 +1,47 @@
+// The JS face of one device: a Napi::ObjectWrap over an IoWorker (io_worker.h). Every
+// method validates its arguments and throws synchronously (E_CLOSED, E_MISALIGNED,
+// E_READ_ONLY, E_INVALID_ARGUMENT); I/O outcomes settle promises on the JS thread through
+// a thread-safe function. Exposed as openDevice(path, options) -> Promise<handle>.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <string>
+
+#include "io_worker.h"
+
+namespace ycs {
+
+class DeviceContext;
+
+class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit DeviceWrap(const Napi::CallbackInfo& info);
+  ~DeviceWrap() override;
+  Napi::Value Start(Napi::Env env, Napi::Object self, const std::string& path, Napi::Object options);
+
+ private:
+  Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value Write(const Napi::CallbackInfo& info);
+  Napi::Value Scsi(const Napi::CallbackInfo& info);
+  Napi::Value BlockPr(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value GetHealth(const Napi::CallbackInfo& info);
+  Napi::Value GetInfo(const Napi::CallbackInfo& info);
+
+  Napi::Value Submit(Napi::Env env, IoRequest&& request);
+  const Geometry& OpenGeometry(Napi::Env env, IoOp op, uint64_t offset, size_t length);
+  void CheckSectorRange(Napi::Env env, const Geometry& g, IoOp op, uint64_t offset, size_t length);
+  uint32_t TimeoutArg(const Napi::CallbackInfo& info, size_t index);
+
+  std::shared_ptr<IoWorker> worker_;
+  DeviceContext* context_ = nullptr;  // valid while the worker is not closing
+  std::string path_;
+  std::optional<Geometry> geometry_;
+  uint32_t timeout_ms_ = 5000;
+  uint64_t next_id_ = 1;
+};
+
+}  // namespace ycs

@@ -1,0 +1,75 @@
+// The bridge from an IoWorker's threads to JavaScript: DeviceContext queues every
+// outcome through a thread-safe function and settles the matching promise on the JS
+// thread; plus the helpers that turn IoErrors into the error objects src/disk/device.ts
+// converts to YcsError ({code, errno, device, op, offset, message}).
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "io_worker.h"
+
+namespace ycs {
+
+struct DeviceMessage {
+  enum class Kind { Completed, Health, Closed } kind = Kind::Completed;
+  IoOutcome outcome;
+  Health health = Health::Ok;
+  uint64_t stuck_ms = 0;
+  uint64_t close_id = 0;
+  bool clean = true;
+};
+
+Napi::Value make_error(Napi::Env env, const IoError& error, const std::string& device, const char* op,
+                       std::optional<uint64_t> offset);
+[[noreturn]] void throw_error(Napi::Env env, const IoError& error, const std::string& device, const char* op,
+                              std::optional<uint64_t> offset = std::nullopt);
+
+class DeviceContext : public IoSink {
+ public:
+  static void CallJs(Napi::Env env, Napi::Function unused, DeviceContext* context, DeviceMessage* message);
+  using Tsfn = Napi::TypedThreadSafeFunction<DeviceContext, DeviceMessage, DeviceContext::CallJs>;
+
+  // Creates the thread-safe function (unreferenced while nothing is pending) and hooks
+  // environment teardown so the worker's threads stop reporting into a dead environment.
+  DeviceContext(Napi::Env env, std::string device, Napi::Value on_health);
+  void attach(std::shared_ptr<IoWorker> worker) { worker_ = std::move(worker); }
+
+  // JS thread. A pending promise keeps the event loop alive, like an fs request.
+  void add_pending(Napi::Env env, uint64_t id, Napi::Promise::Deferred deferred, IoOp op, uint64_t offset);
+  void forget_pending(Napi::Env env, uint64_t id) { take_pending(env, id); }
+  void hold_until_open(Napi::Object self) { self_ = Napi::Persistent(self); }
+
+  // IoSink: any thread, worker mutex held.
+  void completed(IoOutcome&& outcome) override;
+  void health_changed(Health health, uint64_t stuck_ms) override;
+  void closed(uint64_t close_id, bool clean) override;
+  void threads_exiting() override;
+
+ private:
+  struct Pending {
+    Napi::Promise::Deferred deferred;
+    IoOp op;
+    uint64_t offset;
+  };
+  static void OnEnvTeardown(void* arg);
+  static void Finalize(Napi::Env env, void* unused, DeviceContext* context);
+  void post(DeviceMessage* message);
+  std::optional<Pending> take_pending(Napi::Env env, uint64_t id);
+  void settle(Napi::Env env, IoOutcome& outcome);
+  Napi::Value success_value(Napi::Env env, IoOutcome& outcome);
+  void report_health(Napi::Env env, Health health, uint64_t stuck_ms);
+
+  Tsfn tsfn_;
+  std::shared_ptr<IoWorker> worker_;
+  std::string device_;
+  std::unordered_map<uint64_t, Pending> pending_;
+  Napi::FunctionReference on_health_;
+  Napi::ObjectReference self_;  // keeps the handle alive until open settles
+};
+
+}  // namespace ycs

@@ -1,0 +1,307 @@
+#include "io_worker.h"
+
+#include <algorithm>
+
+namespace ycs {
+
+const char* op_name(IoOp op) {
+  switch (op) {
+    case IoOp::Open: return "open";
+    case IoOp::Read: return "read";
+    case IoOp::Write: return "write";
+    case IoOp::Scsi: return "scsi";
+    case IoOp::BlockPr: return "block-pr";
+  }
+  return "io";
+}
+
+static std::string describe_request(IoOp op, uint64_t offset, size_t length, const std::string& device) {
+  switch (op) {
+    case IoOp::Read:
+    case IoOp::Write: return describe_io(op_name(op), length, offset, device);
+    case IoOp::Open: return "open of " + device;
+    case IoOp::Scsi: return "SCSI command on " + device;
+    case IoOp::BlockPr: return "persistent reservation ioctl on " + device;
+  }
+  return device;
+}
+
+static uint64_t elapsed_ms(Clock::time_point from, Clock::time_point to) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count());
+}
+
+IoWorker::IoWorker(std::string device, BackendOpener opener, IoSink* sink)
+    : device_(std::move(device)), opener_(std::move(opener)), sink_(sink) {}
+
+void IoWorker::start(uint64_t open_id, uint32_t timeout_ms) {
+  IoRequest open;
+  open.op = IoOp::Open;
+  open.id = open_id;
+  open.timeout_ms = timeout_ms;
+  open.deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    queue_.push_back(std::move(open));
+  }
+  auto self = shared_from_this();
+  watchdog_ = std::thread([self] { self->watchdog_loop(); });
+  // Detached: a thread stuck in the kernel must never be joined from the event loop.
+  // It owns a reference to this worker and exits by itself once its syscall returns.
+  std::thread([self] { self->io_loop(); }).detach();
+}
+
+IoWorker::Submit IoWorker::submit(IoRequest&& request) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (closing_) return Submit::Closed;
+  if (health_ == Health::Stalled) return Submit::Stalled;
+  request.deadline = Clock::now() + std::chrono::milliseconds(request.timeout_ms);
+  queue_.push_back(std::move(request));
+  io_cv_.notify_one();
+  watchdog_cv_.notify_one();
+  return Submit::Queued;
+}
+
+bool IoWorker::request_close(uint64_t close_id, uint32_t timeout_ms) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (closing_) return false;
+  closing_ = true;
+  close_id_ = close_id;
+  close_deadline_ = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  if (health_ == Health::Stalled) {
+    close_reported_ = true;
+    if (sink_ != nullptr) sink_->closed(close_id, false);
+  }
+  io_cv_.notify_one();
+  watchdog_cv_.notify_one();
+  return true;
+}
+
+void IoWorker::detach_sink() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  sink_ = nullptr;
+}
+
+bool IoWorker::closing() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return closing_;
+}
+
+Health IoWorker::health() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return health_;
+}
+
+uint64_t IoWorker::stuck_ms() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stuck_ms_locked(Clock::now());
+}
+
+std::optional<Geometry> IoWorker::geometry() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return geometry_;
+}
+
+uint64_t IoWorker::stuck_ms_locked(Clock::time_point now) {
+  return in_flight_ ? elapsed_ms(in_flight_->started, now) : 0;
+}
+
+void IoWorker::io_loop() {
+  for (;;) {
+    IoRequest request;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      io_cv_.wait(lock, [this] { return !queue_.empty() || closing_; });
+      if (queue_.empty()) break;
+      request = std::move(queue_.front());
+      queue_.pop_front();
+      in_flight_ = InFlight{request.id, request.op, request.offset, request.length, request.timeout_ms,
+                            Clock::now(), request.deadline};
+      watchdog_cv_.notify_one();
+    }
+    IoOutcome outcome = execute(request);
+    const bool open_failed = request.op == IoOp::Open && !outcome.ok;
+    std::lock_guard<std::mutex> lock(mutex_);
+    const bool timed_out = in_flight_->timed_out;
+    in_flight_.reset();
+    if (request.op == IoOp::Open && outcome.ok) geometry_ = outcome.geometry;
+    if (!timed_out && sink_ != nullptr) sink_->completed(std::move(outcome));
+    if (health_ == Health::Stalled) {
+      health_ = Health::Ok;
+      if (sink_ != nullptr) sink_->health_changed(Health::Ok, 0);
+    }
+    watchdog_cv_.notify_one();
+    if (open_failed) {
+      // Nothing can run on a device that did not open: the handle is closed from now on.
+      closing_ = true;
+      close_reported_ = true;
+      break;
+    }
+  }
+  if (backend_) backend_->close();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!close_reported_ && sink_ != nullptr) sink_->closed(close_id_, true);
+    close_reported_ = true;
+    for (IoRequest& left : queue_) {
+      IoOutcome outcome;
+      outcome.id = left.id;
+      outcome.op = left.op;
+      outcome.ok = false;
+      outcome.error = {"E_CLOSED", "", describe_request(left.op, left.offset, left.length, device_) +
+                                           " refused: the device is closed"};
+      if (sink_ != nullptr) sink_->completed(std::move(outcome));
+    }
+    queue_.clear();
+    stopping_ = true;
+    watchdog_cv_.notify_one();
+  }
+  watchdog_.join();
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (sink_ != nullptr) sink_->threads_exiting();
+  sink_ = nullptr;
+}
+
+IoOutcome IoWorker::execute(IoRequest& request) {
+  IoOutcome out;
+  out.id = request.id;
+  out.op = request.op;
+  try {
+    int rc = 0;
+    switch (request.op) {
+      case IoOp::Open: open_backend(out); return out;
+      case IoOp::Read: rc = backend_->read(request.buffer.data(), request.length, request.offset); break;
+      case IoOp::Write: rc = backend_->write(request.buffer.data(), request.length, request.offset); break;
+      case IoOp::Scsi:
+        out.scsi = backend_->scsi(request.cdb.data(), request.cdb.size(), request.scsi_direction,
+                                  request.buffer.data(), request.length, request.scsi_timeout_ms);
+        out.length = request.scsi_direction == ScsiDirection::FromDevice
+                         ? std::min<size_t>(out.scsi.data_transferred, request.length)
+                         : 0;
+        out.buffer = std::move(request.buffer);
+        return out;
+      case IoOp::BlockPr: out.pr_result = backend_->block_pr(request.pr); return out;
+    }
+    if (rc < 0) {
+      out.ok = false;
+      out.error = io_error(-rc, op_name(request.op), request.length, request.offset, device_);
+    } else if (request.op == IoOp::Read) {
+      out.buffer = std::move(request.buffer);
+      out.length = request.length;
+    }
+  } catch (const std::exception& e) {
+    out.ok = false;
+    out.error = {"E_INTERNAL", "",
+                 describe_request(request.op, request.offset, request.length, device_) + " failed: " + e.what()};
+  }
+  return out;
+}
+
+void IoWorker::open_backend(IoOutcome& out) {
+  try {
+    backend_ = opener_();
+    out.geometry = backend_->probe();
+    return;
+  } catch (const SystemError& e) {
+    out.error = open_error(e.err, device_, e.what());
+  } catch (const std::exception& e) {
+    // iSCSI backends report "ERRNO_NAME: text".
+    std::string text = e.what();
+    size_t colon = text.find(':');
+    std::string name = colon == std::string::npos ? "" : text.substr(0, colon);
+    out.error = {code_for_errno_name(name, "E_ISCSI"), name, "cannot open " + device_ + ": " + text};
+  }
+  out.ok = false;
+  if (backend_) backend_->close();
+  backend_.reset();
+}
+
+void IoWorker::watchdog_loop() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!stopping_) {
+    std::optional<Clock::time_point> next = next_deadline_locked();
+    if (next) {
+      watchdog_cv_.wait_until(lock, *next);
+    } else {
+      watchdog_cv_.wait(lock);
+    }
+    expire_locked(Clock::now());
+  }
+}
+
+std::optional<Clock::time_point> IoWorker::next_deadline_locked() {
+  std::optional<Clock::time_point> next;
+  auto consider = [&next](Clock::time_point t) { next = next ? std::min(*next, t) : t; };
+  if (in_flight_ && !in_flight_->timed_out) consider(in_flight_->deadline);
+  for (const IoRequest& queued : queue_) consider(queued.deadline);
+  if (closing_ && !close_reported_) consider(close_deadline_);
+  return next;
+}
+
+void IoWorker::expire_locked(Clock::time_point now) {
+  bool stall = false;
+  if (in_flight_ && !in_flight_->timed_out && in_flight_->deadline <= now) {
+    in_flight_->timed_out = true;
+    const InFlight& f = *in_flight_;
+    if (sink_ != nullptr) sink_->completed(timeout_outcome(f.id, f.op, f.offset, f.length, f.timeout_ms, false));
+    stall = true;
+  }
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if (it->deadline > now) {
+      ++it;
+      continue;
+    }
+    if (sink_ != nullptr) sink_->completed(timeout_outcome(it->id, it->op, it->offset, it->length, it->timeout_ms, true));
+    stall = stall || in_flight_.has_value();
+    it = queue_.erase(it);
+  }
+  if (stall && health_ == Health::Ok) enter_stall_locked();
+  if (closing_ && !close_reported_ && close_deadline_ <= now) {
+    close_reported_ = true;
+    if (sink_ != nullptr) sink_->closed(close_id_, false);
+  }
+}
+
+void IoWorker::enter_stall_locked() {
+  health_ = Health::Stalled;
+  if (sink_ != nullptr) sink_->health_changed(Health::Stalled, stuck_ms_locked(Clock::now()));
+  for (const IoRequest& queued : queue_) {
+    if (sink_ != nullptr) sink_->completed(stalled_outcome(queued));
+  }
+  queue_.clear();
+  if (closing_ && !close_reported_) {
+    close_reported_ = true;
+    if (sink_ != nullptr) sink_->closed(close_id_, false);
+  }
+}
+
+IoOutcome IoWorker::timeout_outcome(uint64_t id, IoOp op, uint64_t offset, size_t length, uint32_t timeout_ms,
+                                    bool queued) {
+  IoOutcome out;
+  out.id = id;
+  out.op = op;
+  out.ok = false;
+  std::string what = describe_request(op, offset, length, device_);
+  std::string why = queued ? " waited in the queue behind an I/O that is stuck in the kernel"
+                           : "; the I/O is still in the kernel";
+  out.error = {"E_DISK_TIMEOUT", "ETIMEDOUT",
+               what + " did not complete within " + std::to_string(timeout_ms) + " ms" + why + ", " + device_ +
+                   " is stalled"};
+  return out;
+}
+
+IoOutcome IoWorker::stalled_outcome(const IoRequest& request) {
+  IoOutcome out;
+  out.id = request.id;
+  out.op = request.op;
+  out.ok = false;
+  out.error = stalled_error(request.op, request.offset, request.length, device_, stuck_ms_locked(Clock::now()));
+  return out;
+}
+
+IoError stalled_error(IoOp op, uint64_t offset, size_t length, const std::string& device, uint64_t stuck_ms) {
+  return {"E_DISK_STALLED", "",
+          describe_request(op, offset, length, device) + " refused: " + device +
+              " is stalled (an I/O has been stuck in the kernel for " + std::to_string(stuck_ms) + " ms)"};
+}
+
+}  // namespace ycs

@@ -1,0 +1,145 @@
+// The per-device I/O engine, free of N-API: one dedicated I/O thread runs the device's
+// jobs in order (a hung SAN path blocks only this thread, never the event loop or the
+// libuv pool), and one watchdog thread enforces each job's deadline while the I/O thread
+// may be stuck in the kernel.
+//
+// Deadline rule: a job's deadline counts from its submission. When a job passes its
+// deadline, the watchdog reports it as E_DISK_TIMEOUT at once (the syscall may still be
+// stuck), and the device becomes Stalled: queued jobs are refused with E_DISK_STALLED and
+// so is every new job, until the I/O thread returns from the syscall that was in flight.
+// The result of a timed-out job is dropped when it finally arrives: a write that timed
+// out may or may not have reached the disk.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "aligned_buffer.h"
+#include "backend.h"
+#include "io_errors.h"
+
+namespace ycs {
+
+using Clock = std::chrono::steady_clock;
+
+enum class IoOp { Open, Read, Write, Scsi, BlockPr };
+const char* op_name(IoOp op);
+
+enum class Health { Ok, Stalled };
+
+// E_DISK_STALLED: "read of 512 bytes at offset 0 on DEV refused: DEV is stalled (...)".
+IoError stalled_error(IoOp op, uint64_t offset, size_t length, const std::string& device, uint64_t stuck_ms);
+
+struct IoRequest {
+  IoOp op = IoOp::Read;
+  uint64_t id = 0;
+  uint64_t offset = 0;
+  size_t length = 0;
+  AlignedBuffer buffer;  // read target, write source, SCSI data
+  std::vector<uint8_t> cdb;
+  ScsiDirection scsi_direction = ScsiDirection::None;
+  uint32_t scsi_timeout_ms = 0;
+  BlockPrRequest pr{};
+  uint32_t timeout_ms = 0;
+  Clock::time_point deadline;
+};
+
+struct IoOutcome {
+  uint64_t id = 0;
+  IoOp op = IoOp::Read;
+  bool ok = true;
+  IoError error;         // when !ok
+  AlignedBuffer buffer;  // read data, SCSI data-in
+  size_t length = 0;     // bytes of `buffer` that are valid
+  ScsiResult scsi;
+  int pr_result = 0;
+  Geometry geometry;  // Open
+};
+
+// Receives everything the worker reports. Called from any thread, always with the
+// worker's mutex held: implementations must only queue, never block or call back.
+class IoSink {
+ public:
+  virtual ~IoSink() = default;
+  virtual void completed(IoOutcome&& outcome) = 0;
+  virtual void health_changed(Health health, uint64_t stuck_ms) = 0;
+  virtual void closed(uint64_t close_id, bool clean) = 0;
+  virtual void threads_exiting() = 0;  // the last call the sink gets
+};
+
+using BackendOpener = std::function<std::unique_ptr<Backend>()>;
+
+class IoWorker : public std::enable_shared_from_this<IoWorker> {
+ public:
+  enum class Submit { Queued, Stalled, Closed };
+
+  IoWorker(std::string device, BackendOpener opener, IoSink* sink);
+  // Starts both threads; the first job opens the backend and probes it.
+  void start(uint64_t open_id, uint32_t timeout_ms);
+  Submit submit(IoRequest&& request);
+  // Lets queued work finish, then closes the backend. Reports sink->closed(close_id,
+  // clean) when the backend is closed, or (clean=false) at once when the device is
+  // stalled or the close passes its deadline; the threads then exit on their own once the
+  // stuck syscall returns. Returns false when the worker was already closing.
+  bool request_close(uint64_t close_id, uint32_t timeout_ms);
+  // The sink is going away (environment teardown): report nothing more.
+  void detach_sink();
+
+  bool closing();
+  Health health();
+  uint64_t stuck_ms();
+  std::optional<Geometry> geometry();
+  const std::string& device() const { return device_; }
+
+ private:
+  struct InFlight {
+    uint64_t id;
+    IoOp op;
+    uint64_t offset;
+    size_t length;
+    uint32_t timeout_ms;
+    Clock::time_point started;
+    Clock::time_point deadline;
+    bool timed_out = false;
+  };
+
+  void io_loop();
+  void watchdog_loop();
+  IoOutcome execute(IoRequest& request);
+  void open_backend(IoOutcome& outcome);
+  void expire_locked(Clock::time_point now);
+  void enter_stall_locked();
+  std::optional<Clock::time_point> next_deadline_locked();
+  IoOutcome timeout_outcome(uint64_t id, IoOp op, uint64_t offset, size_t length, uint32_t timeout_ms, bool queued);
+  IoOutcome stalled_outcome(const IoRequest& request);
+  uint64_t stuck_ms_locked(Clock::time_point now);
+
+  const std::string device_;
+  BackendOpener opener_;
+  std::unique_ptr<Backend> backend_;  // touched only by the I/O thread
+
+  std::mutex mutex_;
+  std::condition_variable io_cv_;
+  std::condition_variable watchdog_cv_;
+  IoSink* sink_;
+  std::deque<IoRequest> queue_;
+  std::optional<InFlight> in_flight_;
+  std::optional<Geometry> geometry_;
+  Health health_ = Health::Ok;
+  bool closing_ = false;
+  bool close_reported_ = false;
+  uint64_t close_id_ = 0;
+  Clock::time_point close_deadline_;
+  bool stopping_ = false;
+  std::thread watchdog_;
+};
+
+}  // namespace ycs
