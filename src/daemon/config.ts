@@ -46,6 +46,8 @@ export interface Config {
   resources: ResourceConfig[];
   controlSocket: string;
   controlGroup: string;
+  /** false: socket 0660 (root and controlGroup only). true: 0666, any local user may run read-only commands. */
+  controlSocketPublic: boolean;
   runDir: string;
   logLevel: ConfigLogLevel;
 }
@@ -67,7 +69,7 @@ export const DEFAULT_NETWORK_HB_TIMEOUT_MS = 3000;
 
 const TOP_KEYS = [
   'cluster', 'hostId', 'hosts', 'votingDisks', 'dataDisks', 'fencing', 'keyFile', 'DISK_HB_KEEP_ALIVE',
-  'NETWORK_HB_TIMEOUT', 'DISK_HB_INTERVAL', 'resources', 'controlSocket', 'controlGroup', 'runDir', 'logLevel',
+  'NETWORK_HB_TIMEOUT', 'DISK_HB_INTERVAL', 'resources', 'controlSocket', 'controlGroup', 'controlSocketPublic', 'runDir', 'logLevel',
 ];
 const HOST_KEYS = ['id', 'address', 'port'];
 const RESOURCE_KEYS = ['name', 'agent', 'socket', 'monitorIntervalMs', 'actionTimeoutMs', 'env'];
@@ -354,6 +356,10 @@ function checkTop(c: Checker, raw: Raw, path: string): Config | undefined {
   if (controlGroup !== undefined && lookupGroupId(controlGroup) === undefined) {
     c.problem('controlGroup', `group ${JSON.stringify(controlGroup)} does not exist`);
   }
+  const controlSocketPublic = raw.controlSocketPublic ?? false;
+  if (typeof controlSocketPublic !== 'boolean') {
+    c.problem('controlSocketPublic', `must be true or false, got ${describe(controlSocketPublic)}`);
+  }
   const logLevel = c.oneOf(raw, 'logLevel', LOG_LEVELS, CONFIG_DEFAULTS.logLevel);
   if (c.problems.length > 0) return undefined;
   // Every value is defined when no problem was recorded; the checks below only narrow types.
@@ -364,7 +370,7 @@ function checkTop(c: Checker, raw: Raw, path: string): Config | undefined {
   return {
     path, cluster, hostId, hosts, votingDisks, dataDisks, fencing, keyFile,
     DISK_HB_KEEP_ALIVE: keepAlive, NETWORK_HB_TIMEOUT: netTimeout, DISK_HB_INTERVAL: interval,
-    resources, controlSocket, controlGroup, runDir, logLevel,
+    resources, controlSocket, controlGroup, controlSocketPublic: controlSocketPublic === true, runDir, logLevel,
   };
 }
 

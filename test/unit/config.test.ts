@@ -61,6 +61,7 @@ describe('config', () => {
     expect(config.keyFile).toBe(join(scratch.dir, 'cluster.key'));
     expect(config.controlSocket).toBe(join(scratch.dir, 'run/ycs.sock'));
     expect(config.controlGroup).toBe('root');
+    expect(config.controlSocketPublic).toBe(false);
     expect(config.DISK_HB_INTERVAL).toBeUndefined();
     expect(config.resources[0]).toEqual({
       name: 'YasFS',
@@ -88,6 +89,7 @@ describe('config', () => {
       NETWORK_HB_TIMEOUT: 50,
       resources: [{ name: 'YasDB', agent: 'not-exec.sh' }, { name: 'YasDB', agent: 'nope.sh' }, { name: '1bad' }],
       controlGroup: 'no-such-group-ycs',
+      controlSocketPublic: 'yes',
       logLevel: 'loud',
     };
     const problems = problemsOf(bad);
@@ -109,6 +111,7 @@ describe('config', () => {
       `E_CONFIG: ${file}: resources[2].name: "1bad" must be a letter then up to 31 letters, digits, _ or -`,
       `E_CONFIG: ${file}: resources[2].agent: is required`,
       `E_CONFIG: ${file}: controlGroup: group "no-such-group-ycs" does not exist`,
+      `E_CONFIG: ${file}: controlSocketPublic: must be true or false, got "yes"`,
       `E_CONFIG: ${file}: logLevel: must be one of trace, debug, info, warn, error, fatal, got "loud"`,
     ];
     expect([...problems].sort()).toEqual([...expected].sort());
