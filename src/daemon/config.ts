@@ -5,6 +5,7 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { HostId } from '../core/types.js';
+import { DEFAULT_BASE_TIMEOUTS, type Timeouts, deriveTimeouts } from '../core/timeouts.js';
 import { MAX_RESOURCES, VOTING_DISK_COUNTS, clusterNameProblem } from '../disk/layout.js';
 import { YcsError } from '../errors.js';
 
@@ -43,6 +44,8 @@ export interface Config {
   DISK_HB_KEEP_ALIVE: number;
   NETWORK_HB_TIMEOUT: number;
   DISK_HB_INTERVAL: number | undefined;
+  /** Every timeout, derived and checked by src/core/timeouts.ts from the three above. */
+  timeouts: Timeouts;
   resources: ResourceConfig[];
   controlSocket: string;
   controlGroup: string;
@@ -63,10 +66,6 @@ export const CONFIG_DEFAULTS = {
 
 const FENCING_DRIVERS: readonly FencingDriver[] = ['none', 'scsi-pr', 'block-pr', 'iscsi-pr'];
 const LOG_LEVELS: readonly ConfigLogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
-// Interim defaults until src/core/timeouts.ts exports its own (see docs/timeouts.md).
-export const DEFAULT_DISK_HB_KEEP_ALIVE_MS = 3000;
-export const DEFAULT_NETWORK_HB_TIMEOUT_MS = 3000;
-
 const TOP_KEYS = [
   'cluster', 'hostId', 'hosts', 'votingDisks', 'dataDisks', 'fencing', 'keyFile', 'DISK_HB_KEEP_ALIVE',
   'NETWORK_HB_TIMEOUT', 'DISK_HB_INTERVAL', 'resources', 'controlSocket', 'controlGroup', 'controlSocketPublic', 'runDir', 'logLevel',
@@ -289,20 +288,40 @@ function checkResources(c: Checker, raw: Raw, baseDir: string, runDir: string): 
   return resources;
 }
 
+const SEED_NAMES: Record<string, string> = {
+  diskHbKeepAliveMs: 'DISK_HB_KEEP_ALIVE',
+  networkHbTimeoutMs: 'NETWORK_HB_TIMEOUT',
+  diskHbIntervalMs: 'DISK_HB_INTERVAL',
+};
+
 /**
- * Basic sanity of the seed's timeouts. src/core/timeouts.ts owns the arithmetic and its
- * own validation runs when the engine is built; these checks catch typos (seconds written
- * where milliseconds are meant) before anything starts.
+ * Range checks catch typos (seconds written where milliseconds are meant); the safety
+ * rules between the values live in src/core/timeouts.ts (deriveTimeouts), whose verdict is
+ * reported here under the key it names.
  */
-function checkTimeouts(c: Checker, raw: Raw): { keepAlive?: number; netTimeout?: number; interval?: number } {
-  const keepAlive = c.integer(raw, 'DISK_HB_KEEP_ALIVE', 'DISK_HB_KEEP_ALIVE', 500, 600_000, DEFAULT_DISK_HB_KEEP_ALIVE_MS);
-  const netTimeout = c.integer(raw, 'NETWORK_HB_TIMEOUT', 'NETWORK_HB_TIMEOUT', 200, 600_000, DEFAULT_NETWORK_HB_TIMEOUT_MS);
+function checkTimeouts(c: Checker, raw: Raw): { timeouts?: Timeouts; interval?: number } {
+  const d = DEFAULT_BASE_TIMEOUTS;
+  const keepAlive = c.integer(raw, 'DISK_HB_KEEP_ALIVE', 'DISK_HB_KEEP_ALIVE', 500, 600_000, d.diskHbKeepAliveMs);
+  const netTimeout = c.integer(raw, 'NETWORK_HB_TIMEOUT', 'NETWORK_HB_TIMEOUT', 200, 600_000, d.networkHbTimeoutMs);
   const interval =
-    raw.DISK_HB_INTERVAL === undefined ? undefined : c.integer(raw, 'DISK_HB_INTERVAL', 'DISK_HB_INTERVAL', 50, 60_000);
-  if (keepAlive !== undefined && interval !== undefined && interval * 3 > keepAlive) {
-    c.problem('DISK_HB_INTERVAL', `${interval} ms leaves fewer than 3 writes per DISK_HB_KEEP_ALIVE (${keepAlive} ms)`);
+    raw.DISK_HB_INTERVAL === undefined ? undefined : c.integer(raw, 'DISK_HB_INTERVAL', 'DISK_HB_INTERVAL', 10, 60_000);
+  if (keepAlive === undefined || netTimeout === undefined || (raw.DISK_HB_INTERVAL !== undefined && interval === undefined)) {
+    return {};
   }
-  return { keepAlive, netTimeout, interval };
+  try {
+    const timeouts = deriveTimeouts({
+      diskHbKeepAliveMs: keepAlive,
+      networkHbTimeoutMs: netTimeout,
+      ...(interval === undefined ? {} : { diskHbIntervalMs: interval }),
+    });
+    return { timeouts, interval };
+  } catch (err) {
+    const text = (err as Error).message.replace(/^unsafe timeouts: /, '');
+    const named = Object.entries(SEED_NAMES).reduce((t, [internal, seed]) => t.replaceAll(internal, seed), text);
+    const key = Object.values(SEED_NAMES).find((seed) => named.startsWith(seed)) ?? 'DISK_HB_KEEP_ALIVE';
+    c.problem(key, `unsafe: ${named}`);
+    return {};
+  }
 }
 
 /** The gid of a group in /etc/group, or undefined. Numeric names are taken as gids. */
@@ -348,7 +367,7 @@ function checkTop(c: Checker, raw: Raw, path: string): Config | undefined {
       c.problem('keyFile', `${keyFile} is unreachable (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
   }
-  const { keepAlive, netTimeout, interval } = checkTimeouts(c, raw);
+  const { timeouts, interval } = checkTimeouts(c, raw);
   const runDir = absolutePath(c, raw, 'runDir', baseDir, CONFIG_DEFAULTS.runDir);
   const resources = checkResources(c, raw, baseDir, runDir ?? CONFIG_DEFAULTS.runDir);
   const controlSocket = absolutePath(c, raw, 'controlSocket', baseDir, CONFIG_DEFAULTS.controlSocket);
@@ -365,11 +384,12 @@ function checkTop(c: Checker, raw: Raw, path: string): Config | undefined {
   // Every value is defined when no problem was recorded; the checks below only narrow types.
   if (cluster === undefined || hostId === undefined || hosts === undefined || votingDisks === undefined) return undefined;
   if (dataDisks === undefined || fencing === undefined || keyFile === undefined || resources === undefined) return undefined;
-  if (keepAlive === undefined || netTimeout === undefined || runDir === undefined) return undefined;
+  if (timeouts === undefined || runDir === undefined) return undefined;
   if (controlSocket === undefined || controlGroup === undefined || logLevel === undefined) return undefined;
   return {
     path, cluster, hostId, hosts, votingDisks, dataDisks, fencing, keyFile,
-    DISK_HB_KEEP_ALIVE: keepAlive, NETWORK_HB_TIMEOUT: netTimeout, DISK_HB_INTERVAL: interval,
+    DISK_HB_KEEP_ALIVE: timeouts.diskHbKeepAliveMs, NETWORK_HB_TIMEOUT: timeouts.networkHbTimeoutMs,
+    DISK_HB_INTERVAL: interval, timeouts,
     resources, controlSocket, controlGroup, controlSocketPublic: controlSocketPublic === true, runDir, logLevel,
   };
 }

@@ -63,6 +63,9 @@ describe('config', () => {
     expect(config.controlGroup).toBe('root');
     expect(config.controlSocketPublic).toBe(false);
     expect(config.DISK_HB_INTERVAL).toBeUndefined();
+    expect(config.timeouts).toMatchObject({ diskHbKeepAliveMs: 3000, networkHbTimeoutMs: 2000, diskHbIntervalMs: 250 });
+    const { DISK_HB_KEEP_ALIVE: _k, NETWORK_HB_TIMEOUT: _n, ...defaulted } = goodConfig();
+    expect(parseConfig(JSON.stringify(defaulted), file)).toMatchObject({ DISK_HB_KEEP_ALIVE: 2000, NETWORK_HB_TIMEOUT: 2000 });
     expect(config.resources[0]).toEqual({
       name: 'YasFS',
       agent: join(scratch.dir, 'agent.sh'),
@@ -146,8 +149,12 @@ describe('config', () => {
     expect(problemsOf({ ...goodConfig(), dataDisks: ['data0.img', 'data0.img'] })).toEqual([
       `E_CONFIG: ${file}: dataDisks[1]: ${join(scratch.dir, 'data0.img')} is listed twice`,
     ]);
+    // the safety rules come from src/core/timeouts.ts, reported under the seed's names
     expect(problemsOf({ ...goodConfig(), DISK_HB_INTERVAL: 1500 })).toEqual([
-      `E_CONFIG: ${file}: DISK_HB_INTERVAL: 1500 ms leaves fewer than 3 writes per DISK_HB_KEEP_ALIVE (3000 ms)`,
+      `E_CONFIG: ${file}: DISK_HB_KEEP_ALIVE: unsafe: DISK_HB_KEEP_ALIVE (3000) must exceed lease*(1+rho)/(1-rho) + ioMargin (3056); raise the keep-alive or lower the interval/spike`,
+    ]);
+    expect(problemsOf({ ...goodConfig(), NETWORK_HB_TIMEOUT: 1000 })).toEqual([
+      `E_CONFIG: ${file}: NETWORK_HB_TIMEOUT: unsafe: NETWORK_HB_TIMEOUT (1000) must exceed interval + spike + margin (1500)`,
     ]);
     expect(problemsOf({ ...goodConfig(), DISK_HB_INTERVAL: 500 })).toEqual([]);
   });
