@@ -244,6 +244,13 @@ void IoWorker::expire_locked(Clock::time_point now) {
     const InFlight& f = *in_flight_;
     if (sink_ != nullptr) sink_->completed(timeout_outcome(f.id, f.op, f.offset, f.length, f.timeout_ms, false));
     stall = true;
+    if (f.op == IoOp::Open && !closing_) {
+      // Nobody holds a handle to a device whose open was abandoned: close it as soon as
+      // the open returns.
+      closing_ = true;
+      close_reported_ = true;
+      io_cv_.notify_one();
+    }
   }
   for (auto it = queue_.begin(); it != queue_.end();) {
     if (it->deadline > now) {
