@@ -1,0 +1,189 @@
+// `ycsctl disk` through the real CLI process on real loop devices (512 B and 4 KiB
+// sectors), a read-only loop device and regular files. Refusals must print one line
+// `CODE: message`, exit non-zero and leave every byte of the disk unchanged.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLoop, detachAll, scratchDir, sparseFile, type LoopDevice } from '../helpers/loop.js';
+import { packageRoot } from '../../src/native.js';
+
+const ROOT = packageRoot();
+const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const MIB = 1024 * 1024;
+
+/** Compiles when the CLI in dist/ is older than its sources (tests run the real binary). */
+function ensureBuilt(): void {
+  const sources = ['src/cli/main.ts', 'src/cli/disk.ts', 'src/cli/output.ts', 'src/disk/layout.ts', 'src/disk/voting-disk.ts', 'src/disk/device.ts'];
+  const built = existsSync(CLI) ? statSync(CLI).mtimeMs : 0;
+  if (sources.some((s) => statSync(join(ROOT, s)).mtimeMs > built)) {
+    spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
+  }
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function ycsctl(...args: string[]): Run {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 20_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function expectOneLineError(run: Run, code: string, exitCode = 1): string {
+  expect(run.code, run.stderr).toBe(exitCode);
+  const lines = run.stderr.split('\n').filter((l) => l.length > 0);
+  expect(lines, run.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(new RegExp(`^${code}: \\S`));
+  return lines[0]!;
+}
+
+const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+let scratch: { dir: string; remove(): void };
+let loop512: LoopDevice;
+let loop4096: LoopDevice;
+
+beforeAll(() => {
+  ensureBuilt();
+  scratch = scratchDir('ycs-ycsctl-disk-');
+  loop512 = createLoop(scratch.dir, 8 * MIB, 512);
+  loop4096 = createLoop(scratch.dir, 8 * MIB, 4096);
+});
+
+afterAll(() => {
+  detachAll();
+  scratch?.remove();
+});
+
+describe('ycsctl disk init / show / wipe', () => {
+  it.each([512, 4096] as const)('round-trips on a loop device with %i-byte sectors', (sector) => {
+    const loop = sector === 512 ? loop512 : loop4096;
+    const t = { device: loop.device, backing: loop.backingFile, sector };
+    const init = ycsctl('disk', 'init', t.device, '--cluster', 'prod-db', '--hosts', '16', '--json');
+    expect(init.code, init.stderr).toBe(0);
+    const created = JSON.parse(init.stdout) as { header: Record<string, unknown> };
+    expect(created.header).toMatchObject({ clusterName: 'prod-db', hostSlots: 16, sectorSize: t.sector, diskIndex: 1, diskCount: 1, version: 1 });
+
+    const show = ycsctl('disk', 'show', t.device, '--json');
+    expect(show.code, show.stderr).toBe(0);
+    const shown = JSON.parse(show.stdout) as { header: unknown; device: Record<string, unknown>; heartbeats: unknown[]; votes: unknown[] };
+    expect(shown.header).toEqual(created.header);
+    expect(shown.device).toMatchObject({ path: t.device, kind: 'block', logicalSectorSize: t.sector, sizeBytes: 8 * MIB });
+    expect(shown.heartbeats).toEqual([]);
+    expect(shown.votes).toEqual([]);
+
+    const all = JSON.parse(ycsctl('disk', 'show', t.device, '--json', '--all').stdout) as { heartbeats: Array<{ host: number; check: string }> };
+    expect(all.heartbeats).toHaveLength(16);
+    expect(all.heartbeats.every((s, n) => s.check === 'empty' && s.host === n + 1)).toBe(true);
+
+    const table = ycsctl('disk', 'show', t.device);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toContain('prod-db');
+    expect(table.stdout).toContain('Heartbeat slots');
+
+    const wipe = ycsctl('disk', 'wipe', t.device, '--yes');
+    expect(wipe.code, wipe.stderr).toBe(0);
+    expectOneLineError(ycsctl('disk', 'show', t.device), 'E_NOT_INITIALIZED');
+    expect(readFileSync(t.backing).subarray(0, 3 * MIB).every((b) => b === 0)).toBe(true);
+  });
+
+  it('works on a regular file, created sparse with --size, and refuses to re-init it', () => {
+    const file = join(scratch.dir, 'voting.img');
+    const init = ycsctl('disk', 'init', file, '--cluster', 'demo', '--hosts', '3', '--size', '4M', '--json');
+    expect(init.code, init.stderr).toBe(0);
+    expect(statSync(file).size).toBe(4 * MIB);
+    const uuid = (JSON.parse(init.stdout) as { header: { clusterUuid: string } }).header.clusterUuid;
+
+    const before = sha256(file);
+    const again = expectOneLineError(ycsctl('disk', 'init', file, '--cluster', 'other', '--hosts', '3'), 'E_ALREADY_INITIALIZED');
+    expect(again).toContain("'demo'");
+    expect(again).toContain(uuid);
+    expect(sha256(file)).toBe(before);
+
+    const forced = ycsctl('disk', 'init', file, '--cluster', 'other', '--hosts', '5', '--force', '--json');
+    expect(forced.code, forced.stderr).toBe(0);
+    const header = (JSON.parse(ycsctl('disk', 'show', file, '--json').stdout) as { header: { clusterName: string; clusterUuid: string; hostSlots: number } }).header;
+    expect(header).toMatchObject({ clusterName: 'other', hostSlots: 5 });
+    expect(header.clusterUuid).not.toBe(uuid);
+  });
+
+  it('joins a second disk to a cluster with --uuid and --disk-index', () => {
+    const first = join(scratch.dir, 'd1.img');
+    const second = join(scratch.dir, 'd2.img');
+    const one = JSON.parse(ycsctl('disk', 'init', first, '--cluster', 'c3', '--hosts', '4', '--disk-count', '3', '--size', '4M', '--json').stdout) as { header: { clusterUuid: string } };
+    expectOneLineError(ycsctl('disk', 'init', second, '--cluster', 'c3', '--hosts', '4', '--disk-count', '3', '--disk-index', '2', '--size', '4M'), 'E_USAGE', 2);
+    expect(existsSync(second)).toBe(false);
+    const two = ycsctl('disk', 'init', second, '--cluster', 'c3', '--hosts', '4', '--disk-count', '3', '--disk-index', '2', '--uuid', one.header.clusterUuid, '--size', '4M', '--json');
+    expect(two.code, two.stderr).toBe(0);
+    expect(JSON.parse(two.stdout)).toMatchObject({ header: { clusterUuid: one.header.clusterUuid, diskIndex: 2, diskCount: 3 } });
+  });
+});
+
+describe('ycsctl disk refusals leave the disk unchanged', () => {
+  it('refuses a device that is too small, naming the minimum', () => {
+    const file = sparseFile(join(scratch.dir, 'small.img'), 2 * MIB);
+    const before = sha256(file);
+    const line = expectOneLineError(ycsctl('disk', 'init', file, '--cluster', 'c', '--hosts', '8'), 'E_DEVICE_TOO_SMALL');
+    expect(line).toContain(String(2 * MIB + 8 * 512));
+    expect(sha256(file)).toBe(before);
+    expectOneLineError(ycsctl('disk', 'init', join(scratch.dir, 'tiny.img'), '--cluster', 'c', '--hosts', '8', '--size', '1M'), 'E_DEVICE_TOO_SMALL');
+    expect(existsSync(join(scratch.dir, 'tiny.img'))).toBe(false);
+  });
+
+  it('refuses a read-only loop device', () => {
+    const file = sparseFile(join(scratch.dir, 'ro.img'), 4 * MIB);
+    const device = execFileSync('losetup', ['-f', '--show', '-r', file], { encoding: 'utf8' }).trim();
+    try {
+      const before = sha256(file);
+      expectOneLineError(ycsctl('disk', 'init', device, '--cluster', 'c', '--hosts', '2'), 'E_READ_ONLY');
+      expectOneLineError(ycsctl('disk', 'wipe', device, '--yes'), 'E_READ_ONLY');
+      expect(sha256(file)).toBe(before);
+    } finally {
+      execFileSync('losetup', ['-d', device]);
+    }
+  });
+
+  it('refuses a missing device, and data that is not a ycs disk', () => {
+    expectOneLineError(ycsctl('disk', 'init', join(scratch.dir, 'nope.img'), '--cluster', 'c', '--hosts', '2'), 'E_NOT_FOUND');
+    expectOneLineError(ycsctl('disk', 'show', join(scratch.dir, 'nope.img')), 'E_NOT_FOUND');
+    const file = sparseFile(join(scratch.dir, 'fs.img'), 4 * MIB);
+    writeFileSync(file, Buffer.from('an ext4 superblock, say'), { flag: 'r+' });
+    const before = sha256(file);
+    expectOneLineError(ycsctl('disk', 'init', file, '--cluster', 'c', '--hosts', '2'), 'E_REFUSED');
+    expectOneLineError(ycsctl('disk', 'wipe', file, '--yes'), 'E_REFUSED');
+    expectOneLineError(ycsctl('disk', 'show', file), 'E_CORRUPT');
+    expect(sha256(file)).toBe(before);
+  });
+
+  it('rejects bad arguments with E_USAGE (exit 2) or E_INVALID_ARGUMENT (exit 1), writing nothing', () => {
+    const file = sparseFile(join(scratch.dir, 'args.img'), 4 * MIB);
+    const init = ['disk', 'init', file, '--cluster', 'c'];
+    const before = sha256(file);
+    expectOneLineError(ycsctl(...init, '--hosts', '300'), 'E_INVALID_ARGUMENT');
+    expectOneLineError(ycsctl(...init, '--hosts', '0'), 'E_INVALID_ARGUMENT');
+    expectOneLineError(ycsctl('disk', 'init', file, '--cluster', 'x'.repeat(64), '--hosts', '2'), 'E_INVALID_ARGUMENT');
+    expectOneLineError(ycsctl(...init, '--hosts', '2', '--disk-count', '2'), 'E_INVALID_ARGUMENT');
+    expectOneLineError(ycsctl(...init, '--hosts', 'two'), 'E_USAGE', 2);
+    expectOneLineError(ycsctl(...init), 'E_USAGE', 2);
+    expectOneLineError(ycsctl(...init, '--hosts', '2', '--bogus'), 'E_USAGE', 2);
+    expectOneLineError(ycsctl('disk', 'wipe', file), 'E_USAGE', 2);
+    expectOneLineError(ycsctl('disk', 'frobnicate', file), 'E_USAGE', 2);
+    expectOneLineError(ycsctl('nosuchgroup'), 'E_USAGE', 2);
+    expectOneLineError(ycsctl(...init, '--hosts', '2', '--uuid', 'not-a-uuid'), 'E_INVALID_ARGUMENT');
+    expect(sha256(file)).toBe(before);
+  });
+
+  it('answers --help and --version', () => {
+    for (const args of [['--help'], ['disk', '--help'], ['disk', 'init', '-h']]) {
+      const run = ycsctl(...args);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/Usage: ycsctl/);
+    }
+    const version = ycsctl('--version');
+    expect(version.stdout.trim()).toBe(`ycsctl ${(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}`);
+  });
+});
