@@ -1,0 +1,105 @@
+// VotingDisk over real devices: one-I/O area reads, slot writes, header checks against
+// the device (sector size, size, cluster UUID), and init's zeroing of stale slots.
+import { truncateSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { SlotRecord, VotePayload } from '../../src/core/types.js';
+import { SectorDevice } from '../../src/disk/device.js';
+import { VotingDisk, initVotingDisk, inspectVotingDisk, wipeVotingDisk } from '../../src/disk/voting-disk.js';
+import { attachLoop, createLoop, detachAll, scratchDir, sparseFile } from '../helpers/loop.js';
+
+const MIB = 1024 * 1024;
+let scratch: { dir: string; remove(): void };
+const open: Array<{ close(): Promise<void> }> = [];
+
+beforeAll(() => {
+  scratch = scratchDir('ycs-disk-voting-');
+});
+
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((d) => d.close()));
+});
+
+afterAll(() => {
+  detachAll();
+  scratch?.remove();
+});
+
+async function openDisk(path: string, options: Parameters<typeof VotingDisk.open>[1] = {}): Promise<VotingDisk> {
+  const disk = await VotingDisk.open(path, options);
+  open.push(disk);
+  return disk;
+}
+
+const vote = (hostId: number, sequence: number): SlotRecord<VotePayload> => ({
+  hostId, incarnation: 4, sequence,
+  payload: { instance: 9, mbal: 2 * 256 + hostId, bal: 256 + 1, value: { epoch: 9, masterId: 1, members: [1, hostId] }, decided: { epoch: 8, masterId: 1, members: [1, 2, 3] } },
+});
+
+describe('VotingDisk', () => {
+  it.each([512, 4096] as const)('writes slots and reads each area in one I/O (%i-byte sectors)', async (sector) => {
+    const loop = createLoop(scratch.dir, 4 * MIB, sector);
+    const header = await initVotingDisk(loop.device, { clusterName: 'votes', hostSlots: 5 });
+    const writer = await openDisk(loop.device);
+    expect(writer.header).toEqual(header);
+    await writer.writeVote(vote(3, 1));
+    await writer.writeVote(vote(5, 2));
+    await writer.writeHeartbeat({ hostId: 5, incarnation: 4, sequence: 6, payload: { role: 'master', epoch: 8, masterId: 5, heard: [], resources: [], flags: 1 } });
+
+    const reader = await openDisk(loop.device, { readOnly: true, expectedClusterUuid: header.clusterUuid.toUpperCase() });
+    const votes = await reader.readVotes();
+    expect(votes.map((v) => v.verdict)).toEqual(['empty', 'empty', 'ok', 'empty', 'ok']);
+    expect(votes[2]!.record).toEqual(vote(3, 1));
+    expect(votes[4]!.record).toEqual(vote(5, 2));
+    expect((await reader.readHeartbeats()).map((h) => h.verdict)).toEqual(['empty', 'empty', 'empty', 'empty', 'ok']);
+    const own = await reader.readOwnSlots(5);
+    expect(own.vote.record).toEqual(vote(5, 2));
+    expect(own.heartbeat.record?.payload.role).toBe('master');
+    await expect(reader.writeVote(vote(1, 1))).rejects.toMatchObject({ code: 'E_READ_ONLY' });
+
+    const inspection = await inspectVotingDisk(loop.device);
+    expect(inspection.header).toEqual(header);
+    expect(inspection.votes.filter((v) => v.verdict === 'ok')).toHaveLength(2);
+  });
+
+  it('refuses another cluster\'s disk, a wrong sector size and a truncated copy', async () => {
+    const file = sparseFile(join(scratch.dir, 'disk.img'), 4 * MIB);
+    const header = await initVotingDisk(file, { clusterName: 'mine', hostSlots: 4 });
+    await expect(VotingDisk.open(file, { expectedClusterUuid: '12345678-1234-4234-8234-123456789abc' })).rejects.toMatchObject({ code: 'E_FOREIGN_CLUSTER' });
+
+    const loop4k = attachLoop(file, 4096); // the same bytes seen with 4 KiB sectors
+    await expect(VotingDisk.open(loop4k.device)).rejects.toMatchObject({ code: 'E_CORRUPT', message: expect.stringContaining('512-byte sectors') });
+    loop4k.detach();
+
+    truncateSync(file, header.voteAreaOffset + 512); // the header asks for 4 vote slots
+    await expect(VotingDisk.open(file)).rejects.toMatchObject({ code: 'E_CORRUPT', message: expect.stringContaining('truncated') });
+  });
+
+  it('init --force zeroes stale slots of the previous cluster; wipe zeroes everything', async () => {
+    const file = sparseFile(join(scratch.dir, 'reuse.img'), 4 * MIB);
+    await initVotingDisk(file, { clusterName: 'old', hostSlots: 8 });
+    const old = await openDisk(file);
+    await old.writeVote(vote(2, 1));
+    await old.close();
+    await expect(initVotingDisk(file, { clusterName: 'new', hostSlots: 8 })).rejects.toMatchObject({ code: 'E_ALREADY_INITIALIZED' });
+    await initVotingDisk(file, { clusterName: 'new', hostSlots: 8, force: true });
+    const fresh = await inspectVotingDisk(file);
+    expect(fresh.header.clusterName).toBe('new');
+    expect(fresh.votes.every((v) => v.verdict === 'empty')).toBe(true);
+
+    const { bytesZeroed } = await wipeVotingDisk(file);
+    expect(bytesZeroed).toBe(3 * MIB);
+    const raw = await SectorDevice.open(file, { readOnly: true });
+    open.push(raw);
+    expect((await raw.read(0, 3 * MIB)).every((b) => b === 0)).toBe(true);
+    await expect(inspectVotingDisk(file)).rejects.toMatchObject({ code: 'E_NOT_INITIALIZED' });
+  });
+
+  it('refuses to join disk 2 with a malformed UUID and a device too small before writing', async () => {
+    const file = sparseFile(join(scratch.dir, 'small.img'), 2 * MIB + 4 * 512);
+    await expect(initVotingDisk(file, { clusterName: 'x', hostSlots: 5 })).rejects.toMatchObject({ code: 'E_DEVICE_TOO_SMALL' });
+    await expect(initVotingDisk(file, { clusterName: 'x', hostSlots: 4, diskIndex: 2, diskCount: 3, clusterUuid: 'zz' })).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT' });
+    const header = await initVotingDisk(file, { clusterName: 'x', hostSlots: 4 }); // exactly the minimum fits
+    expect(header.hostSlots).toBe(4);
+  });
+});
