@@ -1,0 +1,192 @@
+// The invariants, checked at every engine step and at every change of who can act:
+//  - one master per epoch; a master is the decided master of its epoch;
+//  - epochs only grow for a host (within an incarnation);
+//  - a decided value never changes;
+//  - at most one host acts as master at any instant of real time: a host "acts" while it
+//    is alive, its ycs is not frozen and it is not fenced, so a paused master that never
+//    runs again is harmless, and one that wakes must stop before it does anything;
+//  - a master never acts once a newer master has been promoted (its window has ended);
+//  - at most one database acts as primary per resource at any instant, and its data
+//    writes never go back in epoch (an evicted or stale primary never writes again);
+//  - the seed's three log lines are exactly these strings.
+import type { Decision, Input, Output } from '../../src/core/types.js';
+import type { SimHost } from './host.js';
+import type { World } from './world.js';
+
+export interface Violation {
+  code: string;
+  host: number;
+  atMs: number;
+  detail: string;
+}
+
+export interface MasterEvent {
+  atMs: number;
+  host: number;
+  epoch: number;
+}
+
+export const SEED_LOG_LINES = [
+  'abnormal found, trigger a new vote cycle',
+  'ycs run as primary successfully',
+  'try join primary',
+] as const;
+
+function sameDecision(a: Decision, b: Decision): boolean {
+  return a.masterId === b.masterId && a.members.length === b.members.length && a.members.every((m, i) => m === b.members[i]);
+}
+
+export class Checker {
+  readonly violations: Violation[] = [];
+  readonly decided = new Map<number, Decision>();
+  readonly decidedAtMs = new Map<number, number>();
+  readonly masterOfEpoch = new Map<number, number>();
+  readonly masterEvents: MasterEvent[] = [];
+  readonly logCounts = new Map<string, number>();
+  maxMasterEpoch = 0;
+  private readonly heartbeatEpoch = new Map<number, number>();
+  private readonly lastWrite = new Map<number, { host: number; epoch: number }>();
+
+  constructor(private readonly world: World) {}
+
+  get failed(): boolean {
+    return this.violations.length > 0;
+  }
+
+  violation(code: string, host: number, detail: string): void {
+    this.violations.push({ code, host, atMs: this.world.now, detail });
+  }
+
+  acting(h: SimHost): boolean {
+    return h.alive && !h.ycsFrozen && !this.world.dataFenced.has(h.id);
+  }
+
+  onStart(h: SimHost): void {
+    this.heartbeatEpoch.set(h.id, 0);
+  }
+
+  onOutputs(h: SimHost, _input: Input, outputs: Output[]): void {
+    for (const out of outputs) {
+      switch (out.kind) {
+        case 'role-change':
+          this.onRoleChange(h, out);
+          break;
+        case 'write-heartbeat': {
+          const last = this.heartbeatEpoch.get(h.id) ?? 0;
+          const e = out.record.payload.epoch;
+          if (e < last) this.violation('epoch-went-back', h.id, `heartbeat epoch ${e} after ${last}`);
+          this.heartbeatEpoch.set(h.id, Math.max(last, e));
+          break;
+        }
+        case 'write-vote':
+          if (out.record.payload.decided) this.recordDecision(h.id, out.record.payload.decided);
+          break;
+        case 'log':
+          this.onLog(out.msg);
+          break;
+        case 'fence':
+          if (out.victim === h.id) this.violation('fenced-self', h.id, `epoch ${out.epoch}`);
+          break;
+        case 'resource':
+          if (out.action === 'promote') this.onPromote(h, out.resource, out.epoch);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  private onRoleChange(h: SimHost, out: Extract<Output, { kind: 'role-change' }>): void {
+    if (out.from !== h.role) this.violation('role-from-mismatch', h.id, `role-change from ${out.from}, shell saw ${h.role}`);
+    if (h.epoch > 0 && out.epoch < h.epoch) this.violation('epoch-went-back', h.id, `role epoch ${out.epoch} after ${h.epoch}`);
+    h.role = out.to;
+    h.epoch = out.epoch;
+    h.masterId = out.masterId;
+    if (out.to !== 'master') return;
+    const holder = this.masterOfEpoch.get(out.epoch);
+    if (holder !== undefined && holder !== h.id) {
+      this.violation('two-masters-one-epoch', h.id, `epoch ${out.epoch} already had master ${holder}`);
+    }
+    this.masterOfEpoch.set(out.epoch, h.id);
+    const d = this.decided.get(out.epoch);
+    if (d && (d.masterId !== h.id || !d.members.includes(h.id))) {
+      this.violation('master-not-decided', h.id, `epoch ${out.epoch} decided ${JSON.stringify(d)}`);
+    }
+    this.maxMasterEpoch = Math.max(this.maxMasterEpoch, out.epoch);
+    this.masterEvents.push({ atMs: this.world.now, host: h.id, epoch: out.epoch });
+  }
+
+  private recordDecision(host: number, d: Decision): void {
+    const known = this.decided.get(d.epoch);
+    if (known) {
+      if (!sameDecision(known, d)) {
+        this.violation('decision-changed', host, `epoch ${d.epoch}: ${JSON.stringify(known)} then ${JSON.stringify(d)}`);
+      }
+      return;
+    }
+    this.decided.set(d.epoch, { epoch: d.epoch, masterId: d.masterId, members: [...d.members] });
+    this.decidedAtMs.set(d.epoch, this.world.now);
+    const holder = this.masterOfEpoch.get(d.epoch);
+    if (holder !== undefined && holder !== d.masterId) {
+      this.violation('master-not-decided', holder, `epoch ${d.epoch} decided master ${d.masterId}`);
+    }
+  }
+
+  private onLog(msg: string): void {
+    for (const line of SEED_LOG_LINES) {
+      if (msg === line) this.logCounts.set(line, (this.logCounts.get(line) ?? 0) + 1);
+    }
+  }
+
+  private onPromote(h: SimHost, resource: number, epoch: number): void {
+    if (h.role !== 'master') this.violation('promote-without-master', h.id, `resource ${resource} epoch ${epoch}`);
+    const d = this.decided.get(epoch);
+    if (d && d.masterId !== h.id) this.violation('promote-not-decided', h.id, `epoch ${epoch} master is ${d.masterId}`);
+  }
+
+  /** After every step: the stepping host, if master, must be the only acting master. */
+  afterStep(h: SimHost): void {
+    if (h.role !== 'master' || !this.acting(h)) return;
+    if (h.epoch < this.maxMasterEpoch) {
+      this.violation('stale-master-acting', h.id, `master of epoch ${h.epoch} acts after epoch ${this.maxMasterEpoch} was promoted`);
+    }
+    for (const g of this.world.hosts) {
+      if (g !== h && g.role === 'master' && this.acting(g)) {
+        this.violation('two-masters-acting', h.id, `host ${h.id} (epoch ${h.epoch}) and host ${g.id} (epoch ${g.epoch})`);
+      }
+    }
+  }
+
+  onHostStateChanged(_h: SimHost, _what: string): void {
+    for (let r = 0; r < this.world.resources.length; r++) this.onPrimariesChanged(r);
+  }
+
+  onPrimariesChanged(resource: number): void {
+    const acting = this.world.hosts.filter((h) => {
+      const db = h.dbs[resource];
+      return db?.state === 'primary' && h.alive && !h.frozen && !this.world.dataFenced.has(h.id);
+    });
+    if (acting.length > 1) {
+      const who = acting.map((h) => `host ${h.id} epoch ${h.dbs[resource]?.epoch}`).join(', ');
+      this.violation('two-primaries-acting', acting[0]?.id ?? 0, `resource ${resource}: ${who}`);
+    }
+  }
+
+  onDataWrite(h: SimHost, resource: number, epoch: number): void {
+    const last = this.lastWrite.get(resource);
+    if (last && last.epoch > epoch) {
+      this.violation('stale-primary-write', h.id, `resource ${resource} epoch ${epoch} after host ${last.host} wrote at epoch ${last.epoch}`);
+    } else if (last && last.epoch === epoch && last.host !== h.id) {
+      this.violation('two-primaries-one-epoch', h.id, `resource ${resource} epoch ${epoch} also written by host ${last.host}`);
+    }
+    const d = this.decided.get(epoch);
+    if (d && d.masterId !== h.id) this.violation('primary-not-decided', h.id, `resource ${resource} epoch ${epoch} master is ${d.masterId}`);
+    if (!last || epoch >= last.epoch) this.lastWrite.set(resource, { host: h.id, epoch });
+  }
+
+
+  /** A host that currently acts as master, if any (for liveness and the report). */
+  actingMaster(): SimHost | undefined {
+    return this.world.hosts.find((h) => h.role === 'master' && this.acting(h));
+  }
+}

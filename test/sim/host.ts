@@ -1,0 +1,193 @@
+// One simulated host: its local clock (own offset and a rate within the drift bound), the
+// ycs engine of its current incarnation, pauses and crashes, and the shell that carries
+// out the engine's outputs against the simulated disks, network, fencing and databases.
+import type { Input, Output, Role } from '../../src/core/types.js';
+import type { SimEngine } from './binding.js';
+import { submitRead, submitWrite } from './disk.js';
+import { applyFence } from './fence.js';
+import { crashAllDbs, resourceAction, SimDb } from './resources.js';
+import type { World } from './world.js';
+
+export class SimHost {
+  alive = false;
+  incarnation = 0;
+  engine: SimEngine | undefined;
+  pausedUntil = 0; // whole host frozen (false death): engine and databases
+  stalledUntil = 0; // only the ycs event loop is late (a slow host)
+  crashedAtMs = -1;
+  powerLossCrash = false;
+  role: Role = 'starting';
+  epoch = 0;
+  masterId = 0;
+  readonly dbs: SimDb[];
+  private clockBaseLocal: number;
+  private clockBaseReal = 0;
+  private rate: number;
+
+  constructor(
+    private readonly world: World,
+    readonly id: number,
+  ) {
+    const rng = world.rng.host;
+    // Clocks start at unrelated values: the engine must never compare them across hosts.
+    this.clockBaseLocal = rng.int(1_000, 1_000_000_000);
+    const fraction = world.knobs.skewFractions[id - 1] ?? 0;
+    this.rate = 1 + fraction * world.timeouts.rho;
+    this.dbs = world.resources.map(() => new SimDb());
+  }
+
+  localNow(): number {
+    return this.clockBaseLocal + (this.world.now - this.clockBaseReal) * this.rate;
+  }
+
+  /** Change the clock rate from now on (still within the drift bound). */
+  setRateFraction(fraction: number): void {
+    this.clockBaseLocal = this.localNow();
+    this.clockBaseReal = this.world.now;
+    this.rate = 1 + Math.max(-1, Math.min(1, fraction)) * this.world.timeouts.rho;
+  }
+
+  /** Real-time delay for `localMs` of this host's clock. */
+  realDelay(localMs: number): number {
+    return localMs / this.rate;
+  }
+
+  get frozen(): boolean {
+    return this.world.now < this.pausedUntil;
+  }
+
+  get ycsFrozen(): boolean {
+    return this.world.now < Math.max(this.pausedUntil, this.stalledUntil);
+  }
+
+  start(): void {
+    const w = this.world;
+    this.alive = true;
+    this.incarnation += 1;
+    this.role = 'starting';
+    this.epoch = 0;
+    this.masterId = 0;
+    this.engine = w.binding.create({
+      hostId: this.id,
+      hostIds: w.hosts.map((h) => h.id),
+      diskCount: w.knobs.diskCount,
+      resources: w.resources,
+      incarnation: this.incarnation,
+      fencing: w.knobs.fencing,
+      timeoutsVariant: w.knobs.timeoutsVariant,
+      ...(w.options.brokenRule ? { brokenRule: w.options.brokenRule } : {}),
+    });
+    w.check.onStart(this);
+    this.step({ kind: 'start', nowMs: this.localNow() });
+    this.scheduleTick(w.rng.host.range(0, w.timeouts.tickMs));
+  }
+
+  crash(powerLoss: boolean): void {
+    if (!this.alive) return;
+    this.alive = false;
+    this.engine = undefined;
+    this.crashedAtMs = this.world.now;
+    this.powerLossCrash = powerLoss;
+    crashAllDbs(this.world, this);
+    this.world.check.onHostStateChanged(this, 'crash');
+  }
+
+  /** Freeze the whole host (false death) or only its ycs event loop (slow host). */
+  freeze(durationMs: number, wholeHost: boolean): void {
+    if (!this.alive) return;
+    const until = this.world.now + durationMs;
+    if (wholeHost) this.pausedUntil = Math.max(this.pausedUntil, until);
+    else this.stalledUntil = Math.max(this.stalledUntil, until);
+    this.world.at(until, {
+      code: wholeHost ? 'resume' : 'unstall',
+      host: this.id,
+      gate: 'none',
+      inc: this.incarnation,
+      run: () => this.thaw(),
+    });
+  }
+
+  /** Ends every freeze now (heal). */
+  thawNow(): void {
+    if (this.pausedUntil > this.world.now || this.stalledUntil > this.world.now) {
+      this.pausedUntil = Math.min(this.pausedUntil, this.world.now);
+      this.stalledUntil = Math.min(this.stalledUntil, this.world.now);
+      this.thaw();
+    }
+  }
+
+  private thaw(): void {
+    if (!this.alive || this.ycsFrozen) return;
+    // The first thing a thawed daemon does is run its timer: the engine sees the jump.
+    this.step({ kind: 'tick', nowMs: this.localNow() });
+    this.world.check.onHostStateChanged(this, 'resume');
+  }
+
+  private scheduleTick(delayMs: number): void {
+    const inc = this.incarnation;
+    this.world.after(delayMs, {
+      code: 'tick',
+      host: this.id,
+      gate: 'engine',
+      inc,
+      run: () => {
+        this.step({ kind: 'tick', nowMs: this.localNow() });
+        const jitter = this.world.rng.host.range(0, 2);
+        this.scheduleTick(this.realDelay(this.world.timeouts.tickMs) + jitter);
+      },
+    });
+  }
+
+  step(input: Input): void {
+    const w = this.world;
+    const engine = this.engine;
+    if (!this.alive || !engine) return;
+    let outputs: Output[];
+    w.stepCount += 1;
+    try {
+      outputs = engine.step(input);
+    } catch (err) {
+      w.check.violation('engine-threw', this.id, `${input.kind}: ${(err as Error).stack ?? String(err)}`);
+      this.crash(false);
+      return;
+    }
+    w.check.onOutputs(this, input, outputs);
+    for (const out of outputs) this.execute(out);
+    w.check.afterStep(this);
+  }
+
+  private execute(out: Output): void {
+    const w = this.world;
+    switch (out.kind) {
+      case 'read-disk':
+        submitRead(w, this, out.disk, out.requestId);
+        return;
+      case 'write-heartbeat':
+        submitWrite(w, this, out.disk, out.requestId, 'heartbeat', out.record);
+        return;
+      case 'write-vote':
+        submitWrite(w, this, out.disk, out.requestId, 'vote', out.record);
+        return;
+      case 'send-heartbeat':
+        w.net.send(this, out.message);
+        return;
+      case 'fence':
+        applyFence(w, this, out.victim);
+        return;
+      case 'resource':
+        resourceAction(w, this, out.resource, out.action, out.epoch);
+        return;
+      case 'role-change':
+      case 'log':
+        return; // observed by the checkers
+      case 'exit':
+        this.alive = false;
+        this.engine = undefined;
+        crashAllDbs(w, this);
+        w.check.onHostStateChanged(this, 'exit');
+        return;
+      default:
+        w.check.violation('unknown-output', this.id, JSON.stringify(out));
+    }
+  }
+}

@@ -1,0 +1,135 @@
+// Simulated databases, one per configured resource on each host. A database started by
+// ycs connects and sends network heartbeat 2 every NETWORK_HB_INTERVAL; a primary writes
+// to its data LUN every few milliseconds, and those writes are what the split-brain
+// checker judges. demote and stop block new I/O at once (the seed: block new I/O, let old
+// I/O finish), the action's completion comes later.
+import type { ResourceAction, ResourceState } from '../../src/core/types.js';
+import type { SimHost } from './host.js';
+import type { World } from './world.js';
+
+const DATA_WRITE_INTERVAL_MS = 50;
+
+export class SimDb {
+  state: ResourceState = 'offline';
+  epoch = 0;
+  generation = 0; // bumped whenever the process starts or stops; old chains then end
+}
+
+function actionLatency(w: World): number {
+  return w.rng.db.latency(20, 400, 0.1);
+}
+
+function dbEvent(w: World, h: SimHost, code: string, delayMs: number, run: () => void): void {
+  w.after(delayMs, { code, host: h.id, gate: 'db', inc: h.incarnation, run });
+}
+
+function done(w: World, h: SimHost, resource: number, action: ResourceAction, ok: boolean): void {
+  w.deliver(h.id, h.incarnation, 0, 'resource-done', (nowMs) => ({
+    kind: 'resource-action-done',
+    nowMs,
+    resource,
+    action,
+    ok,
+  }));
+}
+
+export function resourceAction(w: World, h: SimHost, resource: number, action: ResourceAction, epoch: number): void {
+  const db = h.dbs[resource];
+  if (!db) return w.check.violation('bad-resource-index', h.id, `resource ${resource}`);
+  const gen = db.generation;
+  switch (action) {
+    case 'start':
+      if (db.state === 'standby' || db.state === 'primary') return done(w, h, resource, action, true);
+      db.state = 'starting';
+      db.generation += 1;
+      return dbEvent(w, h, 'db-started', actionLatency(w), () => {
+        if (db.state !== 'starting') return done(w, h, resource, action, false);
+        db.state = 'standby';
+        const g = db.generation;
+        w.deliver(h.id, h.incarnation, 0.1, 'db-connected', (nowMs) => ({
+          kind: 'resource-event',
+          nowMs,
+          resource,
+          event: 'connected',
+        }));
+        heartbeatChain(w, h, resource, g);
+        done(w, h, resource, action, true);
+      });
+    case 'promote':
+      if (db.state !== 'standby' && db.state !== 'primary') return done(w, h, resource, action, false);
+      return dbEvent(w, h, 'db-promoted', actionLatency(w), () => {
+        if (db.generation !== gen || (db.state !== 'standby' && db.state !== 'primary')) {
+          return done(w, h, resource, action, false);
+        }
+        db.state = 'primary';
+        db.epoch = epoch;
+        w.check.onPrimariesChanged(resource);
+        writeChain(w, h, resource, db.generation, epoch);
+        done(w, h, resource, action, true);
+      });
+    case 'demote':
+      if (db.state === 'primary') {
+        db.state = 'standby';
+        db.generation += 1; // ends the write chain; the heartbeat chain restarts below
+        heartbeatChain(w, h, resource, db.generation);
+        w.check.onPrimariesChanged(resource);
+      }
+      return dbEvent(w, h, 'db-demoted', actionLatency(w), () => done(w, h, resource, action, true));
+    case 'stop':
+      if (db.state !== 'offline') {
+        db.state = 'offline';
+        db.generation += 1;
+        w.check.onPrimariesChanged(resource);
+      }
+      return dbEvent(w, h, 'db-stopped', actionLatency(w), () => done(w, h, resource, action, true));
+  }
+}
+
+function heartbeatChain(w: World, h: SimHost, resource: number, generation: number): void {
+  const db = h.dbs[resource];
+  const interval = h.realDelay(w.timeouts.netHbIntervalMs);
+  dbEvent(w, h, 'db-heartbeat', interval * w.rng.db.range(0.9, 1.1), () => {
+    if (!db || db.generation !== generation) return;
+    w.deliver(h.id, h.incarnation, 0.1, 'db-heartbeat', (nowMs) => ({
+      kind: 'resource-event',
+      nowMs,
+      resource,
+      event: 'heartbeat',
+    }));
+    heartbeatChain(w, h, resource, generation);
+  });
+}
+
+function writeChain(w: World, h: SimHost, resource: number, generation: number, epoch: number): void {
+  const db = h.dbs[resource];
+  dbEvent(w, h, 'db-write', DATA_WRITE_INTERVAL_MS * w.rng.db.range(0.5, 1.5), () => {
+    if (!db || db.generation !== generation || db.state !== 'primary') return;
+    if (!w.dataFenced.has(h.id)) w.check.onDataWrite(h, resource, epoch);
+    writeChain(w, h, resource, generation, epoch);
+  });
+}
+
+/** A database process dies on its own: ycs sees its socket close. */
+export function crashDb(w: World, h: SimHost, resource: number): void {
+  const db = h.dbs[resource];
+  if (!db || db.state === 'offline' || db.state === 'failed') return;
+  db.state = 'failed';
+  db.generation += 1;
+  w.check.onPrimariesChanged(resource);
+  w.deliver(h.id, h.incarnation, 0.1, 'db-disconnected', (nowMs) => ({
+    kind: 'resource-event',
+    nowMs,
+    resource,
+    event: 'disconnected',
+  }));
+}
+
+/** The host went down: every database on it is gone with it. */
+export function crashAllDbs(w: World, h: SimHost): void {
+  h.dbs.forEach((db, resource) => {
+    if (db.state === 'offline') return;
+    db.state = 'offline';
+    db.generation += 1;
+    w.check.onPrimariesChanged(resource);
+  });
+}
