@@ -16,6 +16,7 @@ interface GroupEntry {
 
 const GROUPS: Record<string, GroupEntry> = {
   disk: { summary: 'initialize, show and wipe a voting disk (works without a daemon)', load: () => import('./disk.js') },
+  status: { summary: 'show the cluster: hosts, master, resources (--json, --watch)', load: () => import('./status.js') },
 };
 
 function topLevelHelp(): string {

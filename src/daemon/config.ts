@@ -427,3 +427,25 @@ export function loadConfig(path: string): Config {
   }
   return parseConfig(text, path);
 }
+
+export const DEFAULT_CONFIG_PATH = '/etc/ycs/ycs.json';
+
+/**
+ * The control socket named by a config file, without validating the rest of it: ycsctl
+ * must find the daemon even when, say, a voting disk is missing on this host.
+ */
+export function controlSocketOf(configPath: string): string {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(configPath, 'utf8'));
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? 'not valid JSON';
+    throw new ConfigError([`E_CONFIG: ${configPath}: (file): cannot be read (${why})`]);
+  }
+  const value = (raw as Raw | null)?.controlSocket;
+  if (value === undefined) return CONFIG_DEFAULTS.controlSocket;
+  if (typeof value !== 'string' || value === '') {
+    throw new ConfigError([`E_CONFIG: ${configPath}: controlSocket: must be a non-empty string`]);
+  }
+  return resolve(dirname(resolve(configPath)), value);
+}
