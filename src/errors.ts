@@ -35,7 +35,9 @@ export type YcsErrorCode =
   | 'E_PROTOCOL'
   | 'E_NOT_MASTER'
   | 'E_REFUSED'
-  | 'E_INTERNAL';
+  | 'E_INTERNAL'
+  // ycsm
+  | 'E_RESTART_LIMIT';
 
 export interface YcsErrorDetails {
   /** errno name from the kernel, e.g. "EIO", "EINVAL", "EBADE". */
