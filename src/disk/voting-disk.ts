@@ -43,8 +43,7 @@ export class VotingDisk {
   ) {}
 
   static async open(path: string, options: OpenOptions = {}): Promise<VotingDisk> {
-    const deviceOptions = options.ioTimeoutMs === undefined ? { readOnly: options.readOnly ?? false } : { readOnly: options.readOnly ?? false, ioTimeoutMs: options.ioTimeoutMs };
-    const device = await SectorDevice.open(path, deviceOptions);
+    const device = await SectorDevice.open(path, { readOnly: options.readOnly ?? false, ioTimeoutMs: options.ioTimeoutMs });
     try {
       const header = await readHeader(device);
       const expected = options.expectedClusterUuid?.toLowerCase();
@@ -169,7 +168,7 @@ function deviceTooSmall(device: SectorDevice, minDeviceBytes: number, hostSlots:
  * old header and both areas are zeroed, so an interrupted init is never a valid disk.
  */
 export async function initVotingDisk(path: string, options: InitOptions): Promise<DiskHeader> {
-  const device = await SectorDevice.open(path, options.ioTimeoutMs === undefined ? {} : { ioTimeoutMs: options.ioTimeoutMs });
+  const device = await SectorDevice.open(path, { ioTimeoutMs: options.ioTimeoutMs });
   try {
     const { logicalSectorSize, sizeBytes, readOnly } = device.info;
     const header = buildHeader({

@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLoop, detachAll, scratchDir, sparseFile, type LoopDevice } from '../helpers/loop.js';
 import { packageRoot } from '../../src/native.js';
+import { SectorDevice } from '../../src/disk/device.js';
+import { slotOffset } from '../../src/disk/layout.js';
+import { VotingDisk } from '../../src/disk/voting-disk.js';
 
 const ROOT = packageRoot();
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -120,6 +123,37 @@ describe('ycsctl disk init / show / wipe', () => {
     const two = ycsctl('disk', 'init', second, '--cluster', 'c3', '--hosts', '4', '--disk-count', '3', '--disk-index', '2', '--uuid', one.header.clusterUuid, '--size', '4M', '--json');
     expect(two.code, two.stderr).toBe(0);
     expect(JSON.parse(two.stdout)).toMatchObject({ header: { clusterUuid: one.header.clusterUuid, diskIndex: 2, diskCount: 3 } });
+  });
+});
+
+describe('ycsctl disk show with written slots', () => {
+  it('lists ok slots with their contents and damaged slots with their verdict only', async () => {
+    const t = loop4096;
+    expect(ycsctl('disk', 'init', t.device, '--cluster', 'live', '--hosts', '4', '--force').code).toBe(0);
+    const disk = await VotingDisk.open(t.device);
+    const raw = await SectorDevice.open(t.device);
+    try {
+      await disk.writeHeartbeat({ hostId: 1, incarnation: 3, sequence: 17, payload: { role: 'master', epoch: 5, masterId: 1, heard: [1, 2], resources: [{ state: 'primary' }], flags: 0 } });
+      await disk.writeVote({ hostId: 2, incarnation: 1, sequence: 2, payload: { instance: 5, mbal: 258, bal: 258, value: { epoch: 5, masterId: 1, members: [1, 2] }, decided: null } });
+      const damaged = Buffer.alloc(4096, 0x5a);
+      damaged.write('YCHB', 0, 'ascii');
+      await raw.write(slotOffset(disk.header, 'heartbeat', 3), damaged);
+    } finally {
+      await raw.close();
+      await disk.close();
+    }
+    const shown = JSON.parse(ycsctl('disk', 'show', t.device, '--json').stdout) as { heartbeats: unknown[]; votes: unknown[] };
+    expect(shown.heartbeats).toEqual([
+      { host: 1, check: 'ok', incarnation: 3, sequence: 17, role: 'master', epoch: 5, masterId: 1, heard: [1, 2], resources: [{ state: 'primary' }], flags: 0 },
+      { host: 3, check: 'crc-mismatch', incarnation: null, sequence: null },
+    ]);
+    expect(shown.votes).toEqual([
+      { host: 2, check: 'ok', incarnation: 1, sequence: 2, instance: 5, mbal: 258, bal: 258, value: { epoch: 5, masterId: 1, members: [1, 2] }, decided: null },
+    ]);
+    const table = ycsctl('disk', 'show', t.device).stdout;
+    expect(table).toMatch(/^1\s+ok\s+3\s+17\s+master\s+5\s+1\s+1,2\s+primary$/m);
+    expect(table).toMatch(/^3\s+crc-mismatch\s+-\s+-/m);
+    expect(table).toMatch(/^2\s+ok\s+1\s+2\s+5\s+258\s+258\s+e5 m1 \[1,2\]\s+-$/m);
   });
 });
 
