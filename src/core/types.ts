@@ -35,6 +35,9 @@ export interface HeartbeatPayload {
   flags: number;
 }
 
+/** HeartbeatPayload.flags bit: decided master, waiting until every older master is stopped. */
+export const HEARTBEAT_FLAG_PROMOTING = 1;
+
 /** Payload of a host's vote sector: one Disk Paxos block (mirrors src/disk/layout.ts). */
 export interface VotePayload {
   instance: number; // the epoch being decided
@@ -117,6 +120,8 @@ export type Output =
   | { kind: 'write-vote'; requestId: number; disk: number; record: SlotRecord<VotePayload> }
   | { kind: 'send-heartbeat'; message: NetHeartbeat } // to every peer
   | { kind: 'fence'; victim: HostId; epoch: number }
+  // Re-register own reservation key: emitted once a decision admits a host that was fenced.
+  | { kind: 'unfence'; epoch: number }
   | { kind: 'resource'; resource: number; action: ResourceAction; epoch: number }
   | { kind: 'role-change'; from: Role; to: Role; epoch: number; masterId: HostId | 0; reason: string }
   | { kind: 'log'; level: LogLevel; msg: string; fields?: Record<string, unknown> }

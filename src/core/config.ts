@@ -1,0 +1,66 @@
+// Engine configuration, validated once when the engine is created.
+
+import { YcsError } from '../errors.js';
+import { deriveTimeouts, type Timeouts } from './timeouts.js';
+import type { HostId } from './types.js';
+
+/**
+ * Knobs that break one safety rule on purpose, so the simulator can show its checkers
+ * catch the breakage. Never set in production; the daemon refuses them.
+ */
+export interface BrokenRules {
+  /** Phase 1 of Disk Paxos neither aborts on a higher ballot nor adopts an accepted value. */
+  skipPhase1Check?: boolean;
+  /** The master keeps acting after its validity window expired. */
+  skipSelfFence?: boolean;
+  /** A newly decided master promotes at once, without fencing or waiting for the old one. */
+  promoteWithoutWait?: boolean;
+}
+
+export interface EngineConfig {
+  hostId: HostId;
+  /** Every configured host, including this one. */
+  hostIds: HostId[];
+  diskCount: 1 | 3 | 5;
+  /** Resource names in configured order (at most 16). */
+  resources: string[];
+  timeouts: Timeouts;
+  /** Grows at every daemon start; must differ from every earlier run of this host. */
+  incarnation: number;
+  /** 'pr': the new master fences evicted hosts (SCSI-3 PR) and may promote once fenced. */
+  fencing: 'pr' | 'none';
+  rules?: BrokenRules;
+}
+
+export interface EngineConfigInput extends Omit<EngineConfig, 'timeouts' | 'fencing'> {
+  timeouts?: Timeouts;
+  fencing?: 'pr' | 'none';
+}
+
+function invalid(message: string): never {
+  throw new YcsError('E_CONFIG', message);
+}
+
+export function resolveConfig(input: EngineConfigInput): EngineConfig {
+  const config: EngineConfig = {
+    ...input,
+    hostIds: [...new Set(input.hostIds)].sort((a, b) => a - b),
+    timeouts: input.timeouts ?? deriveTimeouts(),
+    fencing: input.fencing ?? 'none',
+  };
+  const isHostId = (h: number): boolean => Number.isInteger(h) && h >= 1 && h <= 255;
+  if (!isHostId(config.hostId)) invalid(`hostId must be an integer 1..255, got ${config.hostId}`);
+  if (!config.hostIds.every(isHostId)) invalid('hostIds must be integers 1..255');
+  if (!config.hostIds.includes(config.hostId)) invalid(`hostIds must include this host (${config.hostId})`);
+  if (![1, 3, 5].includes(config.diskCount)) invalid(`diskCount must be 1, 3 or 5, got ${config.diskCount}`);
+  if (config.resources.length > 16) invalid('at most 16 resources');
+  if (!Number.isSafeInteger(config.incarnation) || config.incarnation < 1) {
+    invalid(`incarnation must be a positive safe integer, got ${config.incarnation}`);
+  }
+  return config;
+}
+
+/** Disks a host must read and write in time to stay a member: a strict majority. */
+export function majorityOf(diskCount: number): number {
+  return Math.floor(diskCount / 2) + 1;
+}

@@ -1,0 +1,124 @@
+// Failure detection. Disk heartbeat: a peer is live while its (incarnation, sequence)
+// keeps changing, timed with the reader's own clock (sanlock's host_live rule), never
+// with a timestamp written by the peer. Network heartbeat 1: a peer is heard while a
+// fresh message from it arrived within NETWORK_HB_TIMEOUT.
+//
+// Staleness is judged only against reads *issued* after the last change was seen: a
+// reader that was paused does not declare its peers dead, it re-reads first.
+
+import type { HeartbeatPayload, HostId, NetHeartbeat, Role, SlotRead } from './types.js';
+
+export interface PeerState {
+  hostId: HostId;
+  incarnation: number;
+  sequence: number;
+  payload: HeartbeatPayload;
+  /** Own clock: when a read first showed the current (incarnation, sequence). */
+  lastChangeAtMs: number;
+  lastHeardAtMs: number | null;
+  netIncarnation: number;
+  netSequence: number;
+  netRole: Role | null;
+  netEpoch: number;
+  /** Peers this host reports hearing, from whichever of disk or network told us last. */
+  heard: HostId[];
+  heardAtMs: number;
+}
+
+export class Detector {
+  private readonly peers = new Map<HostId, PeerState>();
+  /** Issue time of the latest read round that succeeded on a majority. */
+  private judgedThroughMs: number | null = null;
+
+  constructor(
+    private readonly selfId: HostId,
+    private readonly keepAliveMs: number,
+    private readonly netTimeoutMs: number,
+  ) {}
+
+  onHeartbeatSlots(nowMs: number, slots: SlotRead<HeartbeatPayload>[]): void {
+    for (const slot of slots) {
+      const record = slot.record;
+      if (slot.verdict !== 'ok' || record === undefined) continue;
+      if (record.hostId !== slot.hostId || record.hostId === this.selfId) continue;
+      const peer = this.peers.get(record.hostId);
+      if (peer === undefined) {
+        this.peers.set(record.hostId, {
+          hostId: record.hostId,
+          incarnation: record.incarnation,
+          sequence: record.sequence,
+          payload: record.payload,
+          lastChangeAtMs: nowMs,
+          lastHeardAtMs: null,
+          netIncarnation: 0,
+          netSequence: 0,
+          netRole: null,
+          netEpoch: 0,
+          heard: record.payload.heard,
+          heardAtMs: nowMs,
+        });
+        continue;
+      }
+      const newer =
+        record.incarnation > peer.incarnation ||
+        (record.incarnation === peer.incarnation && record.sequence > peer.sequence);
+      if (!newer) continue;
+      peer.incarnation = record.incarnation;
+      peer.sequence = record.sequence;
+      peer.payload = record.payload;
+      peer.lastChangeAtMs = nowMs;
+      peer.heard = record.payload.heard;
+      peer.heardAtMs = nowMs;
+    }
+  }
+
+  onNetHeartbeat(nowMs: number, message: NetHeartbeat): void {
+    if (message.from === this.selfId) return;
+    const peer = this.peers.get(message.from);
+    if (peer === undefined) return; // known from the disk first: the disk is the membership authority
+    const newer =
+      message.incarnation > peer.netIncarnation ||
+      (message.incarnation === peer.netIncarnation && message.sequence > peer.netSequence);
+    if (!newer) return; // duplicate, replayed or reordered
+    peer.netIncarnation = message.incarnation;
+    peer.netSequence = message.sequence;
+    peer.lastHeardAtMs = nowMs;
+    peer.netRole = message.role;
+    peer.netEpoch = message.epoch;
+    peer.heard = message.heard;
+    peer.heardAtMs = nowMs;
+  }
+
+  onReadRoundSucceeded(issuedAtMs: number): void {
+    this.judgedThroughMs = Math.max(this.judgedThroughMs ?? issuedAtMs, issuedAtMs);
+  }
+
+  /** After a pause, peers that were heard just before it get the benefit of the doubt. */
+  onPause(lastStepMs: number, nowMs: number): void {
+    for (const peer of this.peers.values()) {
+      if (peer.lastHeardAtMs !== null && lastStepMs - peer.lastHeardAtMs <= this.netTimeoutMs) {
+        peer.lastHeardAtMs = nowMs;
+      }
+    }
+  }
+
+  peer(hostId: HostId): PeerState | undefined {
+    return this.peers.get(hostId);
+  }
+
+  /** Live on the disk: its sequence changed within the keep-alive, judged by a read issued later. */
+  diskLive(hostId: HostId): boolean {
+    const peer = this.peers.get(hostId);
+    if (peer === undefined) return false;
+    if (this.judgedThroughMs === null) return true;
+    return this.judgedThroughMs - peer.lastChangeAtMs <= this.keepAliveMs;
+  }
+
+  heardSet(nowMs: number): HostId[] {
+    const out: HostId[] = [];
+    for (const peer of this.peers.values()) {
+      if (peer.lastHeardAtMs !== null && nowMs - peer.lastHeardAtMs <= this.netTimeoutMs) out.push(peer.hostId);
+    }
+    return out.sort((a, b) => a - b);
+  }
+}

@@ -1,0 +1,534 @@
+// The cluster engine of one host: a pure, deterministic state machine (docs/engine.md).
+// Inputs carry the host's own monotonic time; outputs are carried out by the shell in
+// order. No I/O, timers, clock or randomness here; broken internal invariants throw.
+
+import { majorityOf, resolveConfig, type EngineConfig, type EngineConfigInput } from './config.js';
+import { masterAbnormality, nextDecision, proposerOrder, type HostSnapshot, type Snapshot } from './decide.js';
+import { Detector } from './detection.js';
+import { DiskRounds, type Round } from './disk-rounds.js';
+import {
+  EMPTY_BLOCK,
+  advanceAttempt,
+  cloneBlock,
+  currentBlocks,
+  highestRound,
+  learnedDecision,
+  makeBallot,
+  recoverOwnBlock,
+  roundOf,
+  sameDecision,
+  type Attempt,
+} from './paxos.js';
+import { Resources } from './resources.js';
+import type { Timeouts } from './timeouts.js';
+import { requireTransition, type RoleEvent } from './transitions.js';
+import {
+  HEARTBEAT_FLAG_PROMOTING,
+  type ClusterView,
+  type Decision,
+  type HostId,
+  type Input,
+  type Output,
+  type Role,
+  type VotePayload,
+} from './types.js';
+import { buildView } from './view.js';
+
+export const LOG_ABNORMAL = 'abnormal found, trigger a new vote cycle';
+export const LOG_PRIMARY = 'ycs run as primary successfully';
+export const LOG_JOIN = 'try join primary';
+
+export interface Engine {
+  step(input: Input): Output[];
+  view(): ClusterView;
+}
+
+interface Promotion {
+  epoch: number;
+  fenced: Set<HostId>;
+}
+
+export function createEngine(input: EngineConfigInput): Engine {
+  return new ClusterEngine(resolveConfig(input));
+}
+
+export class ClusterEngine implements Engine {
+  readonly config: EngineConfig;
+  private readonly t: Timeouts;
+  private readonly self: HostId;
+  private readonly rounds: DiskRounds;
+  readonly detector: Detector;
+  private readonly resources: Resources;
+
+  role: Role = 'starting';
+  private roleSinceMs = 0;
+  decision: Decision | null = null;
+  private decisionDurableAtMs: number | null = null;
+  private needDecidedWrite = false;
+  private own: VotePayload = cloneBlock(EMPTY_BLOCK);
+  private recovered = false;
+  private attempt: Attempt | null = null;
+  private nextProposalAtMs = 0;
+  private abnormalSinceMs: number | null = null;
+  private abnormalLoggedEpoch = -1;
+  private promotion: Promotion | null = null;
+  private fencedByStorage = false;
+
+  private started = false;
+  private startedAtMs = 0;
+  private lastStepMs = 0;
+  private freshAfterMs = 0;
+  private lastMajorityWriteStartMs: number | null = null;
+  private lastMajorityReadStartMs: number | null = null;
+  private nextDiskAtMs = 0;
+  private nextNetAtMs = 0;
+  private hbSeq = 0;
+  private voteSeq = 0;
+  private netSeq = 0;
+  private exited = false;
+
+  constructor(config: EngineConfig) {
+    this.config = config;
+    this.t = config.timeouts;
+    this.self = config.hostId;
+    this.rounds = new DiskRounds(config.diskCount, majorityOf(config.diskCount), this.t.diskIoDeadlineMs);
+    this.detector = new Detector(this.self, this.t.diskHbKeepAliveMs, this.t.networkHbTimeoutMs);
+    this.resources = new Resources(config.resources, this.t.networkHbTimeoutMs, this.t.networkHbTimeoutMs);
+  }
+
+  view(): ClusterView {
+    return buildView(this, this.resources.states());
+  }
+
+  step(input: Input): Output[] {
+    const out: Output[] = [];
+    const now = input.nowMs;
+    if (input.kind === 'start') {
+      if (this.started) throw new Error('engine invariant: start given twice');
+      this.started = true;
+      this.startedAtMs = now;
+      this.freshAfterMs = now;
+      this.roleSinceMs = now;
+      this.log(out, 'info', 'engine started', { incarnation: this.config.incarnation, role: this.role });
+    } else {
+      if (!this.started) throw new Error(`engine invariant: '${input.kind}' before 'start'`);
+      if (now < this.lastStepMs) throw new Error(`engine invariant: time went back (${now} < ${this.lastStepMs})`);
+      if (now - this.lastStepMs > this.t.pauseBoundMs) this.onPause(now, out);
+    }
+    this.lastStepMs = now;
+    this.handle(input, out);
+    this.afterInput(now, out);
+    return out;
+  }
+
+  // ---- inputs -------------------------------------------------------------------------
+
+  private handle(input: Input, out: Output[]): void {
+    const now = input.nowMs;
+    switch (input.kind) {
+      case 'start':
+      case 'tick':
+        return;
+      case 'disk-read-done': {
+        const read = { heartbeats: input.heartbeats, votes: input.votes };
+        this.detector.onHeartbeatSlots(now, input.heartbeats);
+        this.learn(now, currentBlocks([read]), out);
+        this.rounds.answer(input.requestId, true, out, read);
+        return;
+      }
+      case 'disk-write-done':
+        this.rounds.answer(input.requestId, true, out);
+        return;
+      case 'disk-failed':
+        this.rounds.answer(input.requestId, false, out);
+        if (input.error === 'reservation-conflict') this.onFenced(now, out);
+        return;
+      case 'net-heartbeat':
+        this.detector.onNetHeartbeat(now, input.message);
+        return;
+      case 'resource-event': {
+        const failed = this.resources.onEvent(now, input.resource, input.event);
+        if (failed !== null) this.onResourceFailed(now, failed, input.event, out);
+        return;
+      }
+      case 'resource-action-done':
+        this.resources.onActionDone(now, input.resource, input.action, input.ok);
+        if (!input.ok) this.log(out, 'warn', 'resource action failed', { resource: input.resource, action: input.action });
+        return;
+      case 'fence-done':
+        this.onFenceDone(input.victim, input.ok, input.detail, out);
+        return;
+      case 'shutdown':
+        if (this.role !== 'leaving') this.transition('shutdown', now, out);
+        return;
+    }
+  }
+
+  private onPause(now: number, out: Output[]): void {
+    this.log(out, 'warn', 'engine was paused: acting on nothing until the disks are read again', {
+      pausedMs: now - this.lastStepMs,
+    });
+    this.detector.onPause(this.lastStepMs, now);
+    this.freshAfterMs = now;
+    this.nextDiskAtMs = now; // read at once
+  }
+
+  private onFenced(now: number, out: Output[]): void {
+    this.fencedByStorage = true;
+    if (this.role === 'leaving') return;
+    if (this.role === 'evicted') return;
+    this.transition('reservation-conflict', now, out);
+  }
+
+  private onResourceFailed(now: number, index: number, why: string, out: Output[]): void {
+    this.log(out, 'warn', 'resource failed', { resource: this.config.resources[index], why });
+    if (this.role === 'master') this.transition('resource-failed', now, out);
+  }
+
+  private onFenceDone(victim: HostId, ok: boolean, detail: string | undefined, out: Output[]): void {
+    this.log(out, ok ? 'info' : 'warn', ok ? 'fenced host' : 'fencing failed', { victim, detail });
+    if (ok && this.promotion !== null) this.promotion.fenced.add(victim);
+  }
+
+  // ---- decisions ----------------------------------------------------------------------
+
+  private learn(now: number, blocks: ReturnType<typeof currentBlocks>, out: Output[]): void {
+    const learned = learnedDecision(blocks);
+    if (learned === null) return;
+    const current = this.decision;
+    if (current !== null && learned.epoch === current.epoch && !sameDecision(learned, current)) {
+      this.log(out, 'error', 'two different decisions for one epoch', { learned, current });
+      if (this.config.rules === undefined) {
+        throw new Error(`engine invariant: two decisions for epoch ${learned.epoch}`);
+      }
+    }
+    if (current === null || learned.epoch > current.epoch) this.adopt(now, learned, 'read from the voting disk', out);
+  }
+
+  private adopt(now: number, d: Decision, how: string, out: Output[]): void {
+    const previous = this.decision;
+    if (previous !== null && d.epoch <= previous.epoch) throw new Error('engine invariant: epochs only grow');
+    this.decision = { ...d, members: [...d.members] };
+    this.decisionDurableAtMs = null;
+    this.needDecidedWrite = true;
+    if (this.own.decided === null || this.own.decided.epoch < d.epoch) this.own.decided = this.decision;
+    if (this.attempt !== null && this.attempt.instance <= d.epoch) this.attempt = null;
+    this.abnormalSinceMs = null;
+    this.promotion = null;
+    this.log(out, 'info', 'decision adopted', { epoch: d.epoch, masterId: d.masterId, members: d.members, how });
+    if (this.recovered) {
+      this.needDecidedWrite = false;
+      this.writeVote(now, 'decided', out); // makes the decision durable on a majority: starts the self-fence wait
+    }
+    if (this.role === 'leaving') return;
+    const member = d.members.includes(this.self);
+    if (member && this.fencedByStorage) {
+      this.fencedByStorage = false;
+      out.push({ kind: 'unfence', epoch: d.epoch });
+    }
+    if (member && d.masterId === this.self) {
+      if (this.role === 'master') {
+        this.transition('promote-ready', now, out);
+        this.fenceEvicted(d, out);
+      } else {
+        this.promotion = { epoch: d.epoch, fenced: new Set() };
+        this.fenceEvicted(d, out);
+      }
+    } else if (member) {
+      const wasStandby = this.role === 'standby';
+      this.transition('decided-standby', now, out);
+      if (!wasStandby || previous?.masterId !== d.masterId) this.log(out, 'info', LOG_JOIN, { masterId: d.masterId, epoch: d.epoch });
+    } else {
+      this.transition('decided-evicted', now, out);
+    }
+  }
+
+  private fenceEvicted(d: Decision, out: Output[]): void {
+    if (this.config.fencing !== 'pr') return;
+    for (const h of this.config.hostIds) {
+      if (!d.members.includes(h)) out.push({ kind: 'fence', victim: h, epoch: d.epoch });
+    }
+  }
+
+  /** Whether host h certainly no longer acts as master of an epoch before the promotion's. */
+  private cleared(h: HostId, p: Promotion, d: Decision): boolean {
+    const peer = this.detector.peer(h);
+    if (peer !== undefined && peer.payload.epoch >= p.epoch && peer.payload.role !== 'master') {
+      if (!peer.payload.resources.some((r) => r.state === 'primary')) return true;
+    }
+    return p.fenced.has(h) && !d.members.includes(h);
+  }
+
+  private checkPromotion(now: number, out: Output[]): void {
+    const p = this.promotion;
+    const d = this.decision;
+    if (p === null || d === null || d.epoch !== p.epoch || this.role === 'master') return;
+    if (!this.windowValid(now)) return;
+    const waited = this.decisionDurableAtMs !== null && now - this.decisionDurableAtMs >= this.t.selfFenceWaitMs;
+    const allCleared = this.config.hostIds.every((h) => h === this.self || this.cleared(h, p, d));
+    if (!(waited || allCleared || this.config.rules?.promoteWithoutWait === true)) return;
+    this.promotion = null;
+    this.transition('promote-ready', now, out);
+    this.log(out, 'info', LOG_PRIMARY, { epoch: d.epoch, members: d.members, by: waited ? 'self-fence wait' : 'acknowledged or fenced' });
+  }
+
+  // ---- proposing ----------------------------------------------------------------------
+
+  snapshot(now: number): Snapshot {
+    const hosts = new Map<HostId, HostSnapshot>();
+    const heard = this.detector.heardSet(now);
+    for (const h of this.config.hostIds) {
+      if (h === this.self) {
+        hosts.set(h, {
+          hostId: h,
+          diskLive: this.readWriteRecent(now),
+          netJoining: false,
+          role: this.role,
+          epoch: this.decision?.epoch ?? 0,
+          flags: this.flags(),
+          heard,
+        });
+        continue;
+      }
+      const peer = this.detector.peer(h);
+      if (peer === undefined) continue;
+      const recentlyHeard = heard.includes(h);
+      hosts.set(h, {
+        hostId: h,
+        diskLive: this.detector.diskLive(h),
+        netJoining: recentlyHeard && peer.netRole === 'starting',
+        role: recentlyHeard && peer.heardAtMs > peer.lastChangeAtMs && peer.netRole !== null ? peer.netRole : peer.payload.role,
+        epoch: peer.payload.epoch,
+        flags: peer.payload.flags,
+        heard: peer.heard,
+      });
+    }
+    return { selfId: this.self, decision: this.decision, hosts };
+  }
+
+  private considerProposing(now: number, out: Output[]): void {
+    if (this.attempt !== null || !this.recovered || now < this.nextProposalAtMs) return;
+    if (this.role === 'evicted' || this.role === 'leaving') return;
+    if (!this.readWriteRecent(now)) return;
+    const s = this.snapshot(now);
+    const value = nextDecision(s);
+    if (this.role === 'master') {
+      if (value !== null && this.windowValid(now)) this.propose(now, value, 'master updates the member set', out);
+      return;
+    }
+    let reason: string | null;
+    if (this.decision === null) {
+      if (now - this.startedAtMs < this.t.startupObserveMs) return;
+      reason = 'no decision yet';
+    } else {
+      reason = masterAbnormality(s);
+    }
+    if (reason === null) {
+      this.abnormalSinceMs = null;
+      return;
+    }
+    if (this.abnormalSinceMs === null) this.abnormalSinceMs = now;
+    const epoch = this.decision?.epoch ?? 0;
+    if (this.decision !== null && this.abnormalLoggedEpoch !== epoch && this.decision.members.includes(this.self)) {
+      this.abnormalLoggedEpoch = epoch;
+      this.log(out, 'info', LOG_ABNORMAL, { epoch, reason });
+    }
+    const rank = proposerOrder(s).indexOf(this.self);
+    if (value === null || now - this.abnormalSinceMs < rank * this.t.voteBackoffMs) return;
+    this.propose(now, value, reason, out);
+  }
+
+  private propose(now: number, value: Decision, reason: string, out: Output[]): void {
+    const instance = value.epoch;
+    if (instance !== (this.decision?.epoch ?? 0) + 1) throw new Error('engine invariant: proposal skips an epoch');
+    const sameInstance = this.own.instance === instance;
+    const seen = Math.max(this.seenRound, sameInstance ? roundOf(this.own.mbal) : 0);
+    const ballot = makeBallot(seen + 1, this.self);
+    this.own = {
+      instance,
+      mbal: ballot,
+      bal: sameInstance ? this.own.bal : 0,
+      value: sameInstance ? this.own.value : null,
+      decided: this.own.decided,
+    };
+    this.log(out, 'info', 'proposing a decision', { ...value, ballot, reason });
+    const round = this.writeVote(now, 'paxos', out);
+    this.attempt = { instance, ballot, proposal: value, phase: 'p1-write', roundId: round.id, value: null, startedAtMs: now };
+  }
+
+  private seenRound = 0;
+
+  private onAttemptRound(now: number, round: Round, out: Output[]): void {
+    const a = this.attempt;
+    if (a === null || a.roundId !== round.id) return;
+    if (round.kind === 'read') this.seenRound = Math.max(this.seenRound, highestRound(currentBlocks(round.reads.values(), this.self), a.instance));
+    const step = advanceAttempt(a, round, this.own, this.self, this.config.rules?.skipPhase1Check === true);
+    if (step.kind === 'write') {
+      a.phase = step.phase;
+      a.roundId = this.writeVote(now, 'paxos', out).id;
+    } else if (step.kind === 'read') {
+      a.phase = step.phase;
+      a.roundId = this.rounds.issueRead(now, 'paxos', out).id;
+    } else if (step.kind === 'aborted') {
+      this.attempt = null;
+      const rank = Math.max(0, proposerOrder(this.snapshot(now)).indexOf(this.self));
+      this.nextProposalAtMs = now + (rank + 1) * this.t.voteBackoffMs;
+      this.log(out, 'info', 'vote attempt aborted', { instance: a.instance, ballot: a.ballot, reason: step.reason });
+    } else {
+      this.attempt = null;
+      this.own.decided = step.value;
+      this.log(out, 'info', 'decision chosen', { ...step.value, ballot: a.ballot });
+      if (this.decision === null || step.value.epoch > this.decision.epoch) this.adopt(now, step.value, 'chosen by our ballot', out);
+    }
+  }
+
+  private writeVote(now: number, purpose: string, out: Output[]): Round {
+    if (!this.recovered) throw new Error('engine invariant: vote write before recovering own block');
+    const record = { hostId: this.self, incarnation: this.config.incarnation, sequence: ++this.voteSeq, payload: cloneBlock(this.own) };
+    return this.rounds.issueVoteWrite(now, purpose, record, out);
+  }
+
+  // ---- rounds, windows, periodic work ---------------------------------------------------
+
+  private onRoundResolved(now: number, round: Round, out: Output[]): void {
+    const ok = round.outcome === 'succeeded';
+    if (round.kind === 'read' && ok) {
+      this.lastMajorityReadStartMs = Math.max(this.lastMajorityReadStartMs ?? round.issuedAtMs, round.issuedAtMs);
+      this.detector.onReadRoundSucceeded(round.issuedAtMs);
+      if (!this.recovered) this.recover(round, out);
+    }
+    if (round.kind === 'write-heartbeat' && ok) {
+      this.lastMajorityWriteStartMs = Math.max(this.lastMajorityWriteStartMs ?? round.issuedAtMs, round.issuedAtMs);
+    }
+    if (round.kind === 'write-vote') {
+      const decided = round.voteRecord?.payload.decided ?? null;
+      if (ok && this.decision !== null && decided?.epoch === this.decision.epoch && this.decisionDurableAtMs === null) {
+        this.decisionDurableAtMs = now;
+      }
+      if (!ok && round.purpose === 'decided') this.needDecidedWrite = true;
+    }
+    if (round.purpose === 'paxos') this.onAttemptRound(now, round, out);
+  }
+
+  private recover(round: Round, out: Output[]): void {
+    this.own = recoverOwnBlock(round.reads.values(), this.self);
+    this.recovered = true;
+    if (this.decision !== null && (this.own.decided === null || this.own.decided.epoch < this.decision.epoch)) {
+      this.own.decided = this.decision;
+    }
+    this.log(out, 'info', 'own vote block recovered', { instance: this.own.instance, mbal: this.own.mbal });
+  }
+
+  private readWriteRecent(now: number): boolean {
+    const w = this.lastMajorityWriteStartMs;
+    const r = this.lastMajorityReadStartMs;
+    return w !== null && r !== null && now < Math.min(w, r) + this.t.leaseMs;
+  }
+
+  /** Invariant 2: act as master (or stay a member) only inside this window. */
+  windowValid(now: number): boolean {
+    if (this.readWriteRecent(now)) return true;
+    // A host that just became a standby gets one lease to prove its disk access.
+    return this.role === 'standby' && now < this.roleSinceMs + this.t.leaseMs;
+  }
+
+  private fresh(): boolean {
+    return this.lastMajorityReadStartMs !== null && this.lastMajorityReadStartMs >= this.freshAfterMs;
+  }
+
+  private afterInput(now: number, out: Output[]): void {
+    this.rounds.expire(now);
+    for (const round of this.rounds.drainResolved()) this.onRoundResolved(now, round, out);
+    this.checkWindow(now, out);
+    for (const index of this.resources.checkHeartbeats(now)) this.onResourceFailed(now, index, 'heartbeat 2 silent', out);
+    if (this.fresh() && this.recovered) {
+      this.checkPromotion(now, out);
+      this.checkCleanedUp(now, out);
+      this.considerProposing(now, out);
+    }
+    this.periodic(now, out);
+    this.resources.reconcile(now, this.role, this.decision?.epoch ?? 0, out);
+    if (this.role === 'leaving' && !this.exited && this.resources.allStopped()) {
+      this.exited = true;
+      out.push({ kind: 'exit', reason: 'shutdown requested and every resource stopped' });
+    }
+  }
+
+  private checkWindow(now: number, out: Output[]): void {
+    if (this.role !== 'master' && this.role !== 'standby') return;
+    if (this.windowValid(now)) return;
+    if (this.role === 'master' && this.config.rules?.skipSelfFence === true) return;
+    this.transition('window-expired', now, out);
+  }
+
+  private checkCleanedUp(now: number, out: Output[]): void {
+    if (this.role !== 'evicted' || !this.resources.allStopped()) return;
+    const r = this.lastMajorityReadStartMs;
+    const canRead = r !== null && now < r + this.t.leaseMs;
+    if (canRead && (this.readWriteRecent(now) || this.fencedByStorage)) this.transition('cleaned-up', now, out);
+  }
+
+  private periodic(now: number, out: Output[]): void {
+    if (this.exited) return;
+    if (now >= this.nextDiskAtMs) {
+      this.nextDiskAtMs = now + this.t.diskHbIntervalMs;
+      const payload = {
+        role: this.role,
+        epoch: this.decision?.epoch ?? 0,
+        masterId: this.decision?.masterId ?? 0,
+        heard: this.detector.heardSet(now),
+        resources: this.resources.states().map((state) => ({ state })),
+        flags: this.flags(),
+      };
+      const record = { hostId: this.self, incarnation: this.config.incarnation, sequence: ++this.hbSeq, payload };
+      this.rounds.issueHeartbeatWrite(now, record, out);
+      this.rounds.issueRead(now, 'periodic', out);
+      if (this.needDecidedWrite && this.recovered && this.attempt === null) {
+        this.needDecidedWrite = false;
+        this.writeVote(now, 'decided', out);
+      }
+    }
+    if (now >= this.nextNetAtMs) {
+      this.nextNetAtMs = now + this.t.networkHbIntervalMs;
+      out.push({
+        kind: 'send-heartbeat',
+        message: {
+          from: this.self,
+          incarnation: this.config.incarnation,
+          sequence: ++this.netSeq,
+          role: this.role,
+          epoch: this.decision?.epoch ?? 0,
+          masterId: this.decision?.masterId ?? 0,
+          heard: this.detector.heardSet(now),
+        },
+      });
+    }
+    for (const round of this.rounds.drainResolved()) this.onRoundResolved(now, round, out);
+  }
+
+  private flags(): number {
+    return this.promotion !== null ? HEARTBEAT_FLAG_PROMOTING : 0;
+  }
+
+  private transition(event: RoleEvent, now: number, out: Output[]): void {
+    const row = requireTransition(this.role, event);
+    const from = this.role;
+    if (row.to === from) return;
+    this.role = row.to;
+    this.roleSinceMs = now;
+    if (row.to === 'evicted' || row.to === 'leaving') this.promotion = null;
+    out.push({
+      kind: 'role-change',
+      from,
+      to: row.to,
+      epoch: this.decision?.epoch ?? 0,
+      masterId: this.decision?.masterId ?? 0,
+      reason: row.reason,
+    });
+    this.log(out, row.to === 'evicted' ? 'warn' : 'info', `role ${from} -> ${row.to}: ${row.reason}`, { event });
+  }
+
+  private log(out: Output[], level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void {
+    out.push(fields === undefined ? { kind: 'log', level, msg } : { kind: 'log', level, msg, fields });
+  }
+}

@@ -1,0 +1,134 @@
+// Resources (databases) managed by this host. The engine says what each should be
+// (primary on the master, standby on a standby, offline otherwise); this module issues
+// one action at a time per resource to get there, with the epoch as the fencing token,
+// and watches network heartbeat 2 (the database's heartbeats over a Unix socket).
+
+import type { Output, ResourceAction, ResourceEvent, ResourceState, Role } from './types.js';
+
+type Desired = 'primary' | 'standby' | 'offline';
+
+interface Resource {
+  name: string;
+  state: ResourceState;
+  pending: ResourceAction | null;
+  /** Own clock: last heartbeat-2 or connect; null until the resource uses heartbeat 2. */
+  lastHeartbeatAtMs: number | null;
+  retryAtMs: number;
+  failed: boolean;
+}
+
+export function desiredFor(role: Role): Desired {
+  if (role === 'master') return 'primary';
+  if (role === 'standby') return 'standby';
+  return 'offline';
+}
+
+export class Resources {
+  private readonly list: Resource[];
+
+  constructor(
+    names: string[],
+    private readonly heartbeatTimeoutMs: number,
+    private readonly retryMs: number,
+  ) {
+    this.list = names.map((name) => ({
+      name,
+      state: 'unknown',
+      pending: null,
+      lastHeartbeatAtMs: null,
+      retryAtMs: 0,
+      failed: false,
+    }));
+  }
+
+  states(): ResourceState[] {
+    return this.list.map((r) => r.state);
+  }
+
+  anyPrimary(): boolean {
+    return this.list.some((r) => r.state === 'primary' || r.pending === 'promote');
+  }
+
+  /** Every resource stopped and nothing in flight: safe to ask to rejoin or to exit. */
+  allStopped(): boolean {
+    return this.list.every((r) => r.pending === null && r.state === 'offline');
+  }
+
+  /** Returns the index of a resource that just failed (crash report), if any. */
+  onEvent(nowMs: number, index: number, event: ResourceEvent): number | null {
+    const r = this.list[index];
+    if (r === undefined) return null;
+    switch (event) {
+      case 'heartbeat':
+      case 'connected':
+      case 'monitor-ok':
+        if (event !== 'monitor-ok') r.lastHeartbeatAtMs = nowMs;
+        return null;
+      case 'disconnected':
+      case 'monitor-failed':
+        r.lastHeartbeatAtMs = null;
+        return this.markFailed(r, nowMs) ? index : null;
+    }
+  }
+
+  onActionDone(nowMs: number, index: number, action: ResourceAction, ok: boolean): void {
+    const r = this.list[index];
+    if (r === undefined || r.pending !== action) return;
+    r.pending = null;
+    if (!ok) {
+      r.state = 'failed';
+      r.failed = true;
+      r.retryAtMs = nowMs + this.retryMs;
+      return;
+    }
+    r.failed = false;
+    if (action === 'start') r.state = 'standby';
+    else if (action === 'promote') r.state = 'primary';
+    else if (action === 'demote') r.state = 'standby';
+    else r.state = 'offline';
+    if (action === 'stop') r.lastHeartbeatAtMs = null; // heartbeat 2 is watched again once it reconnects
+    else if (r.lastHeartbeatAtMs !== null) r.lastHeartbeatAtMs = nowMs; // the action itself took time
+  }
+
+  /** Resources whose heartbeat 2 went silent: each becomes failed; returns their indexes. */
+  checkHeartbeats(nowMs: number): number[] {
+    const out: number[] = [];
+    this.list.forEach((r, i) => {
+      const running = r.state === 'standby' || r.state === 'primary';
+      if (running && r.lastHeartbeatAtMs !== null && nowMs - r.lastHeartbeatAtMs > this.heartbeatTimeoutMs) {
+        r.lastHeartbeatAtMs = null;
+        if (this.markFailed(r, nowMs)) out.push(i);
+      }
+    });
+    return out;
+  }
+
+  /** Issues the next action of every idle resource towards what `role` wants. */
+  reconcile(nowMs: number, role: Role, epoch: number, out: Output[]): void {
+    const desired = desiredFor(role);
+    this.list.forEach((r, resource) => {
+      if (r.pending !== null || nowMs < r.retryAtMs) return;
+      const action = nextAction(r.state, desired);
+      if (action === null) return;
+      r.pending = action;
+      if (action === 'start' || action === 'promote') r.state = 'starting';
+      out.push({ kind: 'resource', resource, action, epoch });
+    });
+  }
+
+  private markFailed(r: Resource, nowMs: number): boolean {
+    if (r.state === 'offline' || r.state === 'unknown' || r.state === 'failed') return false;
+    r.state = 'failed';
+    r.failed = true;
+    r.retryAtMs = nowMs;
+    return true;
+  }
+}
+
+function nextAction(state: ResourceState, desired: Desired): ResourceAction | null {
+  if (desired === 'offline') return state === 'offline' ? null : 'stop';
+  if (state === 'failed' || state === 'unknown') return 'stop'; // clean up before (re)starting
+  if (state === 'offline') return 'start';
+  if (desired === 'primary') return state === 'standby' ? 'promote' : null;
+  return state === 'primary' ? 'demote' : null;
+}

@@ -1,0 +1,38 @@
+// What `ycsctl status` shows, derived from the engine's state on demand (never stored).
+
+import type { Detector } from './detection.js';
+import type { ClusterView, Decision, HostId, ResourceState, Role } from './types.js';
+
+export interface ViewSource {
+  config: { hostId: HostId; hostIds: HostId[] };
+  role: Role;
+  decision: Decision | null;
+  detector: Detector;
+}
+
+export function buildView(engine: ViewSource, ownResources: ResourceState[]): ClusterView {
+  const d = engine.decision;
+  const self = engine.config.hostId;
+  const hosts = engine.config.hostIds.map((hostId) => {
+    if (hostId === self) {
+      const online = engine.role !== 'evicted' && engine.role !== 'leaving';
+      return { hostId, target: 'online' as const, state: online ? ('online' as const) : ('offline' as const), resources: ownResources };
+    }
+    const peer = engine.detector.peer(hostId);
+    const online =
+      peer !== undefined &&
+      engine.detector.diskLive(hostId) &&
+      peer.payload.role !== 'evicted' &&
+      peer.payload.role !== 'leaving';
+    const resources = peer?.payload.resources.map((r) => r.state) ?? ownResources.map((): ResourceState => 'unknown');
+    return { hostId, target: 'online' as const, state: online ? ('online' as const) : ('offline' as const), resources };
+  });
+  return {
+    selfId: self,
+    role: engine.role,
+    epoch: d?.epoch ?? 0,
+    masterId: d?.masterId ?? 0,
+    members: d?.members ?? [],
+    hosts,
+  };
+}
