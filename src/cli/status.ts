@@ -16,6 +16,15 @@ export interface StatusResult extends ClusterView {
   resourceMasters: Array<HostId | 0>;
 }
 
+/** Builds the `status` result from the engine's view: resource i's master is the host where it is primary. */
+export function statusFromView(view: ClusterView, resources: string[]): StatusResult {
+  const resourceMasters = resources.map((_, i) => {
+    const primaries = view.hosts.filter((h) => h.state === 'online' && h.resources[i] === 'primary');
+    return primaries.length === 1 ? (primaries[0]?.hostId ?? 0) : 0; // two claimants: show none, never guess
+  });
+  return { ...view, resources: [...resources], resourceMasters };
+}
+
 const HELP = `Usage: ycsctl status [--json] [--watch [--interval-ms N] [--count N]]
                      [--socket PATH | --config PATH]
 
@@ -187,15 +196,24 @@ export async function runStatus(argv: string[], io: StatusIo): Promise<number> {
 /** The command group entry for src/cli/main.ts. */
 export async function run(argv: string[]): Promise<number> {
   let interrupted = false;
+  let wake: (() => void) | undefined;
   const onSigint = () => {
     interrupted = true;
+    wake?.(); // stop --watch at once, not after the current interval
   };
   process.on('SIGINT', onSigint);
   try {
     return await runStatus(argv, {
       write: (text) => process.stdout.write(text),
       isTTY: process.stdout.isTTY === true,
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      sleep: (ms) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, ms);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        }),
       stopped: () => interrupted,
     });
   } finally {

@@ -40,6 +40,7 @@ export interface ControlServerOptions {
   socketMode?: 0o660 | 0o666;
   maxLineBytes?: number;
   idleTimeoutMs?: number;
+  maxConnections?: number;
   logger?: Logger;
 }
 
@@ -101,6 +102,8 @@ export class ControlServer {
     this.groupId = lookupGroupId(options.group);
     this.maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;
     this.server = createServer((socket) => this.accept(socket));
+    // A local client opening connections in a loop must not exhaust the daemon's fds.
+    this.server.maxConnections = options.maxConnections ?? 64;
   }
 
   static async start(options: ControlServerOptions): Promise<ControlServer> {

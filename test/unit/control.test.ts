@@ -198,6 +198,25 @@ describe('control socket', () => {
     ).rejects.toMatchObject({ code: 'E_REFUSED' });
   });
 
+  it('caps concurrent connections and serves again once one closes', async () => {
+    const socketPath = await start({ maxConnections: 2 });
+    const idle = await Promise.all(
+      [0, 1].map(
+        () =>
+          new Promise<ReturnType<typeof connect>>((resolve) => {
+            const s = connect(socketPath, () => resolve(s));
+            s.on('error', () => undefined);
+          }),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 20)); // let the server count them
+    await expect(callDaemon(socketPath, 'status', {}, 500)).rejects.toMatchObject({ code: 'E_PROTOCOL' });
+    idle[0]?.destroy();
+    await new Promise((r) => setTimeout(r, 20));
+    await expect(callDaemon(socketPath, 'status')).resolves.toEqual({ selfId: 1 });
+    idle[1]?.destroy();
+  });
+
   it('times out a daemon that accepts but never answers', async () => {
     const socketPath = await start();
     await expect(callDaemon(socketPath, 'slow', {}, 10)).rejects.toMatchObject({ code: 'E_DAEMON_DOWN' });

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type StatusIo, type StatusResult, renderStatus, runStatus, statusJson } from '../../src/cli/status.js';
+import { type StatusIo, type StatusResult, renderStatus, runStatus, statusFromView, statusJson } from '../../src/cli/status.js';
 import { ControlServer } from '../../src/daemon/control.js';
 import { scratchDir } from '../helpers/loop.js';
 
@@ -107,6 +107,19 @@ describe('renderStatus', () => {
     const width = Math.max(...lines.map((l) => l.trimEnd().length));
     expect(lines[0]).toBe('-'.repeat(Math.max(89, (lines[1] ?? '').length)));
     expect((lines[0] ?? '').length).toBeGreaterThanOrEqual(width);
+  });
+
+  it('derives each resource master from the hosts where it is primary', () => {
+    const { resources: _r, resourceMasters: _m, ...view } = afterFailure;
+    expect(statusFromView(view, ['YasFS', 'YasDB']).resourceMasters).toEqual([2, 2]);
+    const split = {
+      ...view,
+      hosts: [
+        { hostId: 1, target: 'online' as const, state: 'online' as const, resources: ['primary' as const, 'standby' as const] },
+        { hostId: 2, target: 'online' as const, state: 'online' as const, resources: ['primary' as const, 'starting' as const] },
+      ],
+    };
+    expect(statusFromView(split, ['YasFS', 'YasDB']).resourceMasters).toEqual([0, 0]);
   });
 
   it('gives --json the same facts with states by resource name', () => {
