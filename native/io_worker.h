@@ -11,6 +11,7 @@
 // out may or may not have reached the disk.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -111,10 +112,13 @@ class IoWorker : public std::enable_shared_from_this<IoWorker> {
     bool timed_out = false;
   };
 
+  static constexpr std::chrono::microseconds kIdleSpin{150};
+  void spin_for_work();
   void io_loop();
   void watchdog_loop();
   IoOutcome execute(IoRequest& request);
   void open_backend(IoOutcome& outcome);
+  void wake_watchdog_locked(Clock::time_point deadline);
   void expire_locked(Clock::time_point now);
   void enter_stall_locked();
   std::optional<Clock::time_point> next_deadline_locked();
@@ -128,6 +132,7 @@ class IoWorker : public std::enable_shared_from_this<IoWorker> {
 
   std::mutex mutex_;
   std::condition_variable io_cv_;
+  std::atomic<bool> work_hint_{false};  // queue non-empty or closing; read without the mutex
   std::condition_variable watchdog_cv_;
   IoSink* sink_;
   std::deque<IoRequest> queue_;
@@ -139,6 +144,7 @@ class IoWorker : public std::enable_shared_from_this<IoWorker> {
   uint64_t close_id_ = 0;
   Clock::time_point close_deadline_;
   bool stopping_ = false;
+  Clock::time_point watchdog_sleeps_until_ = Clock::time_point::min();
   std::thread watchdog_;
 };
 
