@@ -1,10 +1,11 @@
 // `ycsctl disk init|show|wipe`: operator access to a voting disk with no daemon running.
 // Every refusal happens before the first byte is written (see src/disk/voting-disk.ts).
 import { existsSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { HeartbeatPayload, SlotRead, VotePayload, Decision } from '../core/types.js';
 import { YcsError } from '../errors.js';
 import { MAX_HOST_SLOTS, clusterNameProblem } from '../disk/layout.js';
-import { initVotingDisk, inspectVotingDisk, wipeVotingDisk, type DiskInspection } from '../disk/voting-disk.js';
+import { initVotingDisk, inspectVotingDisk, wipeVotingDisk, type DeviceAccess, type DiskInspection } from '../disk/voting-disk.js';
 import {
   EXIT_OK, EXIT_USAGE, formatBytes, parseCommand, parseIntegerFlag, parseSizeFlag, print, printJson, renderFields, renderTable,
   usageError, wantsHelp,
@@ -12,7 +13,8 @@ import {
 
 const HELP = `Usage: ycsctl disk <command> DEVICE [options]
 
-DEVICE is a block device (/dev/sdX, /dev/loopN) or a regular file.
+DEVICE is a block device (/dev/sdX, /dev/loopN), a regular file or an
+iscsi://host[:port]/IQN/LUN URL.
 
 Commands:
   init DEVICE --cluster NAME --hosts N [--disk-index I --disk-count C] [--uuid UUID]
@@ -28,7 +30,9 @@ Commands:
       carry a ycs header.
 
 Options:
-  -h, --help   show this help`;
+  --initiator IQN   iSCSI initiator name for iscsi:// devices
+                    (default iqn.2026-11.io.ycs:ycsctl.<hostname>)
+  -h, --help        show this help`;
 
 export async function run(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -59,8 +63,23 @@ function checkRange(flag: string, value: number, min: number, max: number): numb
   return value;
 }
 
+const isUrl = (path: string) => path.startsWith('iscsi://');
+
+/** ycsctl's iSCSI initiator name unless --initiator gives one (reads need no registration). */
+function defaultInitiatorIqn(): string {
+  return `iqn.2026-11.io.ycs:ycsctl.${hostname().toLowerCase().replace(/[^a-z0-9.-]/g, '-')}`;
+}
+
+function deviceAccess(device: string, initiator: string | undefined): DeviceAccess {
+  if (!isUrl(device)) {
+    if (initiator !== undefined) throw usageError('--initiator applies only to iscsi:// devices');
+    return {};
+  }
+  return { iscsiInitiatorIqn: initiator ?? defaultInitiatorIqn() };
+}
+
 function requireDevice(path: string, hint = ''): void {
-  if (!existsSync(path)) throw new YcsError('E_NOT_FOUND', `${path} does not exist${hint}`, { device: path });
+  if (!isUrl(path) && !existsSync(path)) throw new YcsError('E_NOT_FOUND', `${path} does not exist${hint}`, { device: path });
 }
 
 /** Creates DEVICE as a sparse file for --size; returns a cleanup that removes it again. */
@@ -80,6 +99,7 @@ async function init(argv: string[]): Promise<number> {
     size: { type: 'string' },
     force: { type: 'boolean' },
     json: { type: 'boolean' },
+    initiator: { type: 'string' },
   }, ['DEVICE']);
   const device = positionals[0]!;
   if (values.cluster === undefined) throw usageError('init needs --cluster NAME');
@@ -92,12 +112,15 @@ async function init(argv: string[]): Promise<number> {
   const diskIndex = checkRange('disk-index', values['disk-index'] === undefined ? 1 : parseIntegerFlag('disk-index', values['disk-index']), 1, diskCount);
   if (diskIndex > 1 && values.uuid === undefined) throw usageError(`disk ${diskIndex} of a cluster needs --uuid of the cluster's first disk`);
   const sizeBytes = values.size === undefined ? undefined : parseSizeFlag('size', values.size);
+  const access = deviceAccess(device, values.initiator);
 
+  if (sizeBytes !== undefined && isUrl(device)) throw usageError('--size creates a regular file; it cannot be used with an iscsi:// device');
   const removeCreated = sizeBytes !== undefined && !existsSync(device) ? createSparseFile(device, sizeBytes) : undefined;
   requireDevice(device, ' (give --size to create a file)');
   let header;
   try {
     header = await initVotingDisk(device, {
+      ...access,
       clusterName: values.cluster, hostSlots, diskIndex, diskCount, force: values.force ?? false,
       ...(values.uuid === undefined ? {} : { clusterUuid: values.uuid }),
     });
@@ -113,11 +136,12 @@ async function init(argv: string[]): Promise<number> {
 // ---------------------------------------------------------------- wipe
 
 async function wipe(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { yes: { type: 'boolean' }, force: { type: 'boolean' } }, ['DEVICE']);
+  const { values, positionals } = parseCommand(argv, { yes: { type: 'boolean' }, force: { type: 'boolean' }, initiator: { type: 'string' } }, ['DEVICE']);
   const device = positionals[0]!;
   if (!values.yes) throw usageError(`wipe destroys the voting disk on ${device}; add --yes to confirm`);
+  const access = deviceAccess(device, values.initiator);
   requireDevice(device);
-  const { bytesZeroed } = await wipeVotingDisk(device, { force: values.force ?? false });
+  const { bytesZeroed } = await wipeVotingDisk(device, { ...access, force: values.force ?? false });
   print(`wiped ${device}: zeroed ${formatBytes(bytesZeroed)}`);
   return EXIT_OK;
 }
@@ -125,10 +149,11 @@ async function wipe(argv: string[]): Promise<number> {
 // ---------------------------------------------------------------- show
 
 async function show(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { json: { type: 'boolean' }, all: { type: 'boolean' } }, ['DEVICE']);
+  const { values, positionals } = parseCommand(argv, { json: { type: 'boolean' }, all: { type: 'boolean' }, initiator: { type: 'string' } }, ['DEVICE']);
   const device = positionals[0]!;
+  const access = deviceAccess(device, values.initiator);
   requireDevice(device);
-  const inspection = await inspectVotingDisk(device);
+  const inspection = await inspectVotingDisk(device, access);
   const keep = <P>(slot: SlotRead<P>) => values.all || slot.verdict !== 'empty';
   const heartbeats = inspection.heartbeats.filter(keep).map(heartbeatRow);
   const votes = inspection.votes.filter(keep).map(voteRow);

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HeartbeatPayload, SlotRead, SlotRecord, VotePayload } from '../core/types.js';
 import { YcsError, isYcsError } from '../errors.js';
-import { SectorDevice } from './device.js';
+import { SectorDevice, type OpenOptions as DeviceOpenOptions } from './device.js';
 import {
   LAYOUT_SPAN_BYTES, buildHeader, decodeHeader, decodeHeartbeatArea, decodeHeartbeatSlot, decodeVoteArea, decodeVoteSlot, encodeHeader,
   encodeHeartbeatSlot, encodeVoteSlot, planLayout, slotOffset, type DiskHeader,
@@ -14,9 +14,16 @@ export interface IoOptions {
   timeoutMs?: number;
 }
 
-export interface OpenOptions {
+/** How to reach the device: I/O deadline, iSCSI initiator identity, health reports. */
+export type DeviceAccess = Pick<DeviceOpenOptions, 'ioTimeoutMs' | 'iscsiInitiatorIqn' | 'iscsiIsid' | 'onHealthChange'>;
+
+function openDevice(path: string, access: DeviceAccess, readOnly: boolean): Promise<SectorDevice> {
+  const { ioTimeoutMs, iscsiInitiatorIqn, iscsiIsid, onHealthChange } = access;
+  return SectorDevice.open(path, { readOnly, ioTimeoutMs, iscsiInitiatorIqn, iscsiIsid, onHealthChange });
+}
+
+export interface OpenOptions extends DeviceAccess {
   readOnly?: boolean;
-  ioTimeoutMs?: number;
   /** Refuse a disk of another cluster (E_FOREIGN_CLUSTER): the daemon passes its config's UUID. */
   expectedClusterUuid?: string;
 }
@@ -43,7 +50,7 @@ export class VotingDisk {
   ) {}
 
   static async open(path: string, options: OpenOptions = {}): Promise<VotingDisk> {
-    const device = await SectorDevice.open(path, { readOnly: options.readOnly ?? false, ioTimeoutMs: options.ioTimeoutMs });
+    const device = await openDevice(path, options, options.readOnly ?? false);
     try {
       const header = await readHeader(device);
       const expected = options.expectedClusterUuid?.toLowerCase();
@@ -102,7 +109,7 @@ export class VotingDisk {
 
 // ---------------------------------------------------------------- operator actions
 
-export interface InitOptions {
+export interface InitOptions extends DeviceAccess {
   clusterName: string;
   hostSlots: number;
   diskIndex?: number; // default 1
@@ -110,7 +117,6 @@ export interface InitOptions {
   clusterUuid?: string; // default: a new random UUID; give the first disk's to add disks 2..5
   force?: boolean;
   createdAtMs?: number; // default Date.now()
-  ioTimeoutMs?: number;
 }
 
 const ZERO_CHUNK_BYTES = 1024 * 1024;
@@ -168,7 +174,7 @@ function deviceTooSmall(device: SectorDevice, minDeviceBytes: number, hostSlots:
  * old header and both areas are zeroed, so an interrupted init is never a valid disk.
  */
 export async function initVotingDisk(path: string, options: InitOptions): Promise<DiskHeader> {
-  const device = await SectorDevice.open(path, { ioTimeoutMs: options.ioTimeoutMs });
+  const device = await openDevice(path, options, false);
   try {
     const { logicalSectorSize, sizeBytes, readOnly } = device.info;
     const header = buildHeader({
@@ -206,8 +212,8 @@ function wipeEnd(device: SectorDevice): number {
  * can use. Refuses a device that neither is zero nor carries the ycs magic unless forced:
  * a mistyped device path must not cost someone's file system.
  */
-export async function wipeVotingDisk(path: string, options: { force?: boolean } = {}): Promise<{ bytesZeroed: number }> {
-  const device = await SectorDevice.open(path);
+export async function wipeVotingDisk(path: string, options: DeviceAccess & { force?: boolean } = {}): Promise<{ bytesZeroed: number }> {
+  const device = await openDevice(path, options, false);
   try {
     if (device.info.readOnly) throw new YcsError('E_READ_ONLY', `${path} is read-only`, { device: path, op: 'open' });
     const found = await inspectSectorZero(device);
@@ -231,7 +237,7 @@ export interface DiskInspection {
 }
 
 /** Reads everything on a voting disk, read-only (what `ycsctl disk show` prints). */
-export async function inspectVotingDisk(path: string, options: { ioTimeoutMs?: number } = {}): Promise<DiskInspection> {
+export async function inspectVotingDisk(path: string, options: DeviceAccess = {}): Promise<DiskInspection> {
   const disk = await VotingDisk.open(path, { readOnly: true, ...options });
   try {
     const heartbeats = await disk.readHeartbeats();
