@@ -4,8 +4,8 @@ import { existsSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { HeartbeatPayload, SlotRead, VotePayload, Decision } from '../core/types.js';
 import { YcsError } from '../errors.js';
-import { MAX_HOST_SLOTS, clusterNameProblem } from '../disk/layout.js';
-import { initVotingDisk, inspectVotingDisk, wipeVotingDisk, type DeviceAccess, type DiskInspection } from '../disk/voting-disk.js';
+import { MAX_HOST_SLOTS, clusterNameProblem, uuidToBytes } from '../disk/layout.js';
+import { initVotingDisk, inspectVotingDisk, wipeVotingDisk, type DeviceAccess, type DiskInspection, type InitOptions } from '../disk/voting-disk.js';
 import {
   EXIT_OK, EXIT_USAGE, formatBytes, parseCommand, parseIntegerFlag, parseSizeFlag, print, printJson, renderFields, renderTable,
   usageError, wantsHelp,
@@ -89,7 +89,15 @@ function createSparseFile(path: string, sizeBytes: number): () => void {
   return () => unlinkSync(path);
 }
 
-async function init(argv: string[]): Promise<number> {
+interface InitRequest {
+  device: string;
+  options: InitOptions;
+  sizeBytes: number | undefined;
+  json: boolean;
+}
+
+/** Checks every init argument before anything is opened or created. */
+function parseInit(argv: string[]): InitRequest {
   const { values, positionals } = parseCommand(argv, {
     cluster: { type: 'string' },
     hosts: { type: 'string' },
@@ -111,24 +119,29 @@ async function init(argv: string[]): Promise<number> {
   if (![1, 3, 5].includes(diskCount)) throw invalidArgument(`--disk-count must be 1, 3 or 5, got ${diskCount}`);
   const diskIndex = checkRange('disk-index', values['disk-index'] === undefined ? 1 : parseIntegerFlag('disk-index', values['disk-index']), 1, diskCount);
   if (diskIndex > 1 && values.uuid === undefined) throw usageError(`disk ${diskIndex} of a cluster needs --uuid of the cluster's first disk`);
+  if (values.uuid !== undefined) uuidToBytes(values.uuid); // E_INVALID_ARGUMENT before any file is created
   const sizeBytes = values.size === undefined ? undefined : parseSizeFlag('size', values.size);
-  const access = deviceAccess(device, values.initiator);
-
   if (sizeBytes !== undefined && isUrl(device)) throw usageError('--size creates a regular file; it cannot be used with an iscsi:// device');
+  const options: InitOptions = {
+    ...deviceAccess(device, values.initiator),
+    clusterName: values.cluster, hostSlots, diskIndex, diskCount, force: values.force ?? false,
+    ...(values.uuid === undefined ? {} : { clusterUuid: values.uuid }),
+  };
+  return { device, options, sizeBytes, json: values.json ?? false };
+}
+
+async function init(argv: string[]): Promise<number> {
+  const { device, options, sizeBytes, json } = parseInit(argv);
   const removeCreated = sizeBytes !== undefined && !existsSync(device) ? createSparseFile(device, sizeBytes) : undefined;
   requireDevice(device, ' (give --size to create a file)');
   let header;
   try {
-    header = await initVotingDisk(device, {
-      ...access,
-      clusterName: values.cluster, hostSlots, diskIndex, diskCount, force: values.force ?? false,
-      ...(values.uuid === undefined ? {} : { clusterUuid: values.uuid }),
-    });
+    header = await initVotingDisk(device, options);
   } catch (err) {
     removeCreated?.();
     throw err;
   }
-  if (values.json) printJson({ device, header });
+  if (json) printJson({ device, header });
   else print(`initialized ${device}: voting disk ${header.diskIndex} of ${header.diskCount} of cluster '${header.clusterName}' (${header.clusterUuid}), ${header.hostSlots} host slots, ${header.sectorSize}-byte sectors`);
   return EXIT_OK;
 }
