@@ -79,7 +79,9 @@ export function nextDecision(s: Snapshot): Decision | null {
   if (masterId === undefined) return null;
   const next: Decision = { epoch: (s.decision?.epoch ?? 0) + 1, masterId, members: group };
   const d = s.decision;
-  if (d !== null && d.masterId === next.masterId && d.members.join(',') === next.members.join(',')) return null;
+  const unchanged = d !== null && d.masterId === next.masterId && d.members.join(',') === next.members.join(',');
+  // The same master and members still need a new epoch when that master stopped acting.
+  if (unchanged && masterCapable(s, d.masterId)) return null;
   return next;
 }
 

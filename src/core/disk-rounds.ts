@@ -4,10 +4,11 @@
 // Ordering rules kept here (docs/engine.md, "Ordering"):
 //   - At most one request per (disk, kind) is in flight. A write never overtakes an
 //     earlier write of the same slot on the same disk, so a disk never goes back to an
-//     older block (Disk Paxos needs a host's mbal on a disk to only grow). A vote write
-//     that finds its disk busy waits (queued) and is issued when the earlier one answers.
-//   - A request stuck in the kernel past the deadline keeps its disk busy: later rounds
-//     count that disk as failed instead of piling requests onto it.
+//     older block (Disk Paxos needs a host's mbal on a disk to only grow). A request that
+//     finds its disk busy waits (at most one queued per disk and kind) and is issued when
+//     the earlier one answers.
+//   - A request stuck in the kernel keeps its disk busy: requests do not pile up on it;
+//     the rounds waiting for it fail at their deadline.
 //   - The shell answers every request exactly once (done or failed), however late.
 
 import type { HeartbeatPayload, Output, SlotRead, SlotRecord, VotePayload } from './types.js';
@@ -33,9 +34,15 @@ export interface Round {
 }
 
 interface Request {
-  roundId: number;
+  roundIds: number[];
   disk: number;
   kind: RoundKind;
+}
+
+interface Queued {
+  roundIds: number[];
+  voteRecord?: SlotRecord<VotePayload>;
+  heartbeatRecord?: SlotRecord<HeartbeatPayload>;
 }
 
 export class DiskRounds {
@@ -44,7 +51,7 @@ export class DiskRounds {
   private readonly rounds = new Map<number, Round>();
   private readonly requests = new Map<number, Request>();
   private readonly busy = new Map<string, number>(); // `${disk}:${kind}` -> requestId
-  private readonly queuedVote = new Map<number, number>(); // disk -> roundId
+  private readonly queued = new Map<string, Queued>(); // `${disk}:${kind}` -> waiting request
   private resolved: Round[] = [];
 
   constructor(
@@ -55,54 +62,42 @@ export class DiskRounds {
 
   issueRead(nowMs: number, purpose: string, out: Output[]): Round {
     const round = this.newRound('read', purpose, nowMs);
-    for (let disk = 0; disk < this.diskCount; disk++) {
-      const requestId = this.claim(round, disk);
-      if (requestId !== undefined) out.push({ kind: 'read-disk', requestId, disk });
-    }
+    for (let disk = 0; disk < this.diskCount; disk++) this.send(round, disk, {}, out);
     return this.settle(round);
   }
 
   issueHeartbeatWrite(nowMs: number, record: SlotRecord<HeartbeatPayload>, out: Output[]): Round {
     const round = this.newRound('write-heartbeat', 'periodic', nowMs);
-    for (let disk = 0; disk < this.diskCount; disk++) {
-      const requestId = this.claim(round, disk);
-      if (requestId !== undefined) out.push({ kind: 'write-heartbeat', requestId, disk, record });
-    }
+    for (let disk = 0; disk < this.diskCount; disk++) this.send(round, disk, { heartbeatRecord: record }, out);
     return this.settle(round);
   }
 
   issueVoteWrite(nowMs: number, purpose: string, record: SlotRecord<VotePayload>, out: Output[]): Round {
     const round = this.newRound('write-vote', purpose, nowMs);
     round.voteRecord = record;
-    for (let disk = 0; disk < this.diskCount; disk++) {
-      if (this.busy.has(`${disk}:write-vote`)) {
-        const older = this.queuedVote.get(disk);
-        if (older !== undefined) this.markFailed(older, disk);
-        this.queuedVote.set(disk, round.id);
-        continue;
-      }
-      const requestId = this.claim(round, disk);
-      if (requestId !== undefined) out.push({ kind: 'write-vote', requestId, disk, record });
-    }
+    for (let disk = 0; disk < this.diskCount; disk++) this.send(round, disk, { voteRecord: record }, out);
     return this.settle(round);
   }
 
-  /** Records an answer; returns the request's round (resolved or not), or undefined if unknown. */
-  answer(requestId: number, ok: boolean, out: Output[], read?: DiskReadResult): Round | undefined {
+  /** Records an answer for every round the request serves. */
+  answer(requestId: number, ok: boolean, out: Output[], read?: DiskReadResult): void {
     const request = this.requests.get(requestId);
-    if (request === undefined) return undefined;
+    if (request === undefined) return;
     this.requests.delete(requestId);
-    this.busy.delete(`${request.disk}:${request.kind}`);
-    const round = this.rounds.get(request.roundId);
-    if (request.kind === 'write-vote') this.issueQueuedVote(request.disk, out);
-    if (round === undefined) return undefined;
-    if (ok) {
-      round.ok.add(request.disk);
-      if (read !== undefined) round.reads.set(request.disk, read);
-    } else {
-      round.failed.add(request.disk);
+    const key = `${request.disk}:${request.kind}`;
+    this.busy.delete(key);
+    for (const roundId of request.roundIds) {
+      const round = this.rounds.get(roundId);
+      if (round === undefined || round.outcome !== 'open') continue;
+      if (ok) {
+        round.ok.add(request.disk);
+        if (read !== undefined) round.reads.set(request.disk, read);
+      } else {
+        round.failed.add(request.disk);
+      }
+      this.settle(round);
     }
-    return this.settle(round);
+    this.issueQueued(request.disk, request.kind, out);
   }
 
   /** Fails every open round whose deadline passed. */
@@ -123,11 +118,7 @@ export class DiskRounds {
     return out;
   }
 
-  get(roundId: number): Round | undefined {
-    return this.rounds.get(roundId);
-  }
-
-  /** Whether a request was issued and never answered (for tests and the view). */
+  /** Requests issued and not answered yet. */
   pendingCount(): number {
     return this.requests.size;
   }
@@ -147,31 +138,53 @@ export class DiskRounds {
     return round;
   }
 
-  private claim(round: Round, disk: number): number | undefined {
+  /**
+   * Sends the round's request to a disk, or queues it behind the request in flight. A
+   * queued read serves every round waiting for it (it is fresher than any of them needs);
+   * a queued write carries only the newest record, the rounds it replaces fail on that disk.
+   */
+  private send(round: Round, disk: number, records: Omit<Queued, 'roundIds'>, out: Output[]): void {
     const key = `${disk}:${round.kind}`;
-    if (this.busy.has(key)) {
-      round.failed.add(disk);
-      return undefined;
+    if (!this.busy.has(key)) {
+      this.emit(disk, round.kind, [round.id], records, out);
+      return;
     }
+    const waiting = this.queued.get(key);
+    if (waiting === undefined || round.kind === 'read') {
+      this.queued.set(key, { roundIds: [...(waiting?.roundIds ?? []), round.id], ...records });
+      return;
+    }
+    for (const id of waiting.roundIds) this.failOn(id, disk);
+    this.queued.set(key, { roundIds: [round.id], ...records });
+  }
+
+  private emit(disk: number, kind: RoundKind, roundIds: number[], records: Omit<Queued, 'roundIds'>, out: Output[]): void {
     const requestId = this.nextRequestId++;
-    this.busy.set(key, requestId);
-    this.requests.set(requestId, { roundId: round.id, disk, kind: round.kind });
-    return requestId;
+    this.busy.set(`${disk}:${kind}`, requestId);
+    this.requests.set(requestId, { roundIds, disk, kind });
+    if (kind === 'read') out.push({ kind: 'read-disk', requestId, disk });
+    else if (kind === 'write-heartbeat' && records.heartbeatRecord !== undefined) {
+      out.push({ kind: 'write-heartbeat', requestId, disk, record: records.heartbeatRecord });
+    } else if (kind === 'write-vote' && records.voteRecord !== undefined) {
+      out.push({ kind: 'write-vote', requestId, disk, record: records.voteRecord });
+    } else {
+      throw new Error(`engine invariant: ${kind} request without a record`);
+    }
   }
 
-  private issueQueuedVote(disk: number, out: Output[]): void {
-    const roundId = this.queuedVote.get(disk);
-    if (roundId === undefined) return;
-    this.queuedVote.delete(disk);
-    const round = this.rounds.get(roundId);
-    if (round === undefined || round.outcome !== 'open' || round.voteRecord === undefined) return;
-    const requestId = this.claim(round, disk);
-    if (requestId !== undefined) out.push({ kind: 'write-vote', requestId, disk, record: round.voteRecord });
+  private issueQueued(disk: number, kind: RoundKind, out: Output[]): void {
+    const key = `${disk}:${kind}`;
+    const waiting = this.queued.get(key);
+    if (waiting === undefined) return;
+    this.queued.delete(key);
+    const open = waiting.roundIds.filter((id) => this.rounds.get(id)?.outcome === 'open');
+    if (open.length === 0) return;
+    this.emit(disk, kind, open, waiting, out);
   }
 
-  private markFailed(roundId: number, disk: number): void {
+  private failOn(roundId: number, disk: number): void {
     const round = this.rounds.get(roundId);
-    if (round === undefined) return;
+    if (round === undefined || round.outcome !== 'open') return;
     round.failed.add(disk);
     this.settle(round);
   }
@@ -185,10 +198,11 @@ export class DiskRounds {
   }
 
   private forgetResolved(): void {
-    const liveRounds = new Set([...this.requests.values()].map((r) => r.roundId));
-    for (const id of this.queuedVote.values()) liveRounds.add(id);
+    const live = new Set<number>();
+    for (const r of this.requests.values()) for (const id of r.roundIds) live.add(id);
+    for (const q of this.queued.values()) for (const id of q.roundIds) live.add(id);
     for (const [id, round] of this.rounds) {
-      if (round.outcome !== 'open' && !liveRounds.has(id)) this.rounds.delete(id);
+      if (round.outcome !== 'open' && !live.has(id)) this.rounds.delete(id);
     }
   }
 }

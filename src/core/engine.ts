@@ -41,6 +41,8 @@ export const LOG_JOIN = 'try join primary';
 export interface Engine {
   step(input: Input): Output[];
   view(): ClusterView;
+  /** Own-clock end of the window in which this host may act as master or member; null if none. */
+  windowEndMs(): number | null;
 }
 
 interface Promotion {
@@ -100,6 +102,13 @@ export class ClusterEngine implements Engine {
     return buildView(this, this.resources.states());
   }
 
+  windowEndMs(): number | null {
+    const w = this.lastMajorityWriteStartMs;
+    const r = this.lastMajorityReadStartMs;
+    if (w === null || r === null) return null;
+    return Math.min(w, r) + this.t.leaseMs;
+  }
+
   step(input: Input): Output[] {
     const out: Output[] = [];
     const now = input.nowMs;
@@ -116,6 +125,7 @@ export class ClusterEngine implements Engine {
       if (now - this.lastStepMs > this.t.pauseBoundMs) this.onPause(now, out);
     }
     this.lastStepMs = now;
+    this.checkWindow(now, out); // a host waking from a pause stops first, then looks at the input
     this.handle(input, out);
     this.afterInput(now, out);
     return out;
@@ -225,6 +235,12 @@ export class ClusterEngine implements Engine {
     if (member && this.fencedByStorage) {
       this.fencedByStorage = false;
       out.push({ kind: 'unfence', epoch: d.epoch });
+    }
+    // A master that missed an epoch cannot know who was master in it: it steps down and
+    // promotes again through the gate, like any standby.
+    const continuous = previous !== null && previous.epoch + 1 === d.epoch && previous.masterId === this.self;
+    if (this.role === 'master' && !(member && d.masterId === this.self && continuous)) {
+      this.transition(member ? 'decided-standby' : 'decided-evicted', now, out);
     }
     if (member && d.masterId === this.self) {
       if (this.role === 'master') {
@@ -420,9 +436,8 @@ export class ClusterEngine implements Engine {
   }
 
   private readWriteRecent(now: number): boolean {
-    const w = this.lastMajorityWriteStartMs;
-    const r = this.lastMajorityReadStartMs;
-    return w !== null && r !== null && now < Math.min(w, r) + this.t.leaseMs;
+    const end = this.windowEndMs();
+    return end !== null && now < end;
   }
 
   /** Invariant 2: act as master (or stay a member) only inside this window. */
@@ -430,6 +445,19 @@ export class ClusterEngine implements Engine {
     if (this.readWriteRecent(now)) return true;
     // A host that just became a standby gets one lease to prove its disk access.
     return this.role === 'standby' && now < this.roleSinceMs + this.t.leaseMs;
+  }
+
+  /**
+   * Own-clock ms left of this host's master window (0 when not master or expired). The
+   * daemon bounds the heartbeat-2 lease it grants a primary database by it, so the
+   * database stops writing no later than this host stops acting as master.
+   */
+  windowRemainingMs(now: number): number {
+    if (this.role !== 'master') return 0;
+    const w = this.lastMajorityWriteStartMs;
+    const r = this.lastMajorityReadStartMs;
+    if (w === null || r === null) return 0;
+    return Math.max(0, Math.min(w, r) + this.t.leaseMs - now);
   }
 
   private fresh(): boolean {

@@ -44,7 +44,7 @@ export interface Timeouts extends BaseTimeouts {
   livenessBoundMs: number;
 }
 
-/** Defaults: master crash -> new master in about 4.2 s; 1 s stalls tolerated. See docs/timeouts.md. */
+/** Defaults: master crash -> new master in about 4.6 s; 1 s stalls tolerated. See docs/timeouts.md. */
 export const DEFAULT_BASE_TIMEOUTS: BaseTimeouts = {
   diskHbIntervalMs: 250,
   diskHbKeepAliveMs: 2000,
@@ -92,15 +92,20 @@ export function deriveTimeouts(partial: Partial<BaseTimeouts> = {}): Timeouts {
   // began; the spike plus normal latency must fit in the window, so a slow master
   // keeps its role.
   const leaseMs = interval + base.slowSpikeMs + base.ioMarginMs;
+  // A host that did not step for this long was frozen (the shell ticks far more often);
+  // it re-reads the disks before acting on anything.
+  const pauseBoundMs = interval;
   // After a decision is durable on a majority, every vote-area read the old master starts
-  // sees it; its window (<= lease on its clock, <= lease/(1-rho) real) ends within that.
-  const selfFenceWaitMs = ownClockForRealMs(realUpperMs(leaseMs, rho), rho);
+  // sees it; its window (<= lease on its clock, <= lease/(1-rho) real) ends within that,
+  // and unless frozen it takes one more step (< pauseBound) to stop.
+  const selfFenceWaitMs = ownClockForRealMs(realUpperMs(leaseMs + pauseBoundMs, rho), rho);
   // A master that cannot write stops (lease on its clock) before a reader's keep-alive
-  // (on the reader's clock) can expire: lease*(1+rho)/(1-rho) < keep-alive.
-  if (selfFenceWaitMs + base.ioMarginMs > base.diskHbKeepAliveMs) {
+  // (on the reader's clock) can expire: lease*(1+rho)/(1-rho) + margin < keep-alive.
+  const masterStopsByMs = ownClockForRealMs(realUpperMs(leaseMs, rho), rho);
+  if (masterStopsByMs + base.ioMarginMs > base.diskHbKeepAliveMs) {
     fail(
       `diskHbKeepAliveMs (${base.diskHbKeepAliveMs}) must exceed lease*(1+rho)/(1-rho) + ioMargin ` +
-        `(${selfFenceWaitMs + base.ioMarginMs}); raise the keep-alive or lower the interval/spike`,
+        `(${masterStopsByMs + base.ioMarginMs}); raise the keep-alive or lower the interval/spike`,
     );
   }
   // A reader sees a live peer's sequence change at least every write period + spike +
@@ -113,7 +118,6 @@ export function deriveTimeouts(partial: Partial<BaseTimeouts> = {}): Timeouts {
   if (netGapMs >= base.networkHbTimeoutMs) {
     fail(`networkHbTimeoutMs (${base.networkHbTimeoutMs}) must exceed interval + spike + margin (${netGapMs})`);
   }
-  const pauseBoundMs = 2 * interval;
   // One Paxos attempt is three write rounds and two read rounds at nominal latency.
   const voteBackoffMs = 2 * interval;
   const nominalFailoverMs = base.diskHbKeepAliveMs + 2 * interval + 6 * base.ioMarginMs / 5 + selfFenceWaitMs;
