@@ -4,8 +4,9 @@
 //        [--restart-window-ms N] [--backoff-ms N] [--stop-timeout-ms N]
 // The local heartbeat timeout is DISK_HB_KEEP_ALIVE from the config unless --keepalive-ms
 // overrides it. CMD (or env YCSM_YCS_COMMAND) is split on spaces; `--config PATH` is
-// appended. Exit: 0 after ycs stopped normally or on SIGTERM; 1 when ycs kept crashing;
-// 2 for bad usage or config (one line `code: message` on stderr).
+// appended. Exit: 0 after ycs stopped normally or on SIGTERM; 1 on an internal error;
+// 2 for bad usage or config; 3 when ycs kept crashing (E_RESTART_LIMIT). Errors are one
+// line `code: message` on stderr.
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';

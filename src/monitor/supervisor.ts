@@ -36,8 +36,11 @@ export interface SupervisorOptions {
   logger: Logger;
 }
 
+/** Exit status of ycsm when it gave up on a crash-looping ycs (systemd must not restart it). */
+export const EXIT_RESTART_LIMIT = 3;
+
 export interface SupervisorOutcome {
-  exitCode: 0 | 1;
+  exitCode: 0 | typeof EXIT_RESTART_LIMIT;
   reason: string;
   /** Set when ycsm gave up (E_RESTART_LIMIT). */
   error?: YcsError;
@@ -233,7 +236,7 @@ export class Supervisor {
         `ycs needed ${recent} restarts within ${this.settings.restartWindowMs} ms; giving up (last: ${reason})`,
       );
       this.log.error({ code: error.code, restarts: recent, windowMs: this.settings.restartWindowMs }, error.message);
-      return this.finish({ exitCode: 1, reason: error.message, error });
+      return this.finish({ exitCode: EXIT_RESTART_LIMIT, reason: error.message, error });
     }
     const delayMs = Math.min(this.settings.backoffBaseMs * 2 ** recent, this.settings.backoffMaxMs);
     this.restartTimesMs.push(now);
