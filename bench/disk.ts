@@ -6,6 +6,7 @@
 // thread-safe function -> promise settled); fio's is its completion latency (clat) of the
 // same syscall with ioengine=psync, direct=1, sync=1, same block size, offsets and count.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { SectorDevice } from '../src/disk/device.js';
@@ -15,8 +16,9 @@ const MiB = 1024 * 1024;
 const SECTOR = 512;
 const SLOTS = 64;
 const ALL_SLOTS_BYTES = SLOTS * SECTOR; // one read returns every host's heartbeat
-const WRITE_LOOPS = 16; // x 64 one-sector writes over the slot area
-const READ_COUNT = 2000;
+const ROUNDS = 5; // addon and fio alternate; each figure is the median over the rounds
+const WRITE_LOOPS = 4; // per round: 4 x 64 one-sector writes over the slot area
+const READ_COUNT = 400; // per round: all-slots reads
 const LAG_SECONDS = 5;
 const TARGET_RATIO = 1.15;
 
@@ -32,14 +34,30 @@ function percentiles(samplesNs: number[]): Percentiles {
   return { p50Us: at(0.5), p99Us: at(0.99), count: sorted.length };
 }
 
-async function timeEach(count: number, op: (i: number) => Promise<unknown>): Promise<number[]> {
-  const samples: number[] = [];
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+function medianOf(rounds: Percentiles[]): Percentiles {
+  return {
+    p50Us: median(rounds.map((r) => r.p50Us)),
+    p99Us: median(rounds.map((r) => r.p99Us)),
+    count: rounds.reduce((sum, r) => sum + r.count, 0),
+  };
+}
+
+/** End-to-end latency of each call, and the time its syscall took on the I/O thread. */
+async function timeEach(device: SectorDevice, count: number, op: (i: number) => Promise<unknown>): Promise<{ total: Percentiles; syscall: Percentiles }> {
+  const total: number[] = [];
+  const syscall: number[] = [];
   for (let i = 0; i < count; i++) {
     const start = process.hrtime.bigint();
     await op(i);
-    samples.push(Number(process.hrtime.bigint() - start));
+    total.push(Number(process.hrtime.bigint() - start));
+    syscall.push(device.lastIoNs);
   }
-  return samples;
+  return { total: percentiles(total), syscall: percentiles(syscall) };
 }
 
 interface FioJob {
@@ -79,42 +97,62 @@ async function measureLag(device: SectorDevice): Promise<{ p99Ms: number; maxMs:
   return { p99Ms: lag.percentile(99) / 1e6, maxMs: lag.max / 1e6, reads };
 }
 
-function row(name: string, addon: Percentiles, fio: Percentiles): string {
+function row(name: string, addon: Percentiles, syscall: Percentiles, fio: Percentiles): string {
   const ratio = addon.p50Us / fio.p50Us;
   const verdict = ratio <= TARGET_RATIO ? 'ok' : `above ${TARGET_RATIO}`;
   return [
-    name.padEnd(28),
-    `${addon.p50Us.toFixed(1)}`.padStart(9), `${addon.p99Us.toFixed(1)}`.padStart(9),
-    `${fio.p50Us.toFixed(1)}`.padStart(9), `${fio.p99Us.toFixed(1)}`.padStart(9),
-    `${ratio.toFixed(2)}`.padStart(7), `${(addon.p99Us / fio.p99Us).toFixed(2)}`.padStart(7),
-    `${addon.count}/${fio.count}`.padStart(11), `  ${verdict}`,
+    name.padEnd(26),
+    ...[addon.p50Us, addon.p99Us, syscall.p50Us, fio.p50Us, fio.p99Us].map((v) => v.toFixed(1).padStart(9)),
+    ...[ratio, addon.p99Us / fio.p99Us, syscall.p50Us / fio.p50Us].map((v) => v.toFixed(2).padStart(7)),
+    `${addon.count}/${fio.count}`.padStart(10), `  ${verdict}`,
   ].join(' ');
+}
+
+interface Figures {
+  addon: Percentiles;
+  syscall: Percentiles;
+  fio: Percentiles;
+}
+
+async function measure(device: SectorDevice, loop: LoopDevice): Promise<{ write: Figures; read: Figures }> {
+  const sector = Buffer.alloc(SECTOR, 0xa5);
+  const writeOp = (i: number): Promise<void> => device.write((i % SLOTS) * SECTOR, sector);
+  const readOp = (): Promise<Buffer> => device.read(0, ALL_SLOTS_BYTES);
+  // Warm-up: threads, caches, the backing file's blocks.
+  await timeEach(device, SLOTS, writeOp);
+  await timeEach(device, 200, readOp);
+  runFio(loop.device, { rw: 'read', bs: ALL_SLOTS_BYTES, size: ALL_SLOTS_BYTES, loops: 200 });
+  const rounds = { aw: [] as Percentiles[], sw: [] as Percentiles[], fw: [] as Percentiles[], ar: [] as Percentiles[], sr: [] as Percentiles[], fr: [] as Percentiles[] };
+  // Alternate addon and fio so that drift on a shared machine hits both alike.
+  for (let round = 0; round < ROUNDS; round++) {
+    const w = await timeEach(device, WRITE_LOOPS * SLOTS, writeOp);
+    rounds.aw.push(w.total);
+    rounds.sw.push(w.syscall);
+    rounds.fw.push(runFio(loop.device, { rw: 'write', bs: SECTOR, size: ALL_SLOTS_BYTES, loops: WRITE_LOOPS }));
+    rounds.fr.push(runFio(loop.device, { rw: 'read', bs: ALL_SLOTS_BYTES, size: ALL_SLOTS_BYTES, loops: READ_COUNT }));
+    const r = await timeEach(device, READ_COUNT, readOp);
+    rounds.ar.push(r.total);
+    rounds.sr.push(r.syscall);
+  }
+  return {
+    write: { addon: medianOf(rounds.aw), syscall: medianOf(rounds.sw), fio: medianOf(rounds.fw) },
+    read: { addon: medianOf(rounds.ar), syscall: medianOf(rounds.sr), fio: medianOf(rounds.fr) },
+  };
 }
 
 async function bench(loop: LoopDevice): Promise<void> {
   const device = await SectorDevice.open(loop.device);
   try {
-    const sector = Buffer.alloc(SECTOR, 0xa5);
-    const writeCount = WRITE_LOOPS * SLOTS;
-    const writeOp = (i: number): Promise<void> => device.write((i % SLOTS) * SECTOR, sector);
-    const readOp = (): Promise<Buffer> => device.read(0, ALL_SLOTS_BYTES);
-    await timeEach(SLOTS, writeOp); // warm-up: threads, caches, allocation of the backing file
-    await timeEach(200, readOp);
-    runFio(loop.device, { rw: 'read', bs: ALL_SLOTS_BYTES, size: ALL_SLOTS_BYTES, loops: 200 });
-
-    // Alternate addon and fio so that drift on a shared machine hits both alike.
-    const addonWrite = percentiles(await timeEach(writeCount, writeOp));
-    const fioWrite = runFio(loop.device, { rw: 'write', bs: SECTOR, size: ALL_SLOTS_BYTES, loops: WRITE_LOOPS });
-    const fioRead = runFio(loop.device, { rw: 'read', bs: ALL_SLOTS_BYTES, size: ALL_SLOTS_BYTES, loops: READ_COUNT });
-    const addonRead = percentiles(await timeEach(READ_COUNT, readOp));
+    const { write, read } = await measure(device, loop);
     const lag = await measureLag(device);
-
+    const [load1] = loadavg();
     console.log(`ycs disk benchmark on ${loop.device} (loop, 64 MiB sparse file, ${SECTOR} B sectors, ` +
-      `${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, node ${process.version})`);
-    console.log('latency in microseconds; ratio = addon / fio (target at p50: <= 1.15)');
-    console.log(['operation'.padEnd(28), 'addon p50', 'addon p99', '  fio p50', '  fio p99', 'p50 x', 'p99 x', ' ios a/f'].join(' '));
-    console.log(row('write 1 sector O_DSYNC', addonWrite, fioWrite));
-    console.log(row(`read ${SLOTS} slots (${ALL_SLOTS_BYTES / 1024} KiB)`, addonRead, fioRead));
+      `${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, node ${process.version}, ${cpus().length} CPUs, load ${load1?.toFixed(1)})`);
+    console.log(`latency in microseconds, median over ${ROUNDS} alternating rounds; ratio = addon / fio (target at p50: <= ${TARGET_RATIO})`);
+    console.log('addon = end to end in JS (call -> I/O thread -> syscall -> promise); syscall = the same I/O timed on the I/O thread');
+    console.log(['operation'.padEnd(26), 'addon p50', 'addon p99', 'sysc. p50', '  fio p50', '  fio p99', '  p50 x', '  p99 x', 'sysc. x', ' ios a/f'].join(' '));
+    console.log(row('write 1 sector O_DSYNC', write.addon, write.syscall, write.fio));
+    console.log(row(`read ${SLOTS} slots (${ALL_SLOTS_BYTES / 1024} KiB)`, read.addon, read.syscall, read.fio));
     console.log(`event-loop lag while reading ${SLOTS} slots every 100 ms for ${LAG_SECONDS} s: ` +
       `p99 ${lag.p99Ms.toFixed(2)} ms, max ${lag.maxMs.toFixed(2)} ms (${lag.reads} reads)`);
   } finally {

@@ -7,12 +7,12 @@
 
 namespace ycs {
 
-AlignedBuffer::AlignedBuffer(size_t size, size_t alignment) : size_(size) {
+AlignedBuffer::AlignedBuffer(size_t size, size_t alignment, bool zero) : size_(size) {
   void* p = nullptr;
   // posix_memalign(0) may return NULL; keep a valid pointer for zero-length buffers.
   if (posix_memalign(&p, alignment, size == 0 ? alignment : size) != 0) throw std::bad_alloc();
   data_ = static_cast<uint8_t*>(p);
-  std::memset(data_, 0, size == 0 ? alignment : size);
+  if (zero) std::memset(data_, 0, size == 0 ? alignment : size);
 }
 
 AlignedBuffer::~AlignedBuffer() { std::free(data_); }

@@ -11,9 +11,10 @@ namespace ycs {
 class AlignedBuffer {
  public:
   AlignedBuffer() = default;
-  // Zero-filled, `size` bytes at an address that is a multiple of `alignment`
-  // (a power of two >= sizeof(void*)). Throws std::bad_alloc.
-  AlignedBuffer(size_t size, size_t alignment);
+  // `size` bytes at an address that is a multiple of `alignment` (a power of two >=
+  // sizeof(void*)), zero-filled unless `zero` is false (a read target that the kernel
+  // fills completely). Throws std::bad_alloc.
+  AlignedBuffer(size_t size, size_t alignment, bool zero = true);
   ~AlignedBuffer();
   AlignedBuffer(AlignedBuffer&& other) noexcept;
   AlignedBuffer& operator=(AlignedBuffer&& other) noexcept;

@@ -78,6 +78,7 @@ Napi::Function DeviceWrap::Define(Napi::Env env) {
                       InstanceMethod<&DeviceWrap::Scsi>("scsi"), InstanceMethod<&DeviceWrap::BlockPr>("blockPr"),
                       InstanceMethod<&DeviceWrap::Close>("close"),
                       InstanceAccessor<&DeviceWrap::GetHealth>("health"),
+                      InstanceAccessor<&DeviceWrap::GetLastIoNs>("lastIoNs"),
                       InstanceAccessor<&DeviceWrap::GetInfo>("info")});
 }
 
@@ -179,7 +180,7 @@ Napi::Value DeviceWrap::Read(const Napi::CallbackInfo& info) {
   request.offset = offset;
   request.length = length;
   request.timeout_ms = TimeoutArg(info, 2);
-  request.buffer = AlignedBuffer(length, g.memory_alignment);
+  request.buffer = AlignedBuffer(length, g.memory_alignment, false);  // only a complete read is returned
   return Submit(env, std::move(request));
 }
 
@@ -283,6 +284,10 @@ Napi::Value DeviceWrap::GetHealth(const Napi::CallbackInfo& info) {
                        : worker_->health() == Health::Stalled ? "stalled"
                                                                 : "ok";
   return Napi::String::New(info.Env(), health);
+}
+
+Napi::Value DeviceWrap::GetLastIoNs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), worker_ ? static_cast<double>(worker_->last_io_ns()) : 0.0);
 }
 
 Napi::Value DeviceWrap::GetInfo(const Napi::CallbackInfo& info) {

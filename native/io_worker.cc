@@ -1,6 +1,9 @@
 #include "io_worker.h"
 
+#include <sched.h>
+
 #include <algorithm>
+#include <cstdlib>
 
 namespace ycs {
 
@@ -111,13 +114,25 @@ uint64_t IoWorker::stuck_ms_locked(Clock::time_point now) {
 // After an I/O, callers usually submit the next one within tens of microseconds (read
 // all slots, then write our own; the benchmark's loops). Polling briefly before sleeping
 // saves the futex wake-up and scheduling delay of the I/O thread on that path; the cost is
-// at most kIdleSpin of one core per I/O.
+// at most that long of one core per I/O. YCS_IO_SPIN_US overrides the 150 us default
+// (0 turns polling off, e.g. on hosts where every core is busy).
+static std::chrono::microseconds idle_spin() {
+  static const std::chrono::microseconds spin = [] {
+    const char* env = std::getenv("YCS_IO_SPIN_US");
+    long us = env != nullptr ? std::strtol(env, nullptr, 10) : 150;
+    return std::chrono::microseconds(std::clamp(us, 0L, 10000L));
+  }();
+  return spin;
+}
+
 void IoWorker::spin_for_work() {
-  const Clock::time_point until = Clock::now() + kIdleSpin;
+  const std::chrono::microseconds spin = idle_spin();
+  if (spin.count() == 0) return;
+  const Clock::time_point until = Clock::now() + spin;
   while (!work_hint_.load(std::memory_order_acquire) && Clock::now() < until) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
+    // Yield rather than pause: on a busy host another runnable thread (often the event
+    // loop itself) gets the core instead of waiting behind our polling.
+    sched_yield();
   }
 }
 
@@ -135,7 +150,10 @@ void IoWorker::io_loop() {
       in_flight_ = InFlight{request.id, request.op, request.offset, request.length, request.timeout_ms,
                             Clock::now(), request.deadline};
     }
+    const Clock::time_point started = Clock::now();
     IoOutcome outcome = execute(request);
+    last_io_ns_.store(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started).count()),
+                      std::memory_order_relaxed);
     const bool open_failed = request.op == IoOp::Open && !outcome.ok;
     std::lock_guard<std::mutex> lock(mutex_);
     const bool timed_out = in_flight_->timed_out;

@@ -98,6 +98,8 @@ class IoWorker : public std::enable_shared_from_this<IoWorker> {
   Health health();
   uint64_t stuck_ms();
   std::optional<Geometry> geometry();
+  // Time the most recently completed job spent in the backend call (the syscall), in ns.
+  uint64_t last_io_ns() const { return last_io_ns_.load(std::memory_order_relaxed); }
   const std::string& device() const { return device_; }
 
  private:
@@ -112,7 +114,6 @@ class IoWorker : public std::enable_shared_from_this<IoWorker> {
     bool timed_out = false;
   };
 
-  static constexpr std::chrono::microseconds kIdleSpin{150};
   void spin_for_work();
   void io_loop();
   void watchdog_loop();
@@ -132,7 +133,8 @@ class IoWorker : public std::enable_shared_from_this<IoWorker> {
 
   std::mutex mutex_;
   std::condition_variable io_cv_;
-  std::atomic<bool> work_hint_{false};  // queue non-empty or closing; read without the mutex
+  std::atomic<bool> work_hint_{false};
+  std::atomic<uint64_t> last_io_ns_{0};  // queue non-empty or closing; read without the mutex
   std::condition_variable watchdog_cv_;
   IoSink* sink_;
   std::deque<IoRequest> queue_;

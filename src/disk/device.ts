@@ -67,6 +67,7 @@ const MAX_TIMEOUT_MS = 3_600_000;
 
 interface NativeDevice {
   readonly health: DeviceHealth;
+  readonly lastIoNs: number;
   readonly info: DeviceInfo | null;
   read(offset: number, length: number, timeoutMs?: number): Promise<Buffer>;
   write(offset: number, data: Uint8Array, timeoutMs?: number): Promise<void>;
@@ -207,6 +208,14 @@ export class SectorDevice {
 
   get health(): DeviceHealth {
     return this.#closing ? 'closed' : this.#native.health;
+  }
+
+  /**
+   * Diagnostic: nanoseconds the most recently completed I/O spent in the syscall on the
+   * I/O thread (the rest of a call's latency is the hand-off to and from that thread).
+   */
+  get lastIoNs(): number {
+    return this.#native.lastIoNs;
   }
 
   /** Reads whole sectors into a fresh Buffer. */
