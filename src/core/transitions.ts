@@ -26,7 +26,7 @@ export const TRANSITIONS: readonly Transition[] = [
   { from: 'starting', event: 'promote-ready', to: 'master', reason: 'elected master and every older master is stopped' },
   { from: 'starting', event: 'decided-standby', to: 'standby', reason: 'admitted to the cluster as a standby' },
   { from: 'starting', event: 'decided-evicted', to: 'starting', reason: 'not admitted yet; keeps asking to join' },
-  { from: 'starting', event: 'reservation-conflict', to: 'evicted', reason: 'storage rejects our writes: we are fenced' },
+  { from: 'starting', event: 'reservation-conflict', to: 'starting', reason: 'fenced at the storage: asks to join over the network, re-registers once admitted' },
   { from: 'starting', event: 'shutdown', to: 'leaving', reason: 'operator asked the daemon to stop' },
 
   { from: 'standby', event: 'promote-ready', to: 'master', reason: 'elected master and every older master is stopped' },
