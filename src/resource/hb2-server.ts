@@ -29,6 +29,13 @@ export interface Hb2ServerOptions {
   logger: Logger;
   /** Mode of the socket file (default 0660: root and the database's group). */
   socketMode?: number;
+  /** Indexes of the resources served on this socket (default: all). */
+  served?: number[];
+  /**
+   * The connected process's pid from the kernel (SO_PEERCRED), or undefined when unknown.
+   * When given, a hello must carry that pid: ycsm kills the pids reported here.
+   */
+  peerPid?: (socket: net.Socket) => number | undefined;
 }
 
 interface Session {
@@ -131,7 +138,13 @@ export class Hb2Server {
   private hello(session: Session, resource: string, pid: number): void {
     if (session.index >= 0) return this.reject(session, 'E_PROTOCOL', 'second hello on one connection');
     const index = this.opts.resources.indexOf(resource);
-    if (index < 0) return this.reject(session, 'E_REFUSED', `resource ${resource} is not configured on this host`);
+    if (index < 0 || (this.opts.served !== undefined && !this.opts.served.includes(index))) {
+      return this.reject(session, 'E_REFUSED', `resource ${resource} is not served on this socket`);
+    }
+    const peerPid = this.opts.peerPid?.(session.socket);
+    if (peerPid !== undefined && peerPid !== pid) {
+      return this.reject(session, 'E_REFUSED', `hello says pid ${pid} but the peer is pid ${peerPid}`);
+    }
     // Two instances of one resource on one host is a bug (or a frozen old instance): the
     // first one keeps the slot until its socket closes or it falls silent; a silent one is
     // then cut off, so that it cannot wake up and get acks beside its successor.

@@ -4,12 +4,15 @@
 //
 //   const resources = await startResources({ ..., onInput: (input) => step(input) });
 //   for (const out of outputs) if (out.kind === 'resource') resources.handle(out);
+//   on a role-change away from master: resources.revokePrimary(reason);
 //   startMonitorHeartbeat({ managedPids: () => resources.managedPids() });
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Input, ResourceEvent } from '../core/types.js';
 import { Hb2Server } from './hb2-server.js';
 import { ResourceManager, type ResourceOutput } from './manager.js';
 import type { ResourceConfig } from './types.js';
+import { loadNative } from '../native.js';
 
 export { runAgent, agentSucceeded, agentEnvironment } from './agent.js';
 export { Hb2Server } from './hb2-server.js';
@@ -20,7 +23,7 @@ export * from './types.js';
 export interface ResourceStackOptions {
   resources: ResourceConfig[];
   hostId: number;
-  /** Heartbeat-2 socket path (config), passed to agents as YCS_HB_SOCKET. */
+  /** The shared heartbeat-2 socket, for resources without their own `socket`. */
   hbSocketPath: string;
   /** Lease per ack; should not exceed what is left of this host's master window. */
   leaseMs: number | ((index: number) => number);
@@ -30,17 +33,46 @@ export interface ResourceStackOptions {
   now: () => number;
   onInput: (input: Input) => void;
   socketMode?: number;
+  /** Default: SO_PEERCRED through the native addon (hello pids are then verified). */
+  peerPid?: (socket: Socket) => number | undefined;
 }
 
 export interface ResourceStack {
   manager: ResourceManager;
-  server: Hb2Server;
+  /** One per distinct socket path. */
+  servers: Hb2Server[];
   /** Carries out an engine 'resource' output. */
   handle(output: ResourceOutput): void;
+  /** Takes primary authority away from every database at once (ResourceManager.revokePrimary). */
+  revokePrimary(reason: string): void;
   /** Database pids to report to ycsm (killed with ycs when ycs hangs). */
   managedPids(): number[];
-  /** Stops monitors, waits for running actions, closes the socket. Resources keep running. */
+  /** Stops monitors, waits for running actions, closes the sockets. Resources keep running. */
   close(): Promise<void>;
+}
+
+interface PeercredNative {
+  peerCredentials(fd: number): { pid: number; uid: number; gid: number };
+}
+
+/** The peer's pid via SO_PEERCRED, or undefined when the addon or the fd is unavailable. */
+export function nativePeerPid(socket: Socket): number | undefined {
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) return undefined;
+  try {
+    return loadNative<PeercredNative>().peerCredentials(fd).pid;
+  } catch {
+    return undefined;
+  }
+}
+
+function groupBySocket(resources: ResourceConfig[], shared: string): Map<string, number[]> {
+  const groups = new Map<string, number[]>();
+  resources.forEach((resource, index) => {
+    const path = resource.socket ?? shared;
+    groups.set(path, [...(groups.get(path) ?? []), index]);
+  });
+  return groups;
 }
 
 export async function startResources(opts: ResourceStackOptions): Promise<ResourceStack> {
@@ -52,29 +84,42 @@ export async function startResources(opts: ResourceStackOptions): Promise<Resour
     now: opts.now,
     onInput: opts.onInput,
   });
-  const serverOptions = {
-    socketPath: opts.hbSocketPath,
-    resources: manager.names,
-    hostId: opts.hostId,
-    authority: (index: number) => manager.authority(index),
-    leaseMs: opts.leaseMs,
-    silenceTimeoutMs: opts.networkHbTimeoutMs,
-    onEvent: (resource: number, event: ResourceEvent) =>
-      opts.onInput({ kind: 'resource-event', nowMs: opts.now(), resource, event }),
-    logger: opts.logger,
-  };
-  const server = new Hb2Server(opts.socketMode === undefined ? serverOptions : { ...serverOptions, socketMode: opts.socketMode });
-  manager.onAuthorityChange((index, authority) => server.pushAuthority(index, authority));
-  await server.listen();
+  const servers: Hb2Server[] = [];
+  try {
+    for (const [socketPath, served] of groupBySocket(opts.resources, opts.hbSocketPath)) {
+      const server = new Hb2Server({
+        socketPath,
+        served,
+        resources: manager.names,
+        hostId: opts.hostId,
+        authority: (index) => manager.authority(index),
+        leaseMs: opts.leaseMs,
+        silenceTimeoutMs: opts.networkHbTimeoutMs,
+        onEvent: (resource: number, event: ResourceEvent) => opts.onInput({ kind: 'resource-event', nowMs: opts.now(), resource, event }),
+        logger: opts.logger,
+        peerPid: opts.peerPid ?? nativePeerPid,
+        ...(opts.socketMode === undefined ? {} : { socketMode: opts.socketMode }),
+      });
+      await server.listen();
+      servers.push(server);
+    }
+  } catch (err) {
+    await Promise.all(servers.map((server) => server.close()));
+    throw err;
+  }
+  manager.onAuthorityChange((index, authority) => {
+    for (const server of servers) server.pushAuthority(index, authority);
+  });
   manager.start();
   return {
     manager,
-    server,
+    servers,
     handle: (output) => manager.handle(output),
-    managedPids: () => server.connectedPids(),
+    revokePrimary: (reason) => manager.revokePrimary(reason),
+    managedPids: () => servers.flatMap((server) => server.connectedPids()),
     close: async () => {
       await manager.stop();
-      await server.close();
+      await Promise.all(servers.map((server) => server.close()));
     },
   };
 }

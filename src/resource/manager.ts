@@ -120,6 +120,20 @@ export class ResourceManager {
     });
   }
 
+  /**
+   * Takes primary authority from every resource at once, e.g. when this host stops being
+   * master (role-change output) while a promote is still running. The engine's own
+   * demote or stop follows; this only makes sure no database writes meanwhile.
+   */
+  revokePrimary(reason: string): void {
+    this.slots.forEach((slot, index) => {
+      if (slot.authority.role !== 'primary') return;
+      slot.requestSeq++; // a promote still queued must not grant it back
+      this.log.warn({ resource: slot.config.name, reason }, `primary authority of ${slot.config.name} revoked: ${reason}`);
+      this.setAuthority(index, { role: 'standby', epoch: slot.authority.epoch });
+    });
+  }
+
   /** Stops the monitors and waits for the actions in flight. Does not stop resources. */
   async stop(): Promise<void> {
     this.running = false;
@@ -156,7 +170,8 @@ export class ResourceManager {
 
   private async run(index: number, action: AgentAction, target: ResourceAuthority): Promise<AgentResult> {
     const slot = this.slot(index);
-    const ctx = { hostId: this.opts.hostId, epoch: target.epoch, role: target.role, hbSocketPath: this.opts.hbSocketPath };
+    const hbSocketPath = slot.config.socket ?? this.opts.hbSocketPath;
+    const ctx = { hostId: this.opts.hostId, epoch: target.epoch, role: target.role, hbSocketPath };
     const runOpts = this.opts.killGraceMs === undefined ? {} : { killGraceMs: this.opts.killGraceMs };
     const result = await runAgent(slot.config, action, ctx, runOpts);
     const fields = { resource: slot.config.name, ...result };

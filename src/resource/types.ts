@@ -14,6 +14,8 @@ export interface ResourceConfig {
   actionTimeoutMs: number;
   /** Extra environment for the agent (YCS_* variables always win). */
   env?: Record<string, string>;
+  /** This resource's heartbeat-2 socket; default: the daemon's shared one. */
+  socket?: string;
 }
 
 export const DEFAULT_MONITOR_INTERVAL_MS = 5_000;

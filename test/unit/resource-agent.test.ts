@@ -175,6 +175,22 @@ describe('ResourceManager', () => {
     expect(manager.authority(0)).toEqual({ role: 'offline', epoch: 5 });
   });
 
+  it('revokes primary authority at once, and a queued promote does not grant it back', async () => {
+    const agent = agentScript('sleepy2.sh', 'sleep 0.2');
+    const inputs: Input[] = [];
+    const manager = new ResourceManager({
+      resources: [config(agent)], hostId: 1, hbSocketPath: '/x', logger, now: () => 0, onInput: (i) => inputs.push(i),
+    });
+    manager.handle({ kind: 'resource', resource: 0, action: 'promote', epoch: 6 });
+    await waitFor(() => manager.authority(0).role === 'primary');
+    manager.handle({ kind: 'resource', resource: 0, action: 'promote', epoch: 7 }); // queued behind the first
+    manager.revokePrimary('master window expired');
+    expect(manager.authority(0)).toEqual({ role: 'standby', epoch: 6 });
+    await waitFor(() => inputs.length === 2);
+    await manager.stop();
+    expect(manager.authority(0).role).toBe('standby');
+  });
+
   it('monitors periodically once started and reports monitor-failed on exit 7', async () => {
     const flag = join(scratch.dir, 'running');
     const agent = agentScript('mon.sh', [

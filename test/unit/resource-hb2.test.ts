@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ResourceEvent } from '../../src/core/types.js';
-import { Hb2Server } from '../../src/resource/hb2-server.js';
+import { Hb2Server, type Hb2ServerOptions } from '../../src/resource/hb2-server.js';
+import { nativePeerPid } from '../../src/resource/index.js';
 import type { ResourceAuthority } from '../../src/resource/manager.js';
 import { scratchDir } from '../helpers/loop.js';
 
@@ -19,9 +20,10 @@ const authorities: ResourceAuthority[] = [
 ];
 const sockets: net.Socket[] = [];
 
-async function startServer(silenceTimeoutMs = 5_000): Promise<void> {
+async function startServer(silenceTimeoutMs = 5_000, extra: Partial<Hb2ServerOptions> = {}): Promise<void> {
   events = [];
   server = new Hb2Server({
+    ...extra,
     socketPath: join(scratch.dir, 'hb2.sock'),
     resources: ['yasdb', 'yasfs'],
     hostId: 2,
@@ -159,5 +161,22 @@ describe('Hb2Server', () => {
     await waitFor(() => third.replies.length === 1);
     expect(third.replies[0].type).toBe('welcome');
     expect(server.connectedPids()).toEqual([300]);
+  });
+
+  it('checks the hello pid against SO_PEERCRED and serves only its own resources', async () => {
+    await startServer(5_000, { peerPid: nativePeerPid, served: [0] });
+    const liar = await rawClient();
+    liar.send(JSON.stringify({ v: 1, type: 'hello', resource: 'yasdb', pid: 4242 }));
+    await liar.closed;
+    expect(liar.replies[0]).toEqual({ v: 1, type: 'error', code: 'E_REFUSED', message: `hello says pid 4242 but the peer is pid ${process.pid}` });
+    const elsewhere = await rawClient();
+    elsewhere.send(JSON.stringify({ v: 1, type: 'hello', resource: 'yasfs', pid: process.pid }));
+    await elsewhere.closed;
+    expect(elsewhere.replies[0]).toMatchObject({ code: 'E_REFUSED', message: 'resource yasfs is not served on this socket' });
+    const honest = await rawClient();
+    honest.send(JSON.stringify({ v: 1, type: 'hello', resource: 'yasdb', pid: process.pid }));
+    await waitFor(() => honest.replies.length === 1);
+    expect(honest.replies[0].type).toBe('welcome');
+    expect(server.connectedPids()).toEqual([process.pid]);
   });
 });

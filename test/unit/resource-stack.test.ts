@@ -55,10 +55,11 @@ const events = (): string[] => inputs.flatMap(({ input }) => (input.kind === 're
 const done = (action: string): boolean =>
   inputs.some(({ input }) => input.kind === 'resource-action-done' && input.action === action && input.ok);
 
-async function start(leaseMs: number): Promise<ResourceStack> {
+async function start(leaseMs: number, ownSocket = false): Promise<ResourceStack> {
   stack = await startResources({
     resources: [{
       name: 'yasdb',
+      ...(ownSocket ? { socket: join(scratch.dir, 'yasdb.sock') } : {}),
       agent,
       monitorIntervalMs: 100,
       actionTimeoutMs: 5_000,
@@ -107,10 +108,12 @@ describe('resource stack with the demo database', () => {
 
   it('keeps a primary writing only until its lease runs out once ycs is gone', async () => {
     const leaseMs = 800;
-    const s = await start(leaseMs);
+    const s = await start(leaseMs, true); // a per-resource socket, as the config allows
     s.handle({ kind: 'resource', resource: 0, action: 'start', epoch: 4 });
     s.handle({ kind: 'resource', resource: 0, action: 'promote', epoch: 5 });
     await waitFor(() => dataLines().length >= 3);
+    expect(s.servers).toHaveLength(1);
+    expect(s.managedPids()).toHaveLength(1); // its hello pid matched SO_PEERCRED
     const goneAt = performance.now();
     await s.close(); // ycs disappears; the database keeps its lease but no more
     stack = undefined;
