@@ -98,6 +98,38 @@ describe.each([512, 4096] as const)('SectorDevice on a loop device with %i-byte 
   });
 });
 
+describe('SCSI and PR pass-through on a loop device (which implements neither)', () => {
+  let scratch: { dir: string; remove(): void };
+  let loop: LoopDevice;
+  let device: SectorDevice | undefined;
+
+  beforeAll(() => {
+    scratch = scratchDir('ycs-loop-scsi-');
+    loop = createLoop(scratch.dir, MiB, 512);
+  });
+
+  afterAll(async () => {
+    await device?.close();
+    loop.detach();
+    scratch.remove();
+  });
+
+  it('returns the kernel refusal as data, not as a crash or a hang', async () => {
+    device = await SectorDevice.open(loop.device);
+    const testUnitReady = await device.scsi(new Uint8Array(6), 'none', 0, 2000);
+    expect(testUnitReady.osErrno).toBeGreaterThan(0);
+    const inquiry = await device.scsi(Uint8Array.from([0x12, 0, 0, 0, 96, 0]), 'in', 96, 2000);
+    expect(inquiry.osErrno).toBeGreaterThan(0);
+    expect(Buffer.isBuffer(inquiry.sense) && Buffer.isBuffer(inquiry.data)).toBe(true);
+    expect(await device.blockPr({ op: 'register', oldKey: 0n, newKey: 0xabcn })).toBeLessThan(0);
+    expect(thrownCode(() => device!.scsi(new Uint8Array(3), 'none', 0, 2000))).toBe('E_INVALID_ARGUMENT');
+    expect(thrownCode(() => device!.blockPr({ op: 'bogus' as 'clear' }))).toBe('E_INVALID_ARGUMENT');
+    // The device still does sector I/O afterwards.
+    await device.write(0, Buffer.alloc(512, 9));
+    expect((await device.read(0, 512))[0]).toBe(9);
+  });
+});
+
 describe('SectorDevice on a read-only loop device', () => {
   let scratch: { dir: string; remove(): void };
   let device: string;
