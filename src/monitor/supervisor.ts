@@ -119,7 +119,11 @@ export class Supervisor {
     const pid = this.child?.pid;
     if (pid === undefined) return this.finish({ exitCode: 0, reason: 'stopped on request' });
     this.log.info({ pid }, 'stop requested: asking ycs to stop normally');
-    process.kill(pid, 'SIGTERM');
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // it is exiting already; its 'exit' event finishes the run
+    }
     this.stopTimer = setTimeout(() => {
       this.log.error({ pid, stopTimeoutMs: this.settings.stopTimeoutMs }, 'ycs did not stop in time: killing it');
       signalGroup(pid, 'SIGKILL');

@@ -136,6 +136,22 @@ describe('ycsm', () => {
     expect(ycsm.stdout()).toMatch(/sent no local heartbeat for \d+ ms \(DISK_HB_KEEP_ALIVE 500 ms\): killing ycs and the databases it manages/);
   });
 
+  it('does not kill ycs for a pause of the whole host (ycsm stopped too)', async () => {
+    const ycsm = startYcsm([]);
+    await waitFor(() => starts().length === 1);
+    await new Promise((r) => setTimeout(r, 300));
+    const [ycs] = startedPids() as [number];
+    process.kill(ycsm.child.pid!, 'SIGSTOP');
+    process.kill(ycs, 'SIGSTOP');
+    await new Promise((r) => setTimeout(r, 1_200)); // > DISK_HB_KEEP_ALIVE (500 ms)
+    process.kill(ycs, 'SIGCONT');
+    process.kill(ycsm.child.pid!, 'SIGCONT');
+    await new Promise((r) => setTimeout(r, 1_000)); // two keep-alives after waking
+    expect(isAlive(ycs)).toBe(true);
+    expect(starts()).toHaveLength(1);
+    expect(ycsm.stdout()).toContain('ycsm was not scheduled for a while: extending the ycs deadline');
+  });
+
   it('exits 0 when ycs stops normally', async () => {
     const ycsm = startYcsm([], { FAKE_YCS_MODE: 'exit0', FAKE_YCS_EXIT_AFTER_MS: '200' });
     expect(await ycsm.exited).toEqual({ code: 0, signal: null });
