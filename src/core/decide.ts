@@ -35,7 +35,9 @@ export function masterCapable(s: Snapshot, hostId: HostId): boolean {
   const h = s.hosts.get(hostId);
   if (h === undefined || s.decision === null) return false;
   if (h.role === 'master') return true;
-  return (h.flags & HEARTBEAT_FLAG_PROMOTING) !== 0 && h.epoch >= s.decision.epoch;
+  // Not caught up with the decision yet: judged by its disk liveness until it is.
+  if (h.epoch < s.decision.epoch) return true;
+  return (h.flags & HEARTBEAT_FLAG_PROMOTING) !== 0;
 }
 
 /** Hosts that may be in the next member set: live and not evicted or leaving. */
@@ -57,8 +59,12 @@ export function masterAbnormality(s: Snapshot): string | null {
   }
   const m = s.hosts.get(d.masterId);
   if (m === undefined || !m.diskLive) return `master ${d.masterId} disk heartbeat stale`;
-  if (m.epoch >= d.epoch && !masterCapable(s, d.masterId)) return `master ${d.masterId} published role ${m.role}`;
-  if (!mutuallyConnected(heardMap(s), s.selfId, d.masterId)) return `master ${d.masterId} network heartbeat lost`;
+  if (!masterCapable(s, d.masterId)) return `master ${d.masterId} published role ${m.role}`;
+  // Only a member judges the master by the network: a host outside the member set that
+  // hears nobody is the one cut off, and must not start votes about the others.
+  if (d.members.includes(s.selfId) && !mutuallyConnected(heardMap(s), s.selfId, d.masterId)) {
+    return `master ${d.masterId} network heartbeat lost`;
+  }
   return null;
 }
 
@@ -87,7 +93,8 @@ export function nextDecision(s: Snapshot): Decision | null {
 
 /**
  * Proposer order: the tally (the old master while it is live and acting, else the
- * lowest live candidate) first, then the other candidates, then everyone else.
+ * lowest live member) first, then the other live members, the hosts asking to join,
+ * then everyone else.
  */
 export function proposerOrder(s: Snapshot): HostId[] {
   const order: HostId[] = [];
@@ -95,6 +102,8 @@ export function proposerOrder(s: Snapshot): HostId[] {
   if (oldMasterId !== 0 && s.hosts.get(oldMasterId)?.diskLive === true && masterCapable(s, oldMasterId)) {
     order.push(oldMasterId);
   }
+  const members = s.decision?.members ?? [];
+  for (const h of candidates(s)) if (members.includes(h) && !order.includes(h)) order.push(h);
   for (const h of candidates(s)) if (!order.includes(h)) order.push(h);
   for (const h of [...s.hosts.keys()].sort((a, b) => a - b)) if (!order.includes(h)) order.push(h);
   return order;

@@ -118,6 +118,11 @@ export class DiskRounds {
     return out;
   }
 
+  /** The id of the newest request issued so far (0 if none). */
+  lastRequestId(): number {
+    return this.nextRequestId - 1;
+  }
+
   /** Requests issued and not answered yet. */
   pendingCount(): number {
     return this.requests.size;

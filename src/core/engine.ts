@@ -75,6 +75,7 @@ export class ClusterEngine implements Engine {
   private abnormalLoggedEpoch = -1;
   private promotion: Promotion | null = null;
   private fencedByStorage = false;
+  private unfencedThroughRequestId = 0;
 
   private started = false;
   private startedAtMs = 0;
@@ -151,7 +152,8 @@ export class ClusterEngine implements Engine {
         return;
       case 'disk-failed':
         this.rounds.answer(input.requestId, false, out);
-        if (input.error === 'reservation-conflict') this.onFenced(now, out);
+        // A conflict for a request issued before we re-registered says nothing new.
+        if (input.error === 'reservation-conflict' && input.requestId > this.unfencedThroughRequestId) this.onFenced(now, out);
         return;
       case 'net-heartbeat':
         this.detector.onNetHeartbeat(now, input.message);
@@ -232,10 +234,7 @@ export class ClusterEngine implements Engine {
     }
     if (this.role === 'leaving') return;
     const member = d.members.includes(this.self);
-    if (member && this.fencedByStorage) {
-      this.fencedByStorage = false;
-      out.push({ kind: 'unfence', epoch: d.epoch });
-    }
+    if (member) this.unfence(d, out);
     // A master that missed an epoch cannot know who was master in it: it steps down and
     // promotes again through the gate, like any standby.
     const continuous = previous !== null && previous.epoch + 1 === d.epoch && previous.masterId === this.self;
@@ -257,6 +256,26 @@ export class ClusterEngine implements Engine {
     } else {
       this.transition('decided-evicted', now, out);
     }
+  }
+
+  /** Re-registers at the storage once a decision admits us (design: never before). */
+  private unfence(d: Decision, out: Output[]): void {
+    if (!this.fencedByStorage) return;
+    this.fencedByStorage = false;
+    this.unfencedThroughRequestId = this.rounds.lastRequestId();
+    out.push({ kind: 'unfence', epoch: d.epoch });
+  }
+
+  /**
+   * A host that stopped on its own (window expired, fenced) while the current decision
+   * still lists it as a standby member rejoins directly: the cluster never evicted it.
+   */
+  private checkRejoin(now: number, out: Output[]): void {
+    const d = this.decision;
+    if (this.role !== 'starting' || d === null || !d.members.includes(this.self) || d.masterId === this.self) return;
+    this.unfence(d, out);
+    this.transition('decided-standby', now, out);
+    this.log(out, 'info', LOG_JOIN, { masterId: d.masterId, epoch: d.epoch });
   }
 
   private fenceEvicted(d: Decision, out: Output[]): void {
@@ -472,6 +491,7 @@ export class ClusterEngine implements Engine {
     if (this.fresh() && this.recovered) {
       this.checkPromotion(now, out);
       this.checkCleanedUp(now, out);
+      this.checkRejoin(now, out);
       this.considerProposing(now, out);
     }
     this.periodic(now, out);
