@@ -41,7 +41,14 @@ function openChannel(env: NodeJS.ProcessEnv): net.Socket | undefined {
 
 export function startMonitorHeartbeat(opts: MonitorHeartbeatOptions = {}): MonitorHeartbeat {
   const env = opts.env ?? process.env;
-  const socket = openChannel(env);
+  let socket: net.Socket | undefined;
+  try {
+    socket = openChannel(env);
+  } catch (err) {
+    // A bad YCSM_FD (closed, not a socket): run unsupervised rather than not at all.
+    opts.onLost?.((err as Error).message);
+    return INACTIVE;
+  }
   if (socket === undefined) return INACTIVE;
   const intervalMs = opts.intervalMs ?? (Number(env[YCSM_INTERVAL_ENV]) || 1_000);
   let seq = 0;

@@ -66,6 +66,10 @@ export class Hb2Server {
   }
 
   async listen(): Promise<void> {
+    if (await someoneListens(this.opts.socketPath)) {
+      // A second daemon on this host would hand out a second set of roles.
+      throw new YcsError('E_REFUSED', `another process already serves heartbeat 2 on ${this.opts.socketPath}`);
+    }
     removeStaleSocket(this.opts.socketPath);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void =>
@@ -228,6 +232,21 @@ export class Hb2Server {
   private name(session: Session): string {
     return this.opts.resources[session.index] ?? '?';
   }
+}
+
+/** True when a connect to `path` succeeds: a live server, not a leftover file. */
+function someoneListens(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createConnection(path);
+    const done = (answer: boolean): void => {
+      clearTimeout(timer);
+      probe.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => done(false), 500);
+    probe.once('connect', () => done(true));
+    probe.once('error', () => done(false));
+  });
 }
 
 /** A socket file left by a crashed daemon would make listen() fail with EADDRINUSE. */

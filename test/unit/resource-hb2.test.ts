@@ -1,6 +1,7 @@
 // The heartbeat-2 server on a real Unix socket, driven by raw sockets the way a C or
 // Java database would drive it.
-import { statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { lstatSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -88,6 +89,25 @@ describe('Hb2Server', () => {
     server.pushAuthority(0, { role: 'standby', epoch: 10 });
     await waitFor(() => c.replies.length === 4);
     expect(c.replies[3]).toEqual({ v: 1, type: 'role', role: 'standby', epoch: 10 });
+  });
+
+  it('refuses to serve a socket another live server holds, and replaces a stale file', async () => {
+    await startServer();
+    const second = new Hb2Server({
+      socketPath: join(scratch.dir, 'hb2.sock'), resources: ['yasdb'], hostId: 2, authority: () => authorities[0]!,
+      leaseMs: 1, silenceTimeoutMs: 1_000, onEvent: () => {}, logger: pino({ level: 'silent' }),
+    });
+    await expect(second.listen()).rejects.toMatchObject({ code: 'E_REFUSED' });
+    // A socket file left by a dead process (nobody behind it) is taken over.
+    const stalePath = join(scratch.dir, 'stale.sock');
+    execFileSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(stalePath)}, () => process.exit(0))`]);
+    expect(lstatSync(stalePath).isSocket()).toBe(true);
+    const third = new Hb2Server({
+      socketPath: stalePath, resources: ['yasdb'], hostId: 2, authority: () => authorities[0]!,
+      leaseMs: 1, silenceTimeoutMs: 1_000, onEvent: () => {}, logger: pino({ level: 'silent' }),
+    });
+    await third.listen();
+    await third.close();
   });
 
   it('reports a closed socket as disconnected (the crash report)', async () => {
