@@ -1,0 +1,317 @@
+// The ycs daemon: wires the pure engine (src/core) to its I/O shells. Data flows one way:
+// shell -> input -> engine.step -> outputs -> shells, carried out in order (docs/daemon.md).
+//
+//   inputs:  tick timer, disk completions, network heartbeat 1, heartbeat 2 and agent
+//            results, fence results, shutdown (signal or control socket)
+//   outputs: disk I/O (DiskShell), UDP heartbeats (UdpTransport), fencing (FenceShell),
+//            resource actions (ResourceStack), role changes and logs (pino), exit
+//
+// Inputs that arrive while a step runs (a shell answering synchronously) are queued and
+// stepped right after, so the engine never runs re-entrantly and sees time only grow.
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { statusFromView } from '../cli/status.js';
+import { ClusterEngine, createEngine, type Engine } from '../core/engine.js';
+import type { HostId, Input, Output } from '../core/types.js';
+import { YcsError, toYcsError } from '../errors.js';
+import { startMonitorHeartbeat, type MonitorHeartbeat } from '../monitor/ycs-side.js';
+import { UdpTransport, loadClusterKey } from '../net/index.js';
+import { startResources, type ResourceStack } from '../resource/index.js';
+import { daemonCommands } from './commands.js';
+import type { Config } from './config.js';
+import { ControlServer } from './control.js';
+import { DiskShell, nextIncarnation, openVotingDisks } from './disk-shell.js';
+import { FenceShell } from './fence-shell.js';
+import type { DaemonLoggers } from './logger.js';
+
+/** Engine ticks: well under DISK_HB_INTERVAL, so periodic work starts on time. */
+export const TICK_INTERVAL_MS = 50;
+/** After a shutdown request, give up waiting for the engine's 'exit' after this long. */
+const STOP_GRACE_MS = 5_000;
+
+export interface DaemonParts {
+  engine: Engine;
+  incarnation: number;
+  clusterUuid: string;
+  disks: DiskShell;
+  fence: FenceShell;
+  transport: UdpTransport;
+  resources: ResourceStack;
+  control: ControlServer;
+  monitor: MonitorHeartbeat;
+}
+
+/** The shared heartbeat-2 socket, for resources without their own `socket` (the config gives each one). */
+export function hb2SocketPath(config: Config): string {
+  return join(config.runDir, 'hb2.sock');
+}
+
+export class Daemon {
+  private parts: Partial<DaemonParts> = {};
+  private readonly queue: Input[] = [];
+  private stepping = false;
+  private lastNowMs = 0;
+  private lastStepAtMs = 0;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private stopTimer: NodeJS.Timeout | undefined;
+  private stopRequested = false;
+  private finishing = false;
+  private members: HostId[] = [];
+  private resolveExit!: (code: number) => void;
+  /** Resolves with the process exit code once everything is closed. */
+  readonly exited: Promise<number> = new Promise((resolve) => (this.resolveExit = resolve));
+
+  private constructor(
+    readonly config: Config,
+    private readonly loggers: DaemonLoggers,
+  ) {}
+
+  /** Opens every part (closing what was opened if one fails), then feeds the engine 'start'. */
+  static async start(config: Config, loggers: DaemonLoggers): Promise<Daemon> {
+    const daemon = new Daemon(config, loggers);
+    try {
+      await daemon.open();
+    } catch (err) {
+      await daemon.closeParts();
+      throw err;
+    }
+    daemon.feed({ kind: 'start', nowMs: daemon.now() });
+    daemon.tickTimer = setInterval(() => daemon.feed({ kind: 'tick', nowMs: daemon.now() }), TICK_INTERVAL_MS);
+    return daemon;
+  }
+
+  private now(): number {
+    return performance.now();
+  }
+
+  private async open(): Promise<void> {
+    const { config, loggers } = this;
+    const p = this.parts;
+    const key = loadClusterKey(config.keyFile);
+    const { disks, clusterUuid } = await openVotingDisks(config, loggers.of('disk'));
+    p.clusterUuid = clusterUuid;
+    p.disks = new DiskShell({ disks, feed: (i) => this.feed(i), now: () => this.now(), log: loggers.of('disk') });
+    p.incarnation = await nextIncarnation(disks, config.hostId, join(config.runDir, 'incarnation'));
+    p.fence = await FenceShell.open({ config, clusterUuid, disks, feed: (i) => this.feed(i), now: () => this.now(), log: loggers.of('fence') });
+    p.engine = createEngine({
+      hostId: config.hostId,
+      hostIds: config.hosts.map((h) => h.id),
+      diskCount: disks.length as 1 | 3 | 5,
+      resources: config.resources.map((r) => r.name),
+      timeouts: config.timeouts,
+      incarnation: p.incarnation,
+      fencing: p.fence.engineMode,
+    });
+    const self = config.hosts.find((h) => h.id === config.hostId);
+    if (self === undefined) throw new YcsError('E_CONFIG', `host ${config.hostId} is not in hosts`);
+    p.transport = await UdpTransport.open({
+      cluster: config.cluster,
+      selfId: config.hostId,
+      incarnation: p.incarnation,
+      bindAddress: self.address,
+      bindPort: self.port,
+      peers: config.hosts,
+      key,
+      onHeartbeat: (message) => this.feed({ kind: 'net-heartbeat', nowMs: this.now(), message }),
+      logger: loggers.of('net'),
+    });
+    await p.fence.register();
+    p.resources = await this.openResources(p.engine);
+    p.control = await ControlServer.start({
+      socketPath: config.controlSocket,
+      group: config.controlGroup,
+      socketMode: config.controlSocketPublic ? 0o666 : 0o660,
+      commands: daemonCommands(this.commandTarget()),
+      logger: loggers.of('control'),
+    });
+    const resources = p.resources;
+    const healthyWithinMs = config.timeouts.diskHbKeepAliveMs / 2;
+    p.monitor = startMonitorHeartbeat({
+      managedPids: () => resources.managedPids(),
+      // A wedged engine must stop the beat so ycsm kills us (and our databases).
+      isHealthy: () => this.now() - this.lastStepAtMs < healthyWithinMs,
+      onLost: (why) => loggers.of('monitor').warn({ why }, 'lost the local heartbeat channel to ycsm'),
+    });
+    loggers.of('daemon').info(
+      { incarnation: p.incarnation, clusterUuid, disks: config.votingDisks, fencing: config.fencing, controlSocket: config.controlSocket, ycsm: p.monitor.active },
+      `ycs host ${config.hostId} of cluster '${config.cluster}' started with incarnation ${p.incarnation}`,
+    );
+  }
+
+  private openResources(engine: Engine): Promise<ResourceStack> {
+    const { config } = this;
+    return startResources({
+      resources: config.resources,
+      hostId: config.hostId,
+      hbSocketPath: hb2SocketPath(config),
+      // A primary database may write only while this host may act as master.
+      leaseMs: () => (engine instanceof ClusterEngine ? Math.floor(engine.windowRemainingMs(this.now())) : 0),
+      networkHbTimeoutMs: config.timeouts.networkHbTimeoutMs,
+      logger: this.loggers.root, // the manager and the hb2 server name their own subsystems
+      now: () => this.now(),
+      onInput: (input) => this.feed(input),
+    });
+  }
+
+  private commandTarget(): Parameters<typeof daemonCommands>[0] {
+    const fence = (): FenceShell => this.need('fence');
+    return {
+      status: () => this.status(),
+      shutdown: (reason) => this.requestStop(reason),
+      fence: (host) => fence().fenceByOperator(host),
+      unfence: () => fence().unfenceByOperator(),
+      fenceStatus: () => fence().status(),
+    };
+  }
+
+  /** What `ycsctl status` shows, plus facts an operator needs when something is off. */
+  status(): Record<string, unknown> {
+    const engine = this.need('engine');
+    const view = statusFromView(engine.view(), this.config.resources.map((r) => r.name));
+    return {
+      ...view,
+      cluster: this.config.cluster,
+      incarnation: this.parts.incarnation,
+      stopping: this.stopRequested,
+      net: this.parts.transport?.stats(),
+      hb2: this.parts.resources?.servers.map((server) => server.stats),
+    };
+  }
+
+  private need<K extends keyof DaemonParts>(key: K): DaemonParts[K] {
+    const part = this.parts[key];
+    if (part === undefined) throw new YcsError('E_INTERNAL', `daemon part ${key} is not open`);
+    return part as DaemonParts[K];
+  }
+
+  // ---- the step loop ----------------------------------------------------------------
+
+  /** Queues one input and steps the engine until the queue is empty. Never throws. */
+  feed(input: Input): void {
+    if (this.finishing) return;
+    // Inputs are stamped when created; one created during a step may carry an earlier time.
+    this.lastNowMs = Math.max(this.lastNowMs, input.nowMs);
+    this.queue.push({ ...input, nowMs: this.lastNowMs });
+    if (this.stepping) return;
+    this.stepping = true;
+    try {
+      for (let next = this.queue.shift(); next !== undefined && !this.finishing; next = this.queue.shift()) {
+        if (next.kind === 'disk-failed' && next.error === 'reservation-conflict') this.parts.fence?.noteReservationConflict();
+        const outputs = this.need('engine').step(next);
+        this.lastStepAtMs = this.now();
+        for (const output of outputs) this.execute(output);
+        this.logMembershipChanges();
+      }
+    } catch (err) {
+      // An engine invariant broke: stop at once, leave the rest to ycsm (restart) and the
+      // databases' leases (they stop writing when we stop answering).
+      this.loggers.of('engine').fatal({ err }, `engine invariant broken, exiting: ${(err as Error).message}`);
+      void this.finish(1);
+    } finally {
+      this.stepping = false;
+    }
+  }
+
+  private execute(output: Output): void {
+    const p = this.parts;
+    switch (output.kind) {
+      case 'read-disk':
+      case 'write-heartbeat':
+      case 'write-vote':
+        return this.need('disks').execute(output);
+      case 'send-heartbeat':
+        void this.need('transport').send(output.message);
+        return;
+      case 'fence':
+      case 'unfence':
+        return this.need('fence').execute(output);
+      case 'resource':
+        return this.need('resources').handle(output);
+      case 'role-change':
+        this.logRoleChange(output);
+        // Write authority goes at once, not when the queued demote/stop action runs.
+        if (output.from === 'master' && output.to !== 'master') p.resources?.revokePrimary(output.reason);
+        p.fence?.onRoleChange(output.to);
+        return;
+      case 'log':
+        this.loggers.of('engine')[output.level](output.fields ?? {}, output.msg);
+        return;
+      case 'exit':
+        this.loggers.of('daemon').info({ reason: output.reason }, `ycs host ${this.config.hostId} stops: ${output.reason}`);
+        void this.finish(0);
+    }
+  }
+
+  private logRoleChange(o: Extract<Output, { kind: 'role-change' }>): void {
+    const fields = { from: o.from, to: o.to, epoch: o.epoch, masterId: o.masterId, reason: o.reason };
+    const text = `host ${this.config.hostId} changed role from ${o.from} to ${o.to} at epoch ${o.epoch}: ${o.reason}`;
+    this.loggers.of('engine')[o.to === 'evicted' ? 'warn' : 'info']({ event: 'role-change', ...fields }, text);
+  }
+
+  /** Evictions and admissions of any host, as the decided member set changes. */
+  private logMembershipChanges(): void {
+    const view = this.need('engine').view();
+    const before = this.members;
+    if (view.members.length === before.length && view.members.every((h, i) => h === before[i])) return;
+    this.members = [...view.members];
+    const log = this.loggers.of('engine');
+    for (const h of before.filter((x) => !view.members.includes(x))) {
+      log.warn({ event: 'eviction', hostId: h, epoch: view.epoch, masterId: view.masterId, members: view.members }, `host ${h} was evicted from the cluster at epoch ${view.epoch}`);
+    }
+    for (const h of view.members.filter((x) => !before.includes(x))) {
+      log.info({ event: 'admission', hostId: h, epoch: view.epoch, masterId: view.masterId, members: view.members }, `host ${h} is a member of the cluster at epoch ${view.epoch}`);
+    }
+  }
+
+  // ---- stopping ---------------------------------------------------------------------
+
+  /** A normal stop: the engine stops the resources, then emits 'exit'. A second call stops at once. */
+  requestStop(reason: string): void {
+    const log = this.loggers.of('daemon');
+    if (this.stopRequested) {
+      log.warn({ reason }, 'second stop request: exiting without waiting for the resources');
+      void this.finish(0);
+      return;
+    }
+    this.stopRequested = true;
+    const graceMs = STOP_GRACE_MS + Math.max(0, ...this.config.resources.map((r) => r.actionTimeoutMs));
+    log.info({ reason, graceMs }, `ycs host ${this.config.hostId} is stopping: ${reason}`);
+    this.stopTimer = setTimeout(() => {
+      log.error({ graceMs }, `resources did not stop within ${graceMs} ms: exiting anyway`);
+      void this.finish(0);
+    }, graceMs);
+    this.feed({ kind: 'shutdown', nowMs: this.now() });
+  }
+
+  private async finish(code: number): Promise<void> {
+    if (this.finishing) return;
+    this.finishing = true;
+    clearInterval(this.tickTimer);
+    clearTimeout(this.stopTimer);
+    // ycsm exits after a normal stop only; it restarts us after anything else.
+    if (code === 0) await this.parts.monitor?.stopping();
+    await this.closeParts();
+    this.resolveExit(code);
+  }
+
+  private async closeParts(): Promise<void> {
+    const p = this.parts;
+    const log = this.loggers.of('daemon');
+    const steps: Array<[string, (() => Promise<void> | void) | undefined]> = [
+      ['control socket', p.control && (() => p.control?.close())],
+      ['resources', p.resources && (() => p.resources?.close())],
+      ['network', p.transport && (() => p.transport?.close())],
+      ['fencing', p.fence && (() => p.fence?.close())],
+      ['voting disks', p.disks && (() => p.disks?.close())],
+      ['ycsm channel', p.monitor && (() => p.monitor?.close())],
+    ];
+    for (const [what, close] of steps) {
+      if (close === undefined) continue;
+      try {
+        await close();
+      } catch (err) {
+        log.warn({ err: toYcsError(err) }, `closing the ${what} failed`);
+      }
+    }
+  }
+}
