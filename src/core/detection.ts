@@ -6,6 +6,7 @@
 // Staleness is judged only against reads *issued* after the last change was seen: a
 // reader that was paused does not declare its peers dead, it re-reads first.
 
+import type { HostSnapshot } from './decide.js';
 import type { HeartbeatPayload, HostId, NetHeartbeat, Role, SlotRead } from './types.js';
 
 export interface PeerState {
@@ -112,6 +113,24 @@ export class Detector {
     if (peer === undefined) return false;
     if (this.judgedThroughMs === null) return true;
     return this.judgedThroughMs - peer.lastChangeAtMs <= this.keepAliveMs;
+  }
+
+  /** A peer as the decision functions see it; `heard` is this host's current heard set. */
+  hostSnapshot(hostId: HostId, heard: HostId[]): HostSnapshot | undefined {
+    const peer = this.peers.get(hostId);
+    if (peer === undefined) return undefined;
+    const recentlyHeard = heard.includes(hostId);
+    // The network message is fresher than the disk sector when it arrived later.
+    const netIsNewer = recentlyHeard && peer.netRole !== null && peer.heardAtMs > peer.lastChangeAtMs;
+    return {
+      hostId,
+      diskLive: this.diskLive(hostId),
+      netJoining: recentlyHeard && peer.netRole === 'starting',
+      role: netIsNewer && peer.netRole !== null ? peer.netRole : peer.payload.role,
+      epoch: peer.payload.epoch,
+      flags: peer.payload.flags,
+      heard: peer.heard,
+    };
   }
 
   heardSet(nowMs: number): HostId[] {

@@ -3,22 +3,12 @@
 // order. No I/O, timers, clock or randomness here; broken internal invariants throw.
 
 import { majorityOf, resolveConfig, type EngineConfig, type EngineConfigInput } from './config.js';
+import { DiskPaxosArbiter } from './arbitration.js';
 import { masterAbnormality, nextDecision, proposerOrder, type HostSnapshot, type Snapshot } from './decide.js';
 import { Detector } from './detection.js';
 import { DiskRounds, type Round } from './disk-rounds.js';
-import {
-  EMPTY_BLOCK,
-  advanceAttempt,
-  cloneBlock,
-  currentBlocks,
-  highestRound,
-  learnedDecision,
-  makeBallot,
-  recoverOwnBlock,
-  roundOf,
-  sameDecision,
-  type Attempt,
-} from './paxos.js';
+import { currentBlocks, learnedDecision, sameDecision } from './paxos.js';
+import { cleared, type Promotion } from './promotion.js';
 import { Resources } from './resources.js';
 import type { Timeouts } from './timeouts.js';
 import { requireTransition, type RoleEvent } from './transitions.js';
@@ -30,7 +20,6 @@ import {
   type Input,
   type Output,
   type Role,
-  type VotePayload,
 } from './types.js';
 import { buildView } from './view.js';
 
@@ -43,11 +32,6 @@ export interface Engine {
   view(): ClusterView;
   /** Own-clock end of the window in which this host may act as master or member; null if none. */
   windowEndMs(): number | null;
-}
-
-interface Promotion {
-  epoch: number;
-  fenced: Set<HostId>;
 }
 
 export function createEngine(input: EngineConfigInput): Engine {
@@ -66,10 +50,8 @@ export class ClusterEngine implements Engine {
   private roleSinceMs = 0;
   decision: Decision | null = null;
   private decisionDurableAtMs: number | null = null;
-  private needDecidedWrite = false;
-  private own: VotePayload = cloneBlock(EMPTY_BLOCK);
-  private recovered = false;
-  private attempt: Attempt | null = null;
+  private retryDurable = false;
+  private readonly arbiter: DiskPaxosArbiter;
   private nextProposalAtMs = 0;
   private abnormalSinceMs: number | null = null;
   private abnormalLoggedEpoch = -1;
@@ -97,6 +79,7 @@ export class ClusterEngine implements Engine {
     this.rounds = new DiskRounds(config.diskCount, majorityOf(config.diskCount), this.t.diskIoDeadlineMs);
     this.detector = new Detector(this.self, this.t.diskHbKeepAliveMs, this.t.networkHbTimeoutMs);
     this.resources = new Resources(config.resources, this.t.networkHbTimeoutMs, this.t.networkHbTimeoutMs);
+    this.arbiter = new DiskPaxosArbiter(this.self, config.incarnation, this.rounds, config.rules?.skipPhase1Check === true);
   }
 
   view(): ClusterView {
@@ -222,16 +205,11 @@ export class ClusterEngine implements Engine {
     if (previous !== null && d.epoch <= previous.epoch) throw new Error('engine invariant: epochs only grow');
     this.decision = { ...d, members: [...d.members] };
     this.decisionDurableAtMs = null;
-    this.needDecidedWrite = true;
-    if (this.own.decided === null || this.own.decided.epoch < d.epoch) this.own.decided = this.decision;
-    if (this.attempt !== null && this.attempt.instance <= d.epoch) this.attempt = null;
     this.abnormalSinceMs = null;
     this.promotion = null;
     this.log(out, 'info', 'decision adopted', { epoch: d.epoch, masterId: d.masterId, members: d.members, how });
-    if (this.recovered) {
-      this.needDecidedWrite = false;
-      this.writeVote(now, 'decided', out); // makes the decision durable on a majority: starts the self-fence wait
-    }
+    // Our block carrying the decision, durable on a majority, starts the promoter's wait.
+    this.arbiter.onDecisionKnown(now, this.decision, out);
     if (this.role === 'leaving') return;
     const member = d.members.includes(this.self);
     if (member) this.unfence(d, out);
@@ -285,22 +263,13 @@ export class ClusterEngine implements Engine {
     }
   }
 
-  /** Whether host h certainly no longer acts as master of an epoch before the promotion's. */
-  private cleared(h: HostId, p: Promotion, d: Decision): boolean {
-    const peer = this.detector.peer(h);
-    if (peer !== undefined && peer.payload.epoch >= p.epoch && peer.payload.role !== 'master') {
-      if (!peer.payload.resources.some((r) => r.state === 'primary')) return true;
-    }
-    return p.fenced.has(h) && !d.members.includes(h);
-  }
-
   private checkPromotion(now: number, out: Output[]): void {
     const p = this.promotion;
     const d = this.decision;
     if (p === null || d === null || d.epoch !== p.epoch || this.role === 'master') return;
     if (!this.windowValid(now)) return;
     const waited = this.decisionDurableAtMs !== null && now - this.decisionDurableAtMs >= this.t.selfFenceWaitMs;
-    const allCleared = this.config.hostIds.every((h) => h === this.self || this.cleared(h, p, d));
+    const allCleared = this.config.hostIds.every((h) => h === this.self || cleared(this.detector.peer(h), h, p, d));
     if (!(waited || allCleared || this.config.rules?.promoteWithoutWait === true)) return;
     this.promotion = null;
     this.transition('promote-ready', now, out);
@@ -325,24 +294,14 @@ export class ClusterEngine implements Engine {
         });
         continue;
       }
-      const peer = this.detector.peer(h);
-      if (peer === undefined) continue;
-      const recentlyHeard = heard.includes(h);
-      hosts.set(h, {
-        hostId: h,
-        diskLive: this.detector.diskLive(h),
-        netJoining: recentlyHeard && peer.netRole === 'starting',
-        role: recentlyHeard && peer.heardAtMs > peer.lastChangeAtMs && peer.netRole !== null ? peer.netRole : peer.payload.role,
-        epoch: peer.payload.epoch,
-        flags: peer.payload.flags,
-        heard: peer.heard,
-      });
+      const peer = this.detector.hostSnapshot(h, heard);
+      if (peer !== undefined) hosts.set(h, peer);
     }
     return { selfId: this.self, decision: this.decision, hosts };
   }
 
   private considerProposing(now: number, out: Output[]): void {
-    if (this.attempt !== null || !this.recovered || now < this.nextProposalAtMs) return;
+    if (this.arbiter.busy() || !this.arbiter.ready() || now < this.nextProposalAtMs) return;
     if (this.role === 'evicted' || this.role === 'leaving') return;
     if (!this.readWriteRecent(now)) return;
     const s = this.snapshot(now);
@@ -374,53 +333,22 @@ export class ClusterEngine implements Engine {
   }
 
   private propose(now: number, value: Decision, reason: string, out: Output[]): void {
-    const instance = value.epoch;
-    if (instance !== (this.decision?.epoch ?? 0) + 1) throw new Error('engine invariant: proposal skips an epoch');
-    const sameInstance = this.own.instance === instance;
-    const seen = Math.max(this.seenRound, sameInstance ? roundOf(this.own.mbal) : 0);
-    const ballot = makeBallot(seen + 1, this.self);
-    this.own = {
-      instance,
-      mbal: ballot,
-      bal: sameInstance ? this.own.bal : 0,
-      value: sameInstance ? this.own.value : null,
-      decided: this.own.decided,
-    };
+    if (value.epoch !== (this.decision?.epoch ?? 0) + 1) throw new Error('engine invariant: proposal skips an epoch');
+    const { ballot } = this.arbiter.propose(now, value, out);
     this.log(out, 'info', 'proposing a decision', { ...value, ballot, reason });
-    const round = this.writeVote(now, 'paxos', out);
-    this.attempt = { instance, ballot, proposal: value, phase: 'p1-write', roundId: round.id, value: null, startedAtMs: now };
   }
 
-  private seenRound = 0;
-
-  private onAttemptRound(now: number, round: Round, out: Output[]): void {
-    const a = this.attempt;
-    if (a === null || a.roundId !== round.id) return;
-    if (round.kind === 'read') this.seenRound = Math.max(this.seenRound, highestRound(currentBlocks(round.reads.values(), this.self), a.instance));
-    const step = advanceAttempt(a, round, this.own, this.self, this.config.rules?.skipPhase1Check === true);
-    if (step.kind === 'write') {
-      a.phase = step.phase;
-      a.roundId = this.writeVote(now, 'paxos', out).id;
-    } else if (step.kind === 'read') {
-      a.phase = step.phase;
-      a.roundId = this.rounds.issueRead(now, 'paxos', out).id;
-    } else if (step.kind === 'aborted') {
-      this.attempt = null;
+  private onArbiterRound(now: number, round: Round, out: Output[]): void {
+    const result = this.arbiter.onRoundResolved(now, round, out);
+    if (result === null) return;
+    if (result.kind === 'aborted') {
       const rank = Math.max(0, proposerOrder(this.snapshot(now)).indexOf(this.self));
       this.nextProposalAtMs = now + (rank + 1) * this.t.voteBackoffMs;
-      this.log(out, 'info', 'vote attempt aborted', { instance: a.instance, ballot: a.ballot, reason: step.reason });
-    } else {
-      this.attempt = null;
-      this.own.decided = step.value;
-      this.log(out, 'info', 'decision chosen', { ...step.value, ballot: a.ballot });
-      if (this.decision === null || step.value.epoch > this.decision.epoch) this.adopt(now, step.value, 'chosen by our ballot', out);
+      this.log(out, 'info', 'vote attempt aborted', { instance: result.instance, ballot: result.ballot, reason: result.reason });
+      return;
     }
-  }
-
-  private writeVote(now: number, purpose: string, out: Output[]): Round {
-    if (!this.recovered) throw new Error('engine invariant: vote write before recovering own block');
-    const record = { hostId: this.self, incarnation: this.config.incarnation, sequence: ++this.voteSeq, payload: cloneBlock(this.own) };
-    return this.rounds.issueVoteWrite(now, purpose, record, out);
+    this.log(out, 'info', 'decision chosen', { ...result.value, ballot: result.ballot });
+    if (this.decision === null || result.value.epoch > this.decision.epoch) this.adopt(now, result.value, 'chosen by our ballot', out);
   }
 
   // ---- rounds, windows, periodic work ---------------------------------------------------
@@ -430,28 +358,19 @@ export class ClusterEngine implements Engine {
     if (round.kind === 'read' && ok) {
       this.lastMajorityReadStartMs = Math.max(this.lastMajorityReadStartMs ?? round.issuedAtMs, round.issuedAtMs);
       this.detector.onReadRoundSucceeded(round.issuedAtMs);
-      if (!this.recovered) this.recover(round, out);
+      if (!this.arbiter.ready()) {
+        const own = this.arbiter.recover(round, this.decision, now, out);
+        this.log(out, 'info', 'own vote block recovered', { instance: own.instance, mbal: own.mbal });
+      }
     }
     if (round.kind === 'write-heartbeat' && ok) {
       this.lastMajorityWriteStartMs = Math.max(this.lastMajorityWriteStartMs ?? round.issuedAtMs, round.issuedAtMs);
     }
-    if (round.kind === 'write-vote') {
-      const decided = round.voteRecord?.payload.decided ?? null;
-      if (ok && this.decision !== null && decided?.epoch === this.decision.epoch && this.decisionDurableAtMs === null) {
-        this.decisionDurableAtMs = now;
-      }
-      if (!ok && round.purpose === 'decided') this.needDecidedWrite = true;
+    if (round.kind === 'write-vote' && this.decision !== null) {
+      if (this.decisionDurableAtMs === null && this.arbiter.madeDurable(round, this.decision.epoch)) this.decisionDurableAtMs = now;
+      if (!ok && round.purpose === 'decided') this.retryDurable = true;
     }
-    if (round.purpose === 'paxos') this.onAttemptRound(now, round, out);
-  }
-
-  private recover(round: Round, out: Output[]): void {
-    this.own = recoverOwnBlock(round.reads.values(), this.self);
-    this.recovered = true;
-    if (this.decision !== null && (this.own.decided === null || this.own.decided.epoch < this.decision.epoch)) {
-      this.own.decided = this.decision;
-    }
-    this.log(out, 'info', 'own vote block recovered', { instance: this.own.instance, mbal: this.own.mbal });
+    this.onArbiterRound(now, round, out);
   }
 
   private readWriteRecent(now: number): boolean {
@@ -488,7 +407,7 @@ export class ClusterEngine implements Engine {
     for (const round of this.rounds.drainResolved()) this.onRoundResolved(now, round, out);
     this.checkWindow(now, out);
     for (const index of this.resources.checkHeartbeats(now)) this.onResourceFailed(now, index, 'heartbeat 2 silent', out);
-    if (this.fresh() && this.recovered) {
+    if (this.fresh() && this.arbiter.ready()) {
       this.checkPromotion(now, out);
       this.checkCleanedUp(now, out);
       this.checkRejoin(now, out);
@@ -531,10 +450,8 @@ export class ClusterEngine implements Engine {
       const record = { hostId: this.self, incarnation: this.config.incarnation, sequence: ++this.hbSeq, payload };
       this.rounds.issueHeartbeatWrite(now, record, out);
       this.rounds.issueRead(now, 'periodic', out);
-      if (this.needDecidedWrite && this.recovered && this.attempt === null) {
-        this.needDecidedWrite = false;
-        this.writeVote(now, 'decided', out);
-      }
+      if (this.retryDurable && this.decisionDurableAtMs === null) this.arbiter.retryDurable(now, out);
+      this.retryDurable = false;
     }
     if (now >= this.nextNetAtMs) {
       this.nextNetAtMs = now + this.t.networkHbIntervalMs;

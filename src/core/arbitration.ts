@@ -1,0 +1,142 @@
+// The arbitration interface and its Disk Paxos implementation. The engine decides *what*
+// to propose and *when* (decide.ts); an Arbiter makes sure at most one value is chosen per
+// epoch however many hosts propose at once. A lease backend on etcd (the seed's "HA
+// master cluster using Raft") would implement the same interface with a compare-and-swap
+// on a key per epoch; its I/O would replace the vote-sector rounds.
+
+import type { DiskRounds, Round } from './disk-rounds.js';
+import {
+  EMPTY_BLOCK,
+  advanceAttempt,
+  cloneBlock,
+  currentBlocks,
+  highestRound,
+  makeBallot,
+  recoverOwnBlock,
+  roundOf,
+  type Attempt,
+} from './paxos.js';
+import type { Decision, HostId, Output, VotePayload } from './types.js';
+
+export type ArbiterResult =
+  | { kind: 'chosen'; value: Decision; ballot: number }
+  | { kind: 'aborted'; instance: number; ballot: number; reason: string };
+
+export interface Arbiter {
+  /** Own durable state recovered after start: proposing and vote writes are allowed. */
+  ready(): boolean;
+  /** An attempt is running. */
+  busy(): boolean;
+  /** Starts deciding `value` for epoch value.epoch (= latest known epoch + 1). */
+  propose(nowMs: number, value: Decision, out: Output[]): { ballot: number };
+  /** Feeds a resolved I/O round; returns the outcome when an attempt ends. */
+  onRoundResolved(nowMs: number, round: Round, out: Output[]): ArbiterResult | null;
+  /** A decision became known (chosen or learned): record it and make it durable on a majority. */
+  onDecisionKnown(nowMs: number, decision: Decision, out: Output[]): void;
+  /** Whether this resolved round made `epoch`'s decision durable on a majority. */
+  madeDurable(round: Round, epoch: number): boolean;
+}
+
+export class DiskPaxosArbiter implements Arbiter {
+  private own: VotePayload = cloneBlock(EMPTY_BLOCK);
+  private recovered = false;
+  private attempt: Attempt | null = null;
+  private seenRound = 0;
+  private voteSeq = 0;
+  private pendingDurable: Decision | null = null;
+
+  constructor(
+    private readonly selfId: HostId,
+    private readonly incarnation: number,
+    private readonly rounds: DiskRounds,
+    private readonly skipPhase1Check: boolean,
+  ) {}
+
+  ready(): boolean {
+    return this.recovered;
+  }
+
+  busy(): boolean {
+    return this.attempt !== null;
+  }
+
+  /** The first majority read after start: carry our own block on (Disk Paxos recovery). */
+  recover(round: Round, known: Decision | null, nowMs: number, out: Output[]): VotePayload {
+    this.own = recoverOwnBlock(round.reads.values(), this.selfId);
+    this.recovered = true;
+    if (known !== null && (this.own.decided === null || this.own.decided.epoch < known.epoch)) this.own.decided = known;
+    if (this.pendingDurable !== null) {
+      this.pendingDurable = null;
+      this.write(nowMs, 'decided', out);
+    }
+    return cloneBlock(this.own);
+  }
+
+  propose(nowMs: number, value: Decision, out: Output[]): { ballot: number } {
+    if (!this.recovered) throw new Error('engine invariant: proposing before recovering own block');
+    const instance = value.epoch;
+    const sameInstance = this.own.instance === instance;
+    const seen = Math.max(this.seenRound, sameInstance ? roundOf(this.own.mbal) : 0);
+    const ballot = makeBallot(seen + 1, this.selfId);
+    this.own = {
+      instance,
+      mbal: ballot,
+      bal: sameInstance ? this.own.bal : 0,
+      value: sameInstance ? this.own.value : null,
+      decided: this.own.decided,
+    };
+    const round = this.write(nowMs, 'paxos', out);
+    this.attempt = { instance, ballot, proposal: value, phase: 'p1-write', roundId: round.id, value: null, startedAtMs: nowMs };
+    return { ballot };
+  }
+
+  onRoundResolved(nowMs: number, round: Round, out: Output[]): ArbiterResult | null {
+    const a = this.attempt;
+    if (a === null || a.roundId !== round.id || round.purpose !== 'paxos') return null;
+    if (round.kind === 'read') {
+      this.seenRound = Math.max(this.seenRound, highestRound(currentBlocks(round.reads.values(), this.selfId), a.instance));
+    }
+    const step = advanceAttempt(a, round, this.own, this.selfId, this.skipPhase1Check);
+    switch (step.kind) {
+      case 'write':
+        a.phase = step.phase;
+        a.roundId = this.write(nowMs, 'paxos', out).id;
+        return null;
+      case 'read':
+        a.phase = step.phase;
+        a.roundId = this.rounds.issueRead(nowMs, 'paxos', out).id;
+        return null;
+      case 'aborted':
+        this.attempt = null;
+        return { kind: 'aborted', instance: a.instance, ballot: a.ballot, reason: step.reason };
+      case 'chosen':
+        this.attempt = null;
+        return { kind: 'chosen', value: step.value, ballot: a.ballot };
+    }
+  }
+
+  onDecisionKnown(nowMs: number, decision: Decision, out: Output[]): void {
+    if (this.own.decided === null || this.own.decided.epoch < decision.epoch) this.own.decided = decision;
+    if (this.attempt !== null && this.attempt.instance <= decision.epoch) this.attempt = null;
+    if (!this.recovered) {
+      this.pendingDurable = decision; // written right after recovery
+      return;
+    }
+    this.write(nowMs, 'decided', out);
+  }
+
+  madeDurable(round: Round, epoch: number): boolean {
+    return round.kind === 'write-vote' && round.outcome === 'succeeded' && round.voteRecord?.payload.decided?.epoch === epoch;
+  }
+
+  /** Re-sends the block after a failed 'decided' round (called at the next interval). */
+  retryDurable(nowMs: number, out: Output[]): void {
+    if (this.recovered && this.attempt === null) this.write(nowMs, 'decided', out);
+  }
+
+  private write(nowMs: number, purpose: string, out: Output[]): Round {
+    if (!this.recovered) throw new Error('engine invariant: vote write before recovering own block');
+    const record = { hostId: this.selfId, incarnation: this.incarnation, sequence: ++this.voteSeq, payload: cloneBlock(this.own) };
+    return this.rounds.issueVoteWrite(nowMs, purpose, record, out);
+  }
+}
