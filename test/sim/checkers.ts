@@ -144,6 +144,13 @@ export class Checker {
     if (d && d.masterId !== h.id) this.violation('promote-not-decided', h.id, `epoch ${epoch} master is ${d.masterId}`);
   }
 
+  /** A host re-registers at the storage only once a decision admits it (issue 4). */
+  onUnfence(h: SimHost, epoch: number): void {
+    const d = this.decided.get(epoch);
+    if (!d) this.violation('unfence-without-decision', h.id, `epoch ${epoch} has no known decision`);
+    else if (!d.members.includes(h.id)) this.violation('unfence-not-admitted', h.id, `epoch ${epoch} members ${d.members.join(',')}`);
+  }
+
   /** After every step: the stepping host, if master, must be the only acting master. */
   afterStep(h: SimHost): void {
     if (h.role !== 'master' || !this.acting(h)) return;

@@ -74,7 +74,7 @@ export function injectRandomFault(w: World): void {
     case 'crash':
       return crashHost(w, victim, rng.chance(0.5) ? span(200, 3_000) : span(3_000, 30_000), rng.chance(0.2));
     case 'pause': // false death: longer than every timeout, then the host resumes as it was
-      return victim.freeze(span(1.2, 4) * t.keepAliveMs, true);
+      return victim.freeze(span(1.2, 5) * t.keepAliveMs, true);
     case 'stall': // a merely slow host: must not be evicted for this
       return victim.freeze(span(20, t.maxSlowMs), false);
     case 'disk-stall': {

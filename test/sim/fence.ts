@@ -33,3 +33,24 @@ export function applyFence(w: World, fencer: SimHost, victim: number): void {
     },
   });
 }
+
+/**
+ * The host re-registers its own key (REGISTER AND IGNORE EXISTING KEY) on every disk and
+ * data LUN. Only legal once a decision admitted it again: the checker verifies that.
+ */
+export function applyUnfence(w: World, host: SimHost, epoch: number): void {
+  w.check.onUnfence(host, epoch);
+  const inc = host.incarnation;
+  w.after(w.rng.disk.range(2, 40), {
+    code: 'unfence-end',
+    host: 0,
+    gate: 'none',
+    inc: -1,
+    run: () => {
+      if (w.knobs.fencing !== 'pr' || !host.alive || host.incarnation !== inc) return;
+      for (const d of w.disks) d.fenced.delete(host.id);
+      w.dataFenced.delete(host.id);
+      w.check.onHostStateChanged(host, 'unfenced');
+    },
+  });
+}

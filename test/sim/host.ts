@@ -4,9 +4,9 @@
 import type { Input, Output, Role } from '../../src/core/types.js';
 import type { SimEngine } from './binding.js';
 import { submitRead, submitWrite } from './disk.js';
-import { applyFence } from './fence.js';
+import { applyFence, applyUnfence } from './fence.js';
 import { crashAllDbs, resourceAction, SimDb } from './resources.js';
-import type { World } from './world.js';
+import type { Gate, SimEvent, World } from './world.js';
 
 export class SimHost {
   alive = false;
@@ -64,6 +64,7 @@ export class SimHost {
     const w = this.world;
     this.alive = true;
     this.incarnation += 1;
+    this.resumeTickDue = false;
     this.role = 'starting';
     this.epoch = 0;
     this.masterId = 0;
@@ -86,10 +87,22 @@ export class SimHost {
     if (!this.alive) return;
     this.alive = false;
     this.engine = undefined;
+    this.backlog = [];
+    this.pausedUntil = Math.min(this.pausedUntil, this.world.now);
+    this.stalledUntil = Math.min(this.stalledUntil, this.world.now);
     this.crashedAtMs = this.world.now;
     this.powerLossCrash = powerLoss;
     crashAllDbs(this.world, this);
     this.world.check.onHostStateChanged(this, 'crash');
+  }
+
+  /** Events that arrived while frozen, in arrival order. */
+  backlog: SimEvent[] = [];
+  private resumeTickDue = false;
+
+  blocks(gate: Gate): boolean {
+    if (gate === 'engine') return this.ycsFrozen;
+    return gate === 'db' && this.frozen;
   }
 
   /** Freeze the whole host (false death) or only its ycs event loop (slow host). */
@@ -97,7 +110,11 @@ export class SimHost {
     if (!this.alive) return;
     const until = this.world.now + durationMs;
     if (wholeHost) this.pausedUntil = Math.max(this.pausedUntil, until);
-    else this.stalledUntil = Math.max(this.stalledUntil, until);
+    // A slow host is slow by at most the spike the timeouts tolerate: stalls never chain
+    // (a longer ycs-only freeze with the database still writing is outside the model).
+    else if (this.ycsFrozen) return;
+    else this.stalledUntil = until;
+    this.resumeTickDue = true;
     this.world.at(until, {
       code: wholeHost ? 'resume' : 'unstall',
       host: this.id,
@@ -109,17 +126,24 @@ export class SimHost {
 
   /** Ends every freeze now (heal). */
   thawNow(): void {
-    if (this.pausedUntil > this.world.now || this.stalledUntil > this.world.now) {
-      this.pausedUntil = Math.min(this.pausedUntil, this.world.now);
-      this.stalledUntil = Math.min(this.stalledUntil, this.world.now);
-      this.thaw();
-    }
+    this.pausedUntil = Math.min(this.pausedUntil, this.world.now);
+    this.stalledUntil = Math.min(this.stalledUntil, this.world.now);
+    this.thaw();
   }
 
   private thaw(): void {
-    if (!this.alive || this.ycsFrozen) return;
+    if (!this.alive) return;
+    const waiting = this.backlog;
+    this.backlog = [];
     // The first thing a thawed daemon does is run its timer: the engine sees the jump.
-    this.step({ kind: 'tick', nowMs: this.localNow() });
+    if (this.resumeTickDue && !this.ycsFrozen) {
+      this.resumeTickDue = false;
+      this.step({ kind: 'tick', nowMs: this.localNow() });
+    }
+    for (const ev of waiting) {
+      if (this.blocks(ev.gate)) this.backlog.push(ev);
+      else this.world.at(this.world.now, ev);
+    }
     this.world.check.onHostStateChanged(this, 'resume');
   }
 
@@ -152,7 +176,10 @@ export class SimHost {
       return;
     }
     w.check.onOutputs(this, input, outputs);
-    for (const out of outputs) this.execute(out);
+    for (const out of outputs) {
+      w.trace.note(w.now, this.id, out.kind, () => describeOutput(out));
+      this.execute(out);
+    }
     w.check.afterStep(this);
   }
 
@@ -174,6 +201,9 @@ export class SimHost {
       case 'fence':
         applyFence(w, this, out.victim);
         return;
+      case 'unfence':
+        applyUnfence(w, this, out.epoch);
+        return;
       case 'resource':
         resourceAction(w, this, out.resource, out.action, out.epoch);
         return;
@@ -189,5 +219,32 @@ export class SimHost {
       default:
         w.check.violation('unknown-output', this.id, JSON.stringify(out));
     }
+  }
+}
+
+function describeOutput(out: Output): string {
+  switch (out.kind) {
+    case 'role-change':
+      return `${out.from} -> ${out.to} epoch ${out.epoch} master ${out.masterId}: ${out.reason}`;
+    case 'log':
+      return `${out.level} ${out.msg}${out.fields ? ` ${JSON.stringify(out.fields)}` : ''}`;
+    case 'write-vote':
+      return `disk ${out.disk} #${out.requestId} ${JSON.stringify(out.record.payload)}`;
+    case 'write-heartbeat': {
+      const p = out.record.payload;
+      return `disk ${out.disk} #${out.requestId} seq ${out.record.sequence} ${p.role} epoch ${p.epoch} master ${p.masterId} heard [${p.heard.join(',')}]`;
+    }
+    case 'read-disk':
+      return `disk ${out.disk} #${out.requestId}`;
+    case 'send-heartbeat':
+      return `seq ${out.message.sequence} ${out.message.role} epoch ${out.message.epoch}`;
+    case 'fence':
+      return `victim ${out.victim} epoch ${out.epoch}`;
+    case 'unfence':
+      return `epoch ${out.epoch}`;
+    case 'resource':
+      return `resource ${out.resource} ${out.action} epoch ${out.epoch}`;
+    case 'exit':
+      return out.reason;
   }
 }

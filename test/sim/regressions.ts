@@ -15,4 +15,36 @@ export interface Regression {
   caught: string;
 }
 
-export const REGRESSIONS: Regression[] = [];
+export const REGRESSIONS: Regression[] = [
+  {
+    seed: 176,
+    faultPhaseMs: 10_000,
+    expect: 'pass',
+    checker: 'master-lost-after-heal',
+    caught: 'simulator bug: the heal thawed paused hosts but left their queued inputs at the old resume time',
+  },
+  {
+    seed: 2,
+    faultPhaseMs: 12_000,
+    brokenRule: 'skipPhase1Check',
+    expect: 'violation',
+    checker: 'decision-changed',
+    caught: 'Disk Paxos without the phase-1 check: two proposers decide different values for one epoch',
+  },
+  {
+    seed: 49,
+    faultPhaseMs: 12_000,
+    brokenRule: 'skipSelfFence',
+    expect: 'violation',
+    checker: 'two-masters-acting',
+    caught: 'a master that keeps acting after its window expired overlaps the new master',
+  },
+  {
+    seed: 134,
+    faultPhaseMs: 12_000,
+    brokenRule: 'promoteWithoutWait',
+    expect: 'violation',
+    checker: 'two-masters-acting',
+    caught: 'a new master promoted without fencing or waiting overlaps the old one',
+  },
+];

@@ -105,9 +105,8 @@ export class World {
       const h = this.host(ev.host);
       if (!h.alive) return;
       if (ev.inc >= 0 && ev.inc !== h.incarnation) return;
-      const frozenUntil = ev.gate === 'engine' ? Math.max(h.pausedUntil, h.stalledUntil) : h.pausedUntil;
-      if (this.now < frozenUntil) {
-        this.queue.push(frozenUntil, ev);
+      if (h.blocks(ev.gate)) {
+        h.backlog.push(ev); // delivered in order when the host thaws
         return;
       }
     }
