@@ -9,7 +9,11 @@ import type { HostId } from './types.js';
  * catch the breakage. Never set in production; the daemon refuses them.
  */
 export interface BrokenRules {
-  /** Phase 1 of Disk Paxos neither aborts on a higher ballot nor adopts an accepted value. */
+  /**
+   * "Let two proposers both win": Disk Paxos neither aborts on a higher ballot (phase 1 or
+   * 2) nor adopts an accepted value, every host proposes at once (no rank backoff) and
+   * names itself master.
+   */
   skipPhase1Check?: boolean;
   /** The master keeps acting after its validity window expired. */
   skipSelfFence?: boolean;

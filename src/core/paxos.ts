@@ -134,14 +134,15 @@ export type AttemptStep =
 
 /**
  * Advances an attempt after its round resolved. Mutates `own` (the host's block) as the
- * algorithm says; the caller writes it or reads as told.
+ * algorithm says; the caller writes it or reads as told. `skipChecks` is the deliberately
+ * broken rule (tests only): no ballot checks, no adoption of accepted values.
  */
 export function advanceAttempt(
   attempt: Attempt,
   round: Round,
   own: VotePayload,
   selfId: HostId,
-  skipPhase1Check: boolean,
+  skipChecks: boolean,
 ): AttemptStep {
   if (round.outcome !== 'succeeded') return { kind: 'aborted', reason: `${attempt.phase} did not reach a disk majority in time` };
   switch (attempt.phase) {
@@ -149,10 +150,10 @@ export function advanceAttempt(
       return { kind: 'read', phase: 'p1-read' };
     case 'p1-read': {
       const blocks = currentBlocks(round.reads.values(), selfId);
-      if (!skipPhase1Check && outbid(blocks, attempt.instance, attempt.ballot)) {
+      if (!skipChecks && outbid(blocks, attempt.instance, attempt.ballot)) {
         return { kind: 'aborted', reason: 'phase 1 saw a higher ballot' };
       }
-      const accepted = skipPhase1Check ? null : highestAccepted(blocks, own, attempt.instance);
+      const accepted = skipChecks ? null : highestAccepted(blocks, own, attempt.instance);
       attempt.value = accepted ?? attempt.proposal;
       own.bal = attempt.ballot;
       own.value = attempt.value;
@@ -162,7 +163,7 @@ export function advanceAttempt(
       return { kind: 'read', phase: 'p2-read' };
     case 'p2-read': {
       const blocks = currentBlocks(round.reads.values(), selfId);
-      if (outbid(blocks, attempt.instance, attempt.ballot)) return { kind: 'aborted', reason: 'phase 2 saw a higher ballot' };
+      if (!skipChecks && outbid(blocks, attempt.instance, attempt.ballot)) return { kind: 'aborted', reason: 'phase 2 saw a higher ballot' };
       if (attempt.value === null) throw new Error('engine invariant: phase 2 without a value');
       return { kind: 'chosen', value: attempt.value };
     }
