@@ -8,6 +8,7 @@ import type { DiskRounds, Round } from './disk-rounds.js';
 import {
   EMPTY_BLOCK,
   advanceAttempt,
+  cleanReads,
   cloneBlock,
   currentBlocks,
   highestRound,
@@ -50,6 +51,7 @@ export class DiskPaxosArbiter implements Arbiter {
     private readonly incarnation: number,
     private readonly rounds: DiskRounds,
     private readonly skipPhase1Check: boolean,
+    private readonly majority: number,
   ) {}
 
   ready(): boolean {
@@ -60,9 +62,14 @@ export class DiskPaxosArbiter implements Arbiter {
     return this.attempt !== null;
   }
 
-  /** The first majority read after start: carry our own block on (Disk Paxos recovery). */
-  recover(round: Round, known: Decision | null, nowMs: number, out: Output[]): VotePayload {
-    this.own = recoverOwnBlock(round.reads.values(), this.selfId);
+  /**
+   * The first majority read after start where our own slot is clean on a majority: carry
+   * our own block on (Disk Paxos recovery). Returns null while that is not possible.
+   */
+  recover(round: Round, known: Decision | null, nowMs: number, out: Output[]): VotePayload | null {
+    const reads = cleanReads(round.reads.values(), this.majority, this.selfId);
+    if (reads === null) return null;
+    this.own = recoverOwnBlock(reads, this.selfId);
     this.recovered = true;
     if (known !== null && (this.own.decided === null || this.own.decided.epoch < known.epoch)) this.own.decided = known;
     if (this.pendingDurable !== null) {
@@ -96,7 +103,7 @@ export class DiskPaxosArbiter implements Arbiter {
     if (round.kind === 'read') {
       this.seenRound = Math.max(this.seenRound, highestRound(currentBlocks(round.reads.values(), this.selfId), a.instance));
     }
-    const step = advanceAttempt(a, round, this.own, this.selfId, this.skipPhase1Check);
+    const step = advanceAttempt(a, round, this.own, this.selfId, this.skipPhase1Check, this.majority);
     switch (step.kind) {
       case 'write':
         a.phase = step.phase;
@@ -129,8 +136,8 @@ export class DiskPaxosArbiter implements Arbiter {
     return round.kind === 'write-vote' && round.outcome === 'succeeded' && round.voteRecord?.payload.decided?.epoch === epoch;
   }
 
-  /** Re-sends the block after a failed 'decided' round (called at the next interval). */
-  retryDurable(nowMs: number, out: Output[]): void {
+  /** Re-sends the block: after a failed 'decided' round, or to repair a torn own slot. */
+  rewrite(nowMs: number, out: Output[]): void {
     if (this.recovered && this.attempt === null) this.write(nowMs, 'decided', out);
   }
 

@@ -51,6 +51,7 @@ export class ClusterEngine implements Engine {
   decision: Decision | null = null;
   private decisionDurableAtMs: number | null = null;
   private retryDurable = false;
+  private ownVoteSlotDamaged = false;
   private readonly arbiter: DiskPaxosArbiter;
   private nextProposalAtMs = 0;
   private abnormalSinceMs: number | null = null;
@@ -79,7 +80,13 @@ export class ClusterEngine implements Engine {
     this.rounds = new DiskRounds(config.diskCount, majorityOf(config.diskCount), this.t.diskIoDeadlineMs);
     this.detector = new Detector(this.self, this.t.diskHbKeepAliveMs, this.t.networkHbTimeoutMs);
     this.resources = new Resources(config.resources, this.t.networkHbTimeoutMs, this.t.networkHbTimeoutMs);
-    this.arbiter = new DiskPaxosArbiter(this.self, config.incarnation, this.rounds, config.rules?.skipPhase1Check === true);
+    this.arbiter = new DiskPaxosArbiter(
+      this.self,
+      config.incarnation,
+      this.rounds,
+      config.rules?.skipPhase1Check === true,
+      majorityOf(config.diskCount),
+    );
   }
 
   view(): ClusterView {
@@ -125,6 +132,8 @@ export class ClusterEngine implements Engine {
         return;
       case 'disk-read-done': {
         const read = { heartbeats: input.heartbeats, votes: input.votes };
+        const own = input.votes.find((slot) => slot.hostId === this.self);
+        if (own !== undefined && own.verdict !== 'ok' && own.verdict !== 'empty') this.ownVoteSlotDamaged = true;
         this.detector.onHeartbeatSlots(now, input.heartbeats);
         this.learn(now, currentBlocks([read]), out);
         this.rounds.answer(input.requestId, true, out, read);
@@ -366,7 +375,7 @@ export class ClusterEngine implements Engine {
       this.detector.onReadRoundSucceeded(round.issuedAtMs);
       if (!this.arbiter.ready()) {
         const own = this.arbiter.recover(round, this.decision, now, out);
-        this.log(out, 'info', 'own vote block recovered', { instance: own.instance, mbal: own.mbal });
+        if (own !== null) this.log(out, 'info', 'own vote block recovered', { instance: own.instance, mbal: own.mbal });
       }
     }
     if (round.kind === 'write-heartbeat' && ok) {
@@ -456,8 +465,9 @@ export class ClusterEngine implements Engine {
       const record = { hostId: this.self, incarnation: this.config.incarnation, sequence: ++this.hbSeq, payload };
       this.rounds.issueHeartbeatWrite(now, record, out);
       this.rounds.issueRead(now, 'periodic', out);
-      if (this.retryDurable && this.decisionDurableAtMs === null) this.arbiter.retryDurable(now, out);
+      if ((this.retryDurable && this.decisionDurableAtMs === null) || this.ownVoteSlotDamaged) this.arbiter.rewrite(now, out);
       this.retryDurable = false;
+      this.ownVoteSlotDamaged = false;
     }
     if (now >= this.nextNetAtMs) {
       this.nextNetAtMs = now + this.t.networkHbIntervalMs;

@@ -56,6 +56,19 @@ export function currentBlocks(reads: Iterable<DiskReadResult>, excludeHost?: Hos
   return all.filter((r) => r.incarnation === newest.get(r.hostId));
 }
 
+/**
+ * The disk reads a phase may rely on: those where every vote slot is a valid block or
+ * empty. A torn (crc-mismatch) or otherwise unreadable slot could hide an accepted value,
+ * and Disk Paxos assumes a block is either there or not: such a disk does not count
+ * until its owner rewrites the slot. Returns null when fewer than `majority` are clean.
+ */
+export function cleanReads(reads: Iterable<DiskReadResult>, majority: number, onlyHost?: HostId): DiskReadResult[] | null {
+  const clean = [...reads].filter((r) =>
+    r.votes.every((slot) => (onlyHost !== undefined && slot.hostId !== onlyHost) || slot.verdict === 'ok' || slot.verdict === 'empty'),
+  );
+  return clean.length >= majority ? clean : null;
+}
+
 /** The newest decision any block says is committed. */
 export function learnedDecision(blocks: SlotRecord<VotePayload>[]): Decision | null {
   let best: Decision | null = null;
@@ -98,7 +111,7 @@ export function highestAccepted(blocks: SlotRecord<VotePayload>[], own: VotePayl
   return best;
 }
 
-/** Own block recovered after a restart: the newest own record on the disks read. */
+/** Own block recovered after a restart: the newest own record on the (clean) disks read. */
 export function recoverOwnBlock(reads: Iterable<DiskReadResult>, selfId: HostId): VotePayload {
   let best: SlotRecord<VotePayload> | undefined;
   for (const read of reads) {
@@ -143,13 +156,16 @@ export function advanceAttempt(
   own: VotePayload,
   selfId: HostId,
   skipChecks: boolean,
+  majority: number,
 ): AttemptStep {
   if (round.outcome !== 'succeeded') return { kind: 'aborted', reason: `${attempt.phase} did not reach a disk majority in time` };
+  const reads = cleanReads(round.reads.values(), majority);
+  if (attempt.phase.endsWith('read') && reads === null) return { kind: 'aborted', reason: 'a torn vote sector leaves no clean disk majority' };
   switch (attempt.phase) {
     case 'p1-write':
       return { kind: 'read', phase: 'p1-read' };
     case 'p1-read': {
-      const blocks = currentBlocks(round.reads.values(), selfId);
+      const blocks = currentBlocks(reads ?? [], selfId);
       if (!skipChecks && outbid(blocks, attempt.instance, attempt.ballot)) {
         return { kind: 'aborted', reason: 'phase 1 saw a higher ballot' };
       }
@@ -162,7 +178,7 @@ export function advanceAttempt(
     case 'p2-write':
       return { kind: 'read', phase: 'p2-read' };
     case 'p2-read': {
-      const blocks = currentBlocks(round.reads.values(), selfId);
+      const blocks = currentBlocks(reads ?? [], selfId);
       if (!skipChecks && outbid(blocks, attempt.instance, attempt.ballot)) return { kind: 'aborted', reason: 'phase 2 saw a higher ballot' };
       if (attempt.value === null) throw new Error('engine invariant: phase 2 without a value');
       return { kind: 'chosen', value: attempt.value };

@@ -3,6 +3,7 @@ import type { DiskReadResult, Round } from '../../src/core/disk-rounds.js';
 import {
   EMPTY_BLOCK,
   advanceAttempt,
+  cleanReads,
   cloneBlock,
   currentBlocks,
   highestAccepted,
@@ -81,7 +82,7 @@ class Proposer {
     if (a.phase.endsWith('read')) {
       this.roundNo = Math.max(this.roundNo, highestRound(currentBlocks(r.reads.values(), this.id), a.instance));
     }
-    const next = advanceAttempt(a, r, this.own, this.id, this.skipPhase1Check);
+    const next = advanceAttempt(a, r, this.own, this.id, this.skipPhase1Check, 2);
     if (next.kind === 'write') {
       a.phase = next.phase;
       this.write(disks);
@@ -175,6 +176,20 @@ describe('Disk Paxos', () => {
     const blocks = currentBlocks(reads);
     expect(blocks.map((b) => `${b.hostId}/${b.incarnation}`).sort()).toEqual(['1/2', '2/1']);
     expect(learnedDecision(blocks)).toEqual(d3);
+  });
+
+  it('a disk with a torn vote slot does not count towards a phase majority', () => {
+    const ok = { heartbeats: [], votes: [{ hostId: 1, verdict: 'empty' as const }] };
+    const torn = { heartbeats: [], votes: [{ hostId: 1, verdict: 'crc-mismatch' as const }, { hostId: 2, verdict: 'empty' as const }] };
+    expect(cleanReads([ok, torn, ok], 2)).toHaveLength(2);
+    expect(cleanReads([ok, torn, torn], 2)).toBeNull();
+    // recovery only cares about our own slot
+    expect(cleanReads([ok, torn], 2, 2)).toHaveLength(2);
+    // an attempt whose read finds no clean majority aborts instead of guessing
+    const attempt: Attempt = { instance: 1, ballot: makeBallot(1, 2), proposal: V2, phase: 'p1-read', roundId: 1, value: null, startedAtMs: 0 };
+    const reads = new Map([[0, ok], [1, torn]]);
+    const step = advanceAttempt(attempt, round(reads), cloneBlock(EMPTY_BLOCK), 2, false, 2);
+    expect(step).toEqual({ kind: 'aborted', reason: 'a torn vote sector leaves no clean disk majority' });
   });
 
   it('a restarted proposer that lost a minority write cannot make others pick the lost value', () => {
