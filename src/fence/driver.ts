@@ -1,0 +1,284 @@
+// Fencing policy (docs/fencing.md): every admitted host is registered with its own key on
+// every voting disk and data LUN; the master holds a Write Exclusive - Registrants Only
+// reservation; fencing host X is PREEMPT AND ABORT of X's key by a registered survivor
+// (PREEMPT where the target rejects PREEMPT AND ABORT, as tgt does), then READ KEYS to
+// verify that X's key is gone. A host that was fenced never registers itself again until
+// the cluster has admitted it again (`unfence`, called by the daemon on admission only).
+import { YcsError, isYcsError } from '../errors.js';
+import { formatKey, PrType, prTypeName } from './cdb.js';
+import { hostIdOfKey, reservationKey } from './keys.js';
+import { isSessionReset, type PrTransport } from './transport.js';
+
+export const MASTER_RESERVATION_TYPE = PrType.writeExclusiveRegistrantsOnly;
+
+export type FenceMethod = 'preempt-and-abort' | 'preempt' | 'already-gone';
+
+export interface DeviceFenceResult {
+  device: string;
+  method: FenceMethod;
+  /** READ KEYS after the preempt no longer lists the victim's key (false: reads unavailable). */
+  verified: boolean;
+}
+
+export type FenceOutcome =
+  | { kind: 'fenced'; victimHost: number; victimKey: bigint; devices: DeviceFenceResult[] }
+  | { kind: 'not-fenced'; victimHost: number; reason: string };
+
+export interface Registration {
+  key: bigint;
+  hostId: number | null; // null: not a key of this cluster
+  count: number; // registrations with this key (tgt keeps a stale one per lost session)
+}
+
+export interface DeviceFenceStatus {
+  device: string;
+  transport: string;
+  generation?: number;
+  registrations?: Registration[];
+  reservation?: { key: bigint; hostId: number | null; type: number; typeName: string } | null;
+  error?: { code: string; message: string };
+}
+
+export type FenceState = 'unregistered' | 'registered' | 'master' | 'fenced';
+
+export interface FenceStatus {
+  driver: 'pr' | 'none';
+  hostId: number;
+  key?: bigint;
+  state: FenceState | 'none';
+  devices: DeviceFenceStatus[];
+}
+
+/** The interface the daemon (and ycsctl without a daemon) drives. */
+export interface FenceDriver {
+  readonly name: 'pr' | 'none';
+  /** On admission: REGISTER AND IGNORE EXISTING KEY on every device. Refused while fenced. */
+  register(): Promise<void>;
+  /** On becoming master: hold the WERO reservation on every device. */
+  reserveAsMaster(): Promise<void>;
+  /** Evict `victimHost` at the storage and verify it. */
+  fence(victimHost: number): Promise<FenceOutcome>;
+  /** On re-admission after an eviction: lift the latch and register again. */
+  unfence(): Promise<void>;
+  status(): Promise<FenceStatus>;
+}
+
+export interface PrFenceDevice {
+  path: string;
+  transport: PrTransport;
+}
+
+export interface PrFenceDriverOptions {
+  clusterUuid: string;
+  hostId: number;
+  devices: PrFenceDevice[];
+}
+
+export function describeStatusDevice(clusterUuid: string, keys: bigint[]): Registration[] {
+  const byKey = new Map<bigint, Registration>();
+  for (const key of keys) {
+    const entry = byKey.get(key) ?? { key, hostId: hostIdOfKey(clusterUuid, key), count: 0 };
+    entry.count++;
+    byKey.set(key, entry);
+  }
+  return [...byKey.values()];
+}
+
+export async function readDeviceStatus(clusterUuid: string, device: PrFenceDevice): Promise<DeviceFenceStatus> {
+  const out: DeviceFenceStatus = { device: device.path, transport: device.transport.kind };
+  try {
+    const keys = await device.transport.readKeys();
+    const reservation = await device.transport.readReservation();
+    out.generation = keys.generation;
+    out.registrations = describeStatusDevice(clusterUuid, keys.keys);
+    out.reservation = reservation.reservation && {
+      key: reservation.reservation.key,
+      hostId: hostIdOfKey(clusterUuid, reservation.reservation.key),
+      type: reservation.reservation.type,
+      typeName: prTypeName(reservation.reservation.type),
+    };
+  } catch (err) {
+    const e = isYcsError(err) ? err : new YcsError('E_INTERNAL', String(err));
+    out.error = { code: e.code, message: e.message };
+  }
+  return out;
+}
+
+export class PrFenceDriver implements FenceDriver {
+  readonly name = 'pr' as const;
+  readonly key: bigint;
+  #state: FenceState = 'unregistered';
+  readonly #devices: PrFenceDevice[];
+  readonly #noPreemptAndAbort = new Set<string>(); // devices that answered ILLEGAL REQUEST
+
+  constructor(private readonly options: PrFenceDriverOptions) {
+    if (options.devices.length === 0) throw new YcsError('E_CONFIG', 'the PR fencing driver needs at least one device');
+    this.key = reservationKey(options.clusterUuid, options.hostId);
+    this.#devices = options.devices;
+  }
+
+  get state(): FenceState {
+    return this.#state;
+  }
+
+  async register(): Promise<void> {
+    if (this.#state === 'fenced') {
+      throw new YcsError('E_REFUSED', `host ${this.options.hostId} was fenced: it registers again only once the cluster admits it (unfence)`);
+    }
+    await this.#onEveryDevice('register', (d) => d.transport.registerAndIgnore(this.key));
+    if (this.#state === 'unregistered') this.#state = 'registered';
+  }
+
+  async unfence(): Promise<void> {
+    this.#state = 'unregistered';
+    await this.register();
+  }
+
+  /** The daemon saw RESERVATION CONFLICT on this host's own I/O: it was evicted. */
+  noteReservationConflict(): void {
+    this.#state = 'fenced';
+  }
+
+  async reserveAsMaster(): Promise<void> {
+    this.#assertRegistered('reserve');
+    await this.#onEveryDevice('reserve', async (d) => {
+      const { reservation } = await d.transport.readReservation();
+      if (reservation === null) return d.transport.reserve(this.key, MASTER_RESERVATION_TYPE);
+      if (reservation.key === this.key && reservation.type === MASTER_RESERVATION_TYPE) return undefined;
+      // Another key holds it: taking it over is a fence of that host, never a side effect.
+      const holder = hostIdOfKey(this.options.clusterUuid, reservation.key);
+      throw new YcsError('E_REFUSED', `the reservation on ${d.path} is held by ${holder === null ? formatKey(reservation.key) : `host ${holder}`}: fence it first`, { device: d.path });
+    });
+    this.#state = 'master';
+  }
+
+  /** Graceful hand-over: give the reservation up (registrations stay). */
+  async releaseMaster(): Promise<void> {
+    await this.#onEveryDevice('release', (d) => d.transport.release(this.key, MASTER_RESERVATION_TYPE));
+    if (this.#state === 'master') this.#state = 'registered';
+  }
+
+  async fence(victimHost: number): Promise<FenceOutcome> {
+    if (victimHost === this.options.hostId) throw new YcsError('E_REFUSED', 'a host never fences itself');
+    this.#assertRegistered('fence');
+    const victimKey = reservationKey(this.options.clusterUuid, victimHost);
+    const results: DeviceFenceResult[] = [];
+    const failures: string[] = [];
+    for (const device of this.#devices) {
+      try {
+        results.push(await this.#fenceOn(device, victimKey));
+      } catch (err) {
+        if (isYcsError(err, 'E_RESERVATION_CONFLICT')) this.#state = 'fenced';
+        failures.push(`${device.path}: ${isYcsError(err) ? err.toLine() : String(err)}`);
+      }
+    }
+    if (failures.length > 0) {
+      throw new YcsError('E_FENCE_FAILED', `fencing host ${victimHost} (key ${formatKey(victimKey)}) failed on ${failures.join('; ')}`);
+    }
+    return { kind: 'fenced', victimHost, victimKey, devices: results };
+  }
+
+  async #fenceOn(device: PrFenceDevice, victimKey: bigint): Promise<DeviceFenceResult> {
+    const t = device.transport;
+    const canRead = t.kind === 'scsi';
+    // PREEMPT of a key nobody holds is a RESERVATION CONFLICT: check first.
+    if (canRead && !(await t.readKeys()).keys.includes(victimKey)) {
+      return { device: device.path, method: 'already-gone', verified: true };
+    }
+    let method: FenceMethod = 'preempt-and-abort';
+    if (this.#noPreemptAndAbort.has(device.path)) method = 'preempt';
+    try {
+      if (method === 'preempt-and-abort') await t.preemptAndAbort(this.key, victimKey, MASTER_RESERVATION_TYPE);
+    } catch (err) {
+      if (!isYcsError(err, 'E_PR_UNSUPPORTED') || t.kind !== 'scsi') throw err;
+      this.#noPreemptAndAbort.add(device.path); // tgt: ILLEGAL REQUEST 24/00
+      method = 'preempt';
+    }
+    if (method === 'preempt') await t.preempt(this.key, victimKey, MASTER_RESERVATION_TYPE);
+    if (!canRead) return { device: device.path, method, verified: false };
+    if ((await t.readKeys()).keys.includes(victimKey)) {
+      throw new YcsError('E_FENCE_FAILED', `key ${formatKey(victimKey)} is still registered on ${device.path} after ${method}`, { device: device.path });
+    }
+    return { device: device.path, method, verified: true };
+  }
+
+  /**
+   * After the iSCSI backend had to log in again (ECONNRESET): targets like tgt drop the
+   * new session's registration. Re-register only when this host is admitted and its key
+   * is still listed (so it was not preempted); a master also moves its reservation to the
+   * new session by preempting its own key. Returns whether a renewal was needed.
+   */
+  async renewAfterSessionReset(path: string): Promise<boolean> {
+    const device = this.#devices.find((d) => d.path === path);
+    if (device === undefined) throw new YcsError('E_INVALID_ARGUMENT', `not a fenced device: ${path}`);
+    if (this.#state === 'fenced' || this.#state === 'unregistered') return false;
+    const t = device.transport;
+    try {
+      await t.register(this.key, this.key); // no-op where the nexus kept its registration
+      return false;
+    } catch (err) {
+      if (!isYcsError(err, 'E_RESERVATION_CONFLICT')) throw err;
+    }
+    if (!(await t.readKeys()).keys.includes(this.key)) {
+      this.#state = 'fenced';
+      throw new YcsError('E_RESERVATION_CONFLICT', `host ${this.options.hostId} was fenced on ${path}: its key is gone`, { device: path });
+    }
+    await t.registerAndIgnore(this.key);
+    if (this.#state === 'master') await t.preempt(this.key, this.key, MASTER_RESERVATION_TYPE);
+    return true;
+  }
+
+  async status(): Promise<FenceStatus> {
+    const devices = [];
+    for (const d of this.#devices) devices.push(await readDeviceStatus(this.options.clusterUuid, d));
+    return { driver: 'pr', hostId: this.options.hostId, key: this.key, state: this.#state, devices };
+  }
+
+  #assertRegistered(what: string): void {
+    if (this.#state === 'fenced') throw new YcsError('E_RESERVATION_CONFLICT', `host ${this.options.hostId} is fenced: cannot ${what}`);
+    if (this.#state === 'unregistered') throw new YcsError('E_REFUSED', `host ${this.options.hostId} is not registered: cannot ${what}`);
+  }
+
+  /** Runs `action` on every device; one session reset per device is renewed and retried. */
+  async #onEveryDevice(what: string, action: (d: PrFenceDevice) => Promise<unknown>): Promise<void> {
+    const failures: YcsError[] = [];
+    for (const device of this.#devices) {
+      try {
+        await action(device).catch(async (err: unknown) => {
+          if (!isSessionReset(err)) throw err;
+          await this.renewAfterSessionReset(device.path);
+          return action(device);
+        });
+      } catch (err) {
+        failures.push(isYcsError(err) ? err : new YcsError('E_INTERNAL', String(err)));
+      }
+    }
+    const first = failures[0];
+    if (first === undefined) return;
+    if (failures.length === 1) throw first;
+    throw new YcsError(first.code, `${what} failed on ${failures.length} devices: ${failures.map((f) => f.message).join('; ')}`);
+  }
+}
+
+/** For storage without persistent reservations (the file-backed demo). */
+export class NoneFenceDriver implements FenceDriver {
+  readonly name = 'none' as const;
+
+  constructor(private readonly hostId: number) {}
+
+  async register(): Promise<void> {}
+  async reserveAsMaster(): Promise<void> {}
+  async unfence(): Promise<void> {}
+
+  async fence(victimHost: number): Promise<FenceOutcome> {
+    return {
+      kind: 'not-fenced',
+      victimHost,
+      reason: 'not fenced: the storage has no persistent reservations; wait for the self-fence deadline',
+    };
+  }
+
+  async status(): Promise<FenceStatus> {
+    return { driver: 'none', hostId: this.hostId, state: 'none', devices: [] };
+  }
+}

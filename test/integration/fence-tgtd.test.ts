@@ -1,0 +1,185 @@
+// Fencing against a real iSCSI target: tgtd on 127.0.0.1 with a file-backed LUN and three
+// initiators (three IQNs = three hosts), each doing its sector I/O and its persistent
+// reservations over the same libiscsi session (SectorDevice on iscsi://).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SectorDevice } from '../../src/disk/device.js';
+import { YcsError } from '../../src/errors.js';
+import { prInCdb, PrType } from '../../src/fence/cdb.js';
+import { PrFenceDriver } from '../../src/fence/driver.js';
+import { reservationKey } from '../../src/fence/keys.js';
+import { decodeSense } from '../../src/fence/sense.js';
+import { ScsiPrTransport } from '../../src/fence/transport.js';
+import { scratchDir } from '../helpers/loop.js';
+import { startTgtd, type Tgtd } from '../helpers/tgtd.js';
+
+const CLUSTER_UUID = '6f1c2a7e-3b4d-4e5f-8a9b-0c1d2e3f4a5b';
+const SECTOR = 512;
+const iqn = (host: number): string => `iqn.2026-11.io.ycs.test:host${host}`;
+
+interface Host {
+  id: number;
+  device: SectorDevice;
+  transport: ScsiPrTransport;
+  driver: PrFenceDriver;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<YcsError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof YcsError) return err;
+    throw err;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** A raw WRITE(16) of one sector at LBA `lba`, so the test sees every status itself. */
+function write16(lba: number): Uint8Array {
+  const cdb = new Uint8Array(16);
+  cdb[0] = 0x8a;
+  cdb[1] = 0x08; // FUA
+  new DataView(cdb.buffer).setBigUint64(2, BigInt(lba));
+  new DataView(cdb.buffer).setUint32(10, 1);
+  return cdb;
+}
+
+describe('fencing on an iSCSI LUN served by tgtd', () => {
+  let scratch: { dir: string; remove(): void };
+  let tgtd: Tgtd;
+  const hosts: Host[] = [];
+  const host = (id: number): Host => hosts[id - 1]!;
+
+  async function openHost(id: number): Promise<Host> {
+    const device = await SectorDevice.open(tgtd.url(), { iscsiInitiatorIqn: iqn(id), ioTimeoutMs: 5000 });
+    const transport = new ScsiPrTransport(device);
+    const driver = new PrFenceDriver({ clusterUuid: CLUSTER_UUID, hostId: id, devices: [{ path: tgtd.url(), transport }] });
+    return { id, device, transport, driver };
+  }
+
+  beforeAll(async () => {
+    scratch = scratchDir('ycs-fence-');
+    tgtd = await startTgtd({ dir: scratch.dir });
+    for (const id of [1, 2, 3]) hosts.push(await openHost(id));
+  });
+
+  afterAll(async () => {
+    await Promise.allSettled(hosts.map((h) => h.device.close()));
+    await tgtd?.stop();
+    scratch?.remove();
+  });
+
+  it('registers the three hosts with their derived keys', async () => {
+    for (const h of hosts) await h.driver.register();
+    const keys = await host(1).transport.readKeys();
+    expect(keys.keys.sort()).toEqual([1, 2, 3].map((id) => reservationKey(CLUSTER_UUID, id)).sort());
+    const caps = await host(1).transport.reportCapabilities();
+    expect(caps.supportedTypes).toContain(PrType.writeExclusiveRegistrantsOnly);
+  });
+
+  it('the master holds a WERO reservation; registrants write, strangers are refused', async () => {
+    await host(1).driver.reserveAsMaster();
+    const { reservation } = await host(2).transport.readReservation();
+    expect(reservation).toEqual({ key: reservationKey(CLUSTER_UUID, 1), scope: 0, type: 5 });
+    await host(2).device.write(0, Buffer.alloc(SECTOR, 2));
+    const stranger = await SectorDevice.open(tgtd.url(), { iscsiInitiatorIqn: iqn(9) });
+    try {
+      const err = await rejection(stranger.write(0, Buffer.alloc(SECTOR, 9)));
+      expect(err.code).toBe('E_RESERVATION_CONFLICT');
+      expect(await stranger.read(0, SECTOR)).toEqual(Buffer.alloc(SECTOR, 2)); // reads stay allowed
+    } finally {
+      await stranger.close();
+    }
+  });
+
+  it('tgt rejects PREEMPT AND ABORT with ILLEGAL REQUEST, named in the error', async () => {
+    const err = await rejection(
+      host(1).transport.preemptAndAbort(reservationKey(CLUSTER_UUID, 1), reservationKey(CLUSTER_UUID, 3), 5),
+    );
+    expect(err.code).toBe('E_PR_UNSUPPORTED');
+    expect(err.message).toMatch(/does not support PERSISTENT RESERVE OUT service action PREEMPT AND ABORT/);
+    expect(err.message).toMatch(/ILLEGAL REQUEST, Invalid field in cdb \(05\/24\/00\)/);
+  });
+
+  it('fences host 3 with the PREEMPT fallback and verifies its key is gone', async () => {
+    const outcome = await host(1).driver.fence(3);
+    expect(outcome).toMatchObject({
+      kind: 'fenced', victimHost: 3, devices: [{ device: tgtd.url(), method: 'preempt', verified: true }],
+    });
+    const keys = await host(2).transport.readKeys();
+    expect(keys.keys).not.toContain(reservationKey(CLUSTER_UUID, 3));
+    expect(keys.keys).toHaveLength(2);
+  });
+
+  it("the fenced initiator's WRITE gets UNIT ATTENTION 2A/03, then RESERVATION CONFLICT", async () => {
+    const first = await host(3).device.scsi(write16(100), 'out', Buffer.alloc(SECTOR, 3), 5000);
+    expect(first.status).toBe(0x02);
+    expect(decodeSense(first.sense)).toMatchObject({ key: 6, asc: 0x2a, ascq: 0x03 });
+    const second = await host(3).device.scsi(write16(100), 'out', Buffer.alloc(SECTOR, 3), 5000);
+    expect(second.status).toBe(0x18);
+  });
+
+  it("the fenced host's heartbeat writes are refused while the master's and host 2's succeed", async () => {
+    const err = await rejection(host(3).device.write(3 * SECTOR, Buffer.alloc(SECTOR, 3)));
+    expect(err.code).toBe('E_RESERVATION_CONFLICT');
+    expect(err.errno).toBe('EBADE');
+    await host(1).device.write(1 * SECTOR, Buffer.alloc(SECTOR, 1));
+    await host(2).device.write(2 * SECTOR, Buffer.alloc(SECTOR, 2));
+    expect(await host(3).device.read(0, 4 * SECTOR)).toEqual(
+      Buffer.concat([Buffer.alloc(SECTOR, 2), Buffer.alloc(SECTOR, 1), Buffer.alloc(SECTOR, 2), Buffer.alloc(SECTOR, 0)]),
+    );
+  });
+
+  it('a fenced host does not register itself again until it is admitted (unfence)', async () => {
+    host(3).driver.noteReservationConflict();
+    const refused = await rejection(host(3).driver.register());
+    expect(refused.code).toBe('E_REFUSED');
+    expect((await host(1).transport.readKeys()).keys).not.toContain(reservationKey(CLUSTER_UUID, 3));
+    await host(3).driver.unfence();
+    expect(host(3).driver.state).toBe('registered');
+    expect((await host(1).transport.readKeys()).keys).toContain(reservationKey(CLUSTER_UUID, 3));
+    await host(3).device.write(3 * SECTOR, Buffer.alloc(SECTOR, 3));
+  });
+
+  it('across an iSCSI reconnect: ECONNRESET, tgt forgets the session, the admitted host renews', async () => {
+    expect(tgtd.dropConnections(iqn(2))).toBe(1);
+    const reset = await rejection(host(2).device.write(2 * SECTOR, Buffer.alloc(SECTOR, 0x22)));
+    expect(reset.errno).toBe('ECONNRESET');
+    // The new session (same IQN, same pinned ISID) lost the registration on tgt...
+    const conflict = await rejection(host(2).device.write(2 * SECTOR, Buffer.alloc(SECTOR, 0x22)));
+    expect(conflict.code).toBe('E_RESERVATION_CONFLICT');
+    // ...the key is still listed, so the admitted host re-registers the new session.
+    expect(await host(2).driver.renewAfterSessionReset(tgtd.url())).toBe(true);
+    await host(2).device.write(2 * SECTOR, Buffer.alloc(SECTOR, 0x22));
+    expect(tgtd.sessions().filter((s) => s.initiator === iqn(2))).toHaveLength(1);
+  });
+
+  it('the master renews across a reconnect and moves its reservation to the new session', async () => {
+    tgtd.dropConnections(iqn(1));
+    expect((await rejection(host(1).device.write(SECTOR, Buffer.alloc(SECTOR, 1)))).errno).toBe('ECONNRESET');
+    expect(await host(1).driver.renewAfterSessionReset(tgtd.url())).toBe(true);
+    await host(1).device.write(SECTOR, Buffer.alloc(SECTOR, 0x11));
+    const key1 = reservationKey(CLUSTER_UUID, 1);
+    expect((await host(2).transport.readReservation()).reservation).toMatchObject({ key: key1, type: 5 });
+    // the stale registration of the old session was preempted with it: key 1 is listed once
+    expect((await host(2).transport.readKeys()).keys.filter((k) => k === key1)).toHaveLength(1);
+    await host(1).driver.releaseMaster(); // only the reservation's real holder can release
+    expect((await host(2).transport.readReservation()).reservation).toBeNull();
+    await host(1).driver.reserveAsMaster();
+  });
+
+  it('a fenced host that reconnects stays fenced', async () => {
+    await host(1).driver.fence(2);
+    host(2).driver.noteReservationConflict();
+    tgtd.dropConnections(iqn(2));
+    expect((await rejection(host(2).device.read(0, SECTOR))).errno).toBe('ECONNRESET');
+    expect(await host(2).driver.renewAfterSessionReset(tgtd.url())).toBe(false);
+    expect((await rejection(host(2).device.write(2 * SECTOR, Buffer.alloc(SECTOR, 2)))).code).toBe('E_RESERVATION_CONFLICT');
+    expect((await host(1).transport.readKeys()).keys).not.toContain(reservationKey(CLUSTER_UUID, 2));
+  });
+
+  it('tgt answers READ FULL STATUS with ILLEGAL REQUEST, so status is built from READ KEYS and READ RESERVATION', async () => {
+    const reply = await host(1).device.scsi(prInCdb('readFullStatus', 4096), 'in', 4096, 5000);
+    expect(reply.status).toBe(0x02);
+    expect(decodeSense(reply.sense)).toMatchObject({ key: 5, asc: 0x24 });
+  });
+});
