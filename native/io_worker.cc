@@ -1,9 +1,6 @@
 #include "io_worker.h"
 
-#include <sched.h>
-
 #include <algorithm>
-#include <cstdlib>
 
 namespace ycs {
 
@@ -60,7 +57,6 @@ IoWorker::Submit IoWorker::submit(IoRequest&& request) {
   request.deadline = Clock::now() + std::chrono::milliseconds(request.timeout_ms);
   Clock::time_point deadline = request.deadline;
   queue_.push_back(std::move(request));
-  work_hint_.store(true, std::memory_order_release);
   io_cv_.notify_one();
   wake_watchdog_locked(deadline);
   return Submit::Queued;
@@ -70,7 +66,6 @@ bool IoWorker::request_close(uint64_t close_id, uint32_t timeout_ms) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (closing_) return false;
   closing_ = true;
-  work_hint_.store(true, std::memory_order_release);
   close_id_ = close_id;
   close_deadline_ = Clock::now() + std::chrono::milliseconds(timeout_ms);
   if (health_ == Health::Stalled) {
@@ -111,42 +106,15 @@ uint64_t IoWorker::stuck_ms_locked(Clock::time_point now) {
   return in_flight_ ? elapsed_ms(in_flight_->started, now) : 0;
 }
 
-// After an I/O, callers usually submit the next one within tens of microseconds (read
-// all slots, then write our own; the benchmark's loops). Polling briefly before sleeping
-// saves the futex wake-up and scheduling delay of the I/O thread on that path; the cost is
-// at most that long of one core per I/O. YCS_IO_SPIN_US overrides the 150 us default
-// (0 turns polling off, e.g. on hosts where every core is busy).
-static std::chrono::microseconds idle_spin() {
-  static const std::chrono::microseconds spin = [] {
-    const char* env = std::getenv("YCS_IO_SPIN_US");
-    long us = env != nullptr ? std::strtol(env, nullptr, 10) : 150;
-    return std::chrono::microseconds(std::clamp(us, 0L, 10000L));
-  }();
-  return spin;
-}
-
-void IoWorker::spin_for_work() {
-  const std::chrono::microseconds spin = idle_spin();
-  if (spin.count() == 0) return;
-  const Clock::time_point until = Clock::now() + spin;
-  while (!work_hint_.load(std::memory_order_acquire) && Clock::now() < until) {
-    // Yield rather than pause: on a busy host another runnable thread (often the event
-    // loop itself) gets the core instead of waiting behind our polling.
-    sched_yield();
-  }
-}
-
 void IoWorker::io_loop() {
   for (;;) {
     IoRequest request;
-    spin_for_work();
     {
       std::unique_lock<std::mutex> lock(mutex_);
       io_cv_.wait(lock, [this] { return !queue_.empty() || closing_; });
       if (queue_.empty()) break;
       request = std::move(queue_.front());
       queue_.pop_front();
-      work_hint_.store(!queue_.empty() || closing_, std::memory_order_relaxed);
       in_flight_ = InFlight{request.id, request.op, request.offset, request.length, request.timeout_ms,
                             Clock::now(), request.deadline};
     }

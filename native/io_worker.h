@@ -114,7 +114,6 @@ class IoWorker : public std::enable_shared_from_this<IoWorker> {
     bool timed_out = false;
   };
 
-  void spin_for_work();
   void io_loop();
   void watchdog_loop();
   IoOutcome execute(IoRequest& request);
@@ -133,8 +132,7 @@ class IoWorker : public std::enable_shared_from_this<IoWorker> {
 
   std::mutex mutex_;
   std::condition_variable io_cv_;
-  std::atomic<bool> work_hint_{false};
-  std::atomic<uint64_t> last_io_ns_{0};  // queue non-empty or closing; read without the mutex
+  std::atomic<uint64_t> last_io_ns_{0};  // written by the I/O thread, read by JS without the mutex
   std::condition_variable watchdog_cv_;
   IoSink* sink_;
   std::deque<IoRequest> queue_;
