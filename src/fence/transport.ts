@@ -68,8 +68,14 @@ const SERVICE_ACTION_NAMES: Record<PrOutActionName | PrInActionName, string> = {
   readFullStatus: 'READ FULL STATUS',
 };
 
+// Aliases share a number; name it the way the kernel headers and strerrorname_np do.
+const PREFERRED_ERRNO_NAMES = new Set(['EOPNOTSUPP', 'EAGAIN', 'EDEADLK']);
+
 export function errnoName(errno: number): string {
-  for (const [name, value] of Object.entries(osConstants.errno)) {
+  const entries = Object.entries(osConstants.errno);
+  const preferred = entries.find(([name, value]) => value === errno && PREFERRED_ERRNO_NAMES.has(name));
+  if (preferred) return preferred[0];
+  for (const [name, value] of entries) {
     if (value === errno) return name;
   }
   return `E${errno}`;
