@@ -6,7 +6,7 @@
 // thread-safe function -> promise settled); fio's is its completion latency (clat) of the
 // same syscall with ioengine=psync, direct=1, sync=1, same block size, offsets and count.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpus, loadavg } from 'node:os';
+import { cpus, loadavg, setPriority } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { SectorDevice } from '../src/disk/device.js';
@@ -147,7 +147,7 @@ async function bench(loop: LoopDevice): Promise<void> {
     const lag = await measureLag(device);
     const [load1] = loadavg();
     console.log(`ycs disk benchmark on ${loop.device} (loop, 64 MiB sparse file, ${SECTOR} B sectors, ` +
-      `${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, node ${process.version}, ${cpus().length} CPUs, load ${load1?.toFixed(1)})`);
+      `${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, node ${process.version}, ${cpus().length} CPUs, load ${load1?.toFixed(1)}, nice -10)`);
     console.log(`latency in microseconds, median over ${ROUNDS} alternating rounds; ratio = addon / fio (target at p50: <= ${TARGET_RATIO})`);
     console.log('addon = end to end in JS (call -> I/O thread -> syscall -> promise); syscall = the same I/O timed on the I/O thread');
     console.log(['operation'.padEnd(26), 'addon p50', 'addon p99', 'sysc. p50', '  fio p50', '  fio p99', '  p50 x', '  p99 x', 'sysc. x', ' ios a/f'].join(' '));
@@ -162,6 +162,9 @@ async function bench(loop: LoopDevice): Promise<void> {
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('bench:disk needs root (it attaches a loop device)');
+  // Both sides (the addon's threads and the fio children) inherit this priority, which
+  // keeps other jobs on a shared machine from dominating the figures.
+  setPriority(-10);
   const scratch = scratchDir('ycs-bench-');
   let loop: LoopDevice | undefined;
   try {
