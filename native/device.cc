@@ -60,23 +60,42 @@ struct Module {
 
 Napi::Value OpenDevice(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsString() || info[0].As<Napi::String>().Utf8Value().empty()) {
-    throw_error(env, usage("path must be a non-empty string"), "", "open");
+  try {
+    if (!info[0].IsString() || info[0].As<Napi::String>().Utf8Value().empty()) {
+      throw_error(env, usage("path must be a non-empty string"), "", "open");
+    }
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    Napi::Object options = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+    auto* module = static_cast<Module*>(info.Data());
+    Napi::Object handle = module->constructor.New({});
+    return DeviceWrap::Unwrap(handle)->Start(env, handle, path, options);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw_error(env, {"E_INTERNAL", "", std::string("cannot open device: ") + e.what()}, "", "open");
   }
-  std::string path = info[0].As<Napi::String>().Utf8Value();
-  Napi::Object options = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
-  auto* module = static_cast<Module*>(info.Data());
-  Napi::Object handle = module->constructor.New({});
-  return DeviceWrap::Unwrap(handle)->Start(env, handle, path, options);
 }
 
 }  // namespace
 
+template <Napi::Value (DeviceWrap::*Method)(const Napi::CallbackInfo&)>
+Napi::Value DeviceWrap::Guarded(const Napi::CallbackInfo& info) {
+  try {
+    return (this->*Method)(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw_error(info.Env(), {"E_INTERNAL", "", path_ + ": " + e.what()}, path_, "io");
+  }
+}
+
 Napi::Function DeviceWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativeDevice",
-                     {InstanceMethod<&DeviceWrap::Read>("read"), InstanceMethod<&DeviceWrap::Write>("write"),
-                      InstanceMethod<&DeviceWrap::Scsi>("scsi"), InstanceMethod<&DeviceWrap::BlockPr>("blockPr"),
-                      InstanceMethod<&DeviceWrap::Close>("close"),
+                     {InstanceMethod<&DeviceWrap::Guarded<&DeviceWrap::Read>>("read"),
+                      InstanceMethod<&DeviceWrap::Guarded<&DeviceWrap::Write>>("write"),
+                      InstanceMethod<&DeviceWrap::Guarded<&DeviceWrap::Scsi>>("scsi"),
+                      InstanceMethod<&DeviceWrap::Guarded<&DeviceWrap::BlockPr>>("blockPr"),
+                      InstanceMethod<&DeviceWrap::Guarded<&DeviceWrap::Close>>("close"),
                       InstanceAccessor<&DeviceWrap::GetHealth>("health"),
                       InstanceAccessor<&DeviceWrap::GetLastIoNs>("lastIoNs"),
                       InstanceAccessor<&DeviceWrap::GetInfo>("info")});

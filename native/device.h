@@ -23,6 +23,10 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
   Napi::Value Start(Napi::Env env, Napi::Object self, const std::string& path, Napi::Object options);
 
  private:
+  // Turns C++ exceptions other than Napi::Error (bad_alloc, system_error from thread
+  // creation) into an E_INTERNAL error instead of terminating the process.
+  template <Napi::Value (DeviceWrap::*Method)(const Napi::CallbackInfo&)>
+  Napi::Value Guarded(const Napi::CallbackInfo& info);
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value Scsi(const Napi::CallbackInfo& info);
