@@ -144,13 +144,23 @@ export class Daemon {
       resources: config.resources,
       hostId: config.hostId,
       hbSocketPath: hb2SocketPath(config),
-      // A primary database may write only while this host may act as master.
-      leaseMs: () => (engine instanceof ClusterEngine ? Math.floor(engine.windowRemainingMs(this.now())) : 0),
+      leaseMs: (index) => this.leaseFor(engine, index),
       networkHbTimeoutMs: config.timeouts.networkHbTimeoutMs,
       logger: this.loggers.root, // the manager and the hb2 server name their own subsystems
       now: () => this.now(),
       onInput: (input) => this.feed(input),
     });
+  }
+
+  /**
+   * The heartbeat-2 lease for resource `index`: a primary database may write only while
+   * this host may act as master, so its lease ends with the master window. Databases
+   * without write authority get a plain lease (it only tells them ycs is alive).
+   */
+  private leaseFor(engine: Engine, index: number): number {
+    if (engine instanceof ClusterEngine && engine.role === 'master') return Math.floor(engine.windowRemainingMs(this.now()));
+    const authority = this.parts.resources?.manager.authority(index);
+    return authority === undefined || authority.role === 'primary' ? 0 : this.config.timeouts.leaseMs;
   }
 
   private commandTarget(): Parameters<typeof daemonCommands>[0] {

@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
-import { join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StatusResult } from '../cli/status.js';
 import { callDaemon } from '../daemon/control-client.js';
@@ -18,8 +18,14 @@ import { initVotingDisk } from '../disk/voting-disk.js';
 import { YcsError } from '../errors.js';
 import { writeClusterKey } from '../net/key.js';
 
-/** The repository root, from dist/src/demo/cluster.js. */
-export const REPO_ROOT = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
+/** The repository root: the nearest directory above this file holding package.json (src/ or dist/src/). */
+function findRepoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+export const REPO_ROOT = findRepoRoot();
 export const DEMO_AGENT = join(REPO_ROOT, 'packaging', 'agents', 'demo-db-agent.sh');
 const DIST = join(REPO_ROOT, 'dist');
 const YCSM_MAIN = join(DIST, 'src', 'monitor', 'main.js');
