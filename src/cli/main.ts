@@ -17,6 +17,8 @@ interface GroupEntry {
 const GROUPS: Record<string, GroupEntry> = {
   disk: { summary: 'initialize, show and wipe a voting disk (works without a daemon)', load: () => import('./disk.js') },
   status: { summary: 'show the cluster: hosts, master, resources (--json, --watch)', load: () => import('./status.js') },
+  fence: { summary: 'persistent-reservation fencing: status DEVICE, or evict a host (fence HOST)', load: () => import('./fence.js') },
+  unfence: { summary: 'register the local host at the storage again (--force when the daemon is down)', load: async () => ({ run: (await import('./fence.js')).runUnfence }) },
 };
 
 function topLevelHelp(): string {

@@ -228,6 +228,22 @@ export class PrFenceDriver implements FenceDriver {
     return true;
   }
 
+  /**
+   * For a process that opens the devices of a host the cluster already admitted (ycsctl
+   * acting for the local host, a restarted daemon): adopt the registration this host's
+   * key still has, renewing the new session where the target forgot it. A key that is
+   * gone means the host was fenced: the driver latches that and refuses.
+   */
+  async resume(): Promise<void> {
+    let holder = true;
+    for (const d of this.#devices) {
+      const { reservation } = await d.transport.readReservation();
+      holder &&= reservation?.key === this.key && reservation.type === MASTER_RESERVATION_TYPE;
+    }
+    this.#state = holder ? 'master' : 'registered';
+    for (const d of this.#devices) await this.renewAfterSessionReset(d.path);
+  }
+
   async status(): Promise<FenceStatus> {
     const devices = [];
     for (const d of this.#devices) devices.push(await readDeviceStatus(this.options.clusterUuid, d));
