@@ -177,6 +177,18 @@ describe('fencing on an iSCSI LUN served by tgtd', () => {
     expect((await host(1).transport.readKeys()).keys).not.toContain(reservationKey(CLUSTER_UUID, 2));
   });
 
+  it('an ISID of a reserved format is refused before login; a valid pinned ISID logs in', async () => {
+    const refused = await rejection(SectorDevice.open(tgtd.url(), { iscsiInitiatorIqn: iqn(7), iscsiIsid: 0xc00000000001n }));
+    expect(refused.message).toMatch(/ISID has a reserved format/);
+    const pinned = await SectorDevice.open(tgtd.url(), { iscsiInitiatorIqn: iqn(7), iscsiIsid: 0x23d000000007n });
+    try {
+      expect(await pinned.read(0, SECTOR)).toHaveLength(SECTOR);
+      expect(tgtd.sessions().filter((s) => s.initiator === iqn(7))).toHaveLength(1);
+    } finally {
+      await pinned.close();
+    }
+  });
+
   it('tgt answers READ FULL STATUS with ILLEGAL REQUEST, so status is built from READ KEYS and READ RESERVATION', async () => {
     const reply = await host(1).device.scsi(prInCdb('readFullStatus', 4096), 'in', 4096, 5000);
     expect(reply.status).toBe(0x02);

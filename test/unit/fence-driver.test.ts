@@ -1,0 +1,76 @@
+// Fence driver rules that need no storage: the `none` driver, and refusals that happen
+// before any command is sent (the PR paths are covered against tgtd in integration/).
+import { describe, expect, it } from 'vitest';
+import { isYcsError } from '../../src/errors.js';
+import { NoneFenceDriver, PrFenceDriver, describeStatusDevice } from '../../src/fence/driver.js';
+import { reservationKey } from '../../src/fence/keys.js';
+import { ScsiPrTransport, type PrDevice } from '../../src/fence/transport.js';
+
+const UUID = '6f1c2a7e-3b4d-4e5f-8a9b-0c1d2e3f4a5b';
+
+/** A device that must never be reached: every refusal below happens before I/O. */
+const unreachable: PrDevice = {
+  info: { path: '/dev/sdq' },
+  scsi: () => Promise.reject(new Error('no command may be sent')),
+  blockPr: () => Promise.reject(new Error('no command may be sent')),
+};
+
+async function code(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    if (isYcsError(err)) return err.code;
+    throw err;
+  }
+  return 'resolved';
+}
+
+describe('the none driver', () => {
+  it('never fences: promotion waits for the self-fence deadline', async () => {
+    const driver = new NoneFenceDriver(2);
+    await driver.register();
+    await driver.reserveAsMaster();
+    await driver.unfence();
+    expect(await driver.fence(1)).toEqual({
+      kind: 'not-fenced', victimHost: 1,
+      reason: 'not fenced: the storage has no persistent reservations; wait for the self-fence deadline',
+    });
+    expect(await driver.status()).toEqual({ driver: 'none', hostId: 2, state: 'none', devices: [] });
+  });
+});
+
+describe('the PR driver refuses before touching the storage', () => {
+  const driver = (): PrFenceDriver =>
+    new PrFenceDriver({ clusterUuid: UUID, hostId: 1, devices: [{ path: '/dev/sdq', transport: new ScsiPrTransport(unreachable) }] });
+
+  it('needs a device', () => {
+    expect(() => new PrFenceDriver({ clusterUuid: UUID, hostId: 1, devices: [] })).toThrow(/at least one device/);
+  });
+
+  it('never fences the local host', async () => {
+    expect(await code(driver().fence(1))).toBe('E_REFUSED');
+  });
+
+  it('an unregistered host can neither reserve nor fence', async () => {
+    expect(await code(driver().reserveAsMaster())).toBe('E_REFUSED');
+    expect(await code(driver().fence(2))).toBe('E_REFUSED');
+  });
+
+  it('a fenced host can neither register, reserve nor fence until unfenced', async () => {
+    const d = driver();
+    d.noteReservationConflict();
+    expect(d.state).toBe('fenced');
+    expect(await code(d.register())).toBe('E_REFUSED');
+    expect(await code(d.reserveAsMaster())).toBe('E_RESERVATION_CONFLICT');
+    expect(await code(d.fence(2))).toBe('E_RESERVATION_CONFLICT');
+    expect(await d.renewAfterSessionReset('/dev/sdq')).toBe(false);
+  });
+
+  it('groups duplicate registrations and names foreign keys', () => {
+    const k1 = reservationKey(UUID, 1);
+    expect(describeStatusDevice(UUID, [k1, 0x42n, k1])).toEqual([
+      { key: k1, hostId: 1, count: 2 },
+      { key: 0x42n, hostId: null, count: 1 },
+    ]);
+  });
+});
