@@ -160,9 +160,23 @@ class Hb2Client implements YcsClient {
     this.serverRole = role;
     this.epoch = epoch;
     this.leaseUntilMs = Math.max(this.leaseUntilMs, sentAtMs + leaseMs);
+    this.armLeaseTimer();
+  }
+
+  /**
+   * Reports the lease expiry when it happens. libuv measures timers from its cached loop
+   * time, which lags the real clock on a busy loop, so a timer can fire a little early:
+   * re-arm until the lease has really run out. (canWrite() reads the clock itself and
+   * never depends on this timer.)
+   */
+  private armLeaseTimer(): void {
     clearTimeout(this.leaseTimer);
     const remainingMs = this.leaseUntilMs - performance.now();
-    if (remainingMs > 0) this.leaseTimer = setTimeout(() => this.report(), remainingMs + 1);
+    if (remainingMs <= 0) return;
+    this.leaseTimer = setTimeout(() => {
+      this.report();
+      this.armLeaseTimer();
+    }, Math.ceil(remainingMs) + 1);
   }
 
   /** Applies a role that removes write authority at once; ignores grants. */

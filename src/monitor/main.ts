@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // ycsm: started first (by systemd, packaging/ycsm.service), starts and watches ycs.
 //   ycsm --config PATH [--ycs-command CMD] [--keepalive-ms N] [--max-restarts N]
-//        [--restart-window-ms N] [--backoff-ms N] [--stop-timeout-ms N]
+//        [--restart-window-ms N] [--backoff-ms N] [--stop-timeout-ms N] [--startup-grace-ms N]
 // The local heartbeat timeout is DISK_HB_KEEP_ALIVE from the config unless --keepalive-ms
 // overrides it. CMD (or env YCSM_YCS_COMMAND) is split on spaces; `--config PATH` is
 // appended. Exit: 0 after ycs stopped normally or on SIGTERM; 1 on an internal error;
@@ -56,6 +56,7 @@ export function parseMonitorArgs(argv: string[], env: NodeJS.ProcessEnv): Monito
         'restart-window-ms': { type: 'string' },
         'backoff-ms': { type: 'string' },
         'stop-timeout-ms': { type: 'string' },
+        'startup-grace-ms': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -75,6 +76,8 @@ export function parseMonitorArgs(argv: string[], env: NodeJS.ProcessEnv): Monito
   const restartWindowMs = positiveInt('restart-window-ms', v['restart-window-ms']);
   const backoffBaseMs = positiveInt('backoff-ms', v['backoff-ms']);
   const stopTimeoutMs = positiveInt('stop-timeout-ms', v['stop-timeout-ms']);
+  const startupGraceMs = positiveInt('startup-grace-ms', v['startup-grace-ms']);
+  if (startupGraceMs !== undefined) settings.startupGraceMs = startupGraceMs;
   if (maxRestarts !== undefined) settings.maxRestarts = maxRestarts;
   if (restartWindowMs !== undefined) settings.restartWindowMs = restartWindowMs;
   if (backoffBaseMs !== undefined) settings.backoffBaseMs = backoffBaseMs;

@@ -25,7 +25,7 @@ export interface SupervisorOptions {
   keepaliveMs: number;
   /** Beat interval asked of ycs (default keepalive / 5). */
   heartbeatIntervalMs?: number;
-  /** Extra time for the first beat after a start (default keepaliveMs). */
+  /** Extra time for the first beat after a start (default 10 s: a loaded host starts node slowly). */
   startupGraceMs?: number;
   maxRestarts?: number;
   restartWindowMs?: number;
@@ -52,6 +52,7 @@ export const SUPERVISOR_DEFAULTS = {
   backoffBaseMs: 500,
   backoffMaxMs: 16_000,
   stopTimeoutMs: 30_000,
+  startupGraceMs: 10_000,
 } as const;
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
@@ -71,6 +72,8 @@ export class Supervisor {
   private managed: ManagedPid[] = [];
   private killedForTimeout = false;
   private stopAnnounced = false;
+  private startedAtMs = 0;
+  private beating = false;
   private stopRequested = false;
   private restartTimesMs: number[] = [];
   private checkTimer: NodeJS.Timeout | undefined;
@@ -87,7 +90,7 @@ export class Supervisor {
       args: opts.args,
       keepaliveMs: opts.keepaliveMs,
       heartbeatIntervalMs: opts.heartbeatIntervalMs ?? Math.max(10, Math.floor(opts.keepaliveMs / 5)),
-      startupGraceMs: opts.startupGraceMs ?? opts.keepaliveMs,
+      startupGraceMs: opts.startupGraceMs ?? SUPERVISOR_DEFAULTS.startupGraceMs,
       maxRestarts: opts.maxRestarts ?? SUPERVISOR_DEFAULTS.maxRestarts,
       restartWindowMs: opts.restartWindowMs ?? SUPERVISOR_DEFAULTS.restartWindowMs,
       backoffBaseMs: opts.backoffBaseMs ?? SUPERVISOR_DEFAULTS.backoffBaseMs,
@@ -134,6 +137,7 @@ export class Supervisor {
     this.starts++;
     this.killedForTimeout = false;
     this.stopAnnounced = false;
+    this.beating = false;
     this.managed = [];
     const child = spawn(this.settings.command, this.settings.args, {
       detached: true, // own process group: a hung ycs is killed with everything in it
@@ -142,6 +146,7 @@ export class Supervisor {
     });
     this.child = child;
     const now = performance.now();
+    this.startedAtMs = now;
     this.deadlineMs = now + this.settings.keepaliveMs + this.settings.startupGraceMs;
     this.lastCheckMs = now;
     let exited = false;
@@ -173,8 +178,14 @@ export class Supervisor {
           this.stopAnnounced = true;
           continue;
         }
-        this.deadlineMs = performance.now() + this.settings.keepaliveMs;
+        const now = performance.now();
+        this.deadlineMs = now + this.settings.keepaliveMs;
         this.managed = message.pids;
+        if (!this.beating) {
+          this.beating = true;
+          const startupMs = Math.round(now - this.startedAtMs);
+          this.log.info({ pid: this.child?.pid, startupMs }, `first local heartbeat from ycs, ${startupMs} ms after its start`);
+        }
       }
     });
   }

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { processStartTime } from '../../src/monitor/channel.js';
 import { scratchDir } from '../helpers/loop.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -41,7 +42,11 @@ beforeEach(() => {
 
 afterEach(() => {
   for (const r of running) r.child.kill('SIGKILL');
-  for (const pid of [...startedPids(), ...databasePids()]) {
+  // Only processes this test started: the recorded start time must still match.
+  const ours = [...lines(startsFile).map((l) => l.split(' ')), ...lines(dbFile).map((l) => l.split(' '))]
+    .map((f) => ({ pid: Number(f[0]), start: f.at(-1) }))
+    .filter(({ pid, start }) => processStartTime(pid) === start);
+  for (const { pid } of ours) {
     try {
       process.kill(pid, 'SIGCONT');
       process.kill(pid, 'SIGKILL');
@@ -62,7 +67,7 @@ function starts(): Array<{ pid: number; atMs: number }> {
   });
 }
 const startedPids = (): number[] => starts().map((s) => s.pid);
-const databasePids = (): number[] => lines(dbFile).map(Number);
+const databasePids = (): number[] => lines(dbFile).map((l) => Number(l.split(' ')[0]));
 
 function isAlive(pid: number): boolean {
   try {
@@ -80,6 +85,9 @@ async function waitFor(check: () => boolean, timeoutMs = 5_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** ycsm has had the first local heartbeat of the current ycs. */
+const beating = (ycsm: RunningYcsm): boolean => ycsm.stdout().includes('first local heartbeat from ycs');
 
 function startYcsm(extraArgs: string[], env: Record<string, string> = {}): RunningYcsm {
   const child = spawn(
@@ -119,8 +127,7 @@ describe('ycsm', () => {
 
   it('kills a SIGSTOPped ycs and its databases after DISK_HB_KEEP_ALIVE, then starts it again', async () => {
     const ycsm = startYcsm([], { FAKE_YCS_DB: dbFile });
-    await waitFor(() => starts().length === 1 && databasePids().length === 1);
-    await new Promise((r) => setTimeout(r, 300)); // past the startup grace: steady beats
+    await waitFor(() => beating(ycsm) && databasePids().length === 1); // steady beats, past the startup grace
     const [frozen] = startedPids() as [number];
     const [db] = databasePids() as [number];
     const stoppedAt = Date.now();
@@ -138,8 +145,7 @@ describe('ycsm', () => {
 
   it('does not kill ycs for a pause of the whole host (ycsm stopped too)', async () => {
     const ycsm = startYcsm([]);
-    await waitFor(() => starts().length === 1);
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(() => beating(ycsm));
     const [ycs] = startedPids() as [number];
     process.kill(ycsm.child.pid!, 'SIGSTOP');
     process.kill(ycs, 'SIGSTOP');
@@ -174,7 +180,7 @@ describe('ycsm', () => {
     const ycsm = startYcsm(['--max-restarts', '3', '--backoff-ms', '80'], { FAKE_YCS_MODE: 'crash' });
     expect(await ycsm.exited).toEqual({ code: 3, signal: null });
     const times = starts().map((s) => s.atMs);
-    expect(times).toHaveLength(4); // the first start and three restarts
+    expect(times, ycsm.stdout()).toHaveLength(4); // the first start and three restarts
     const gaps = times.slice(1).map((t, i) => t - times[i]!);
     console.log(`crash-loop gaps between starts: ${gaps.join(', ')} ms (backoff 80, 160, 320)`);
     expect(gaps[0]!).toBeGreaterThanOrEqual(75);

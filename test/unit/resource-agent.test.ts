@@ -4,19 +4,23 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Input } from '../../src/core/types.js';
+import { processStartTime } from '../../src/monitor/channel.js';
 import { agentSucceeded, runAgent } from '../../src/resource/agent.js';
 import { ResourceManager } from '../../src/resource/manager.js';
 import type { AgentContext, ResourceConfig } from '../../src/resource/types.js';
 import { scratchDir } from '../helpers/loop.js';
 
 let scratch: { dir: string; remove(): void };
-const strayPids: number[] = [];
+// Processes a test may leave behind if it fails, with their start times, so that the
+// cleanup never kills a recycled pid that belongs to someone else.
+const strayPids: Array<{ pid: number; start: string | undefined }> = [];
 
 beforeEach(() => {
   scratch = scratchDir('ycs-agent-');
 });
 afterEach(() => {
-  for (const pid of strayPids.splice(0)) {
+  for (const { pid, start } of strayPids.splice(0)) {
+    if (start === undefined || processStartTime(pid) !== start) continue;
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
@@ -106,7 +110,7 @@ describe('runAgent', () => {
     ].join('\n'));
     const result = await runAgent(config(agent, { actionTimeoutMs: 300 }), 'start', ctx, { killGraceMs: 300 });
     const [leader, child] = readFileSync(pids, 'utf8').trim().split(' ').map(Number) as [number, number];
-    strayPids.push(leader, child);
+    strayPids.push({ pid: leader, start: processStartTime(leader) }, { pid: child, start: processStartTime(child) });
     expect(result.timedOut).toBe(true);
     expect(agentSucceeded(result)).toBe(false);
     expect(result.durationMs).toBeGreaterThanOrEqual(290);

@@ -31,8 +31,10 @@ afterEach(async () => {
   stack = undefined;
   const pidFile = join(scratch.dir, 'run/yasdb.pid');
   if (existsSync(pidFile)) {
+    const pid = Number(readFileSync(pidFile, 'utf8'));
     try {
-      process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+      // Only if that pid is still our demo database, never a recycled pid.
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(demoDb)) process.kill(pid, 'SIGKILL');
     } catch {
       // already gone
     }
