@@ -2,7 +2,9 @@
 // initiators (three IQNs = three hosts), each doing its sector I/O and its persistent
 // reservations over the same libiscsi session (SectorDevice on iscsi://).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HeartbeatPayload, SlotRecord } from '../../src/core/types.js';
 import { SectorDevice } from '../../src/disk/device.js';
+import { initVotingDisk, VotingDisk } from '../../src/disk/voting-disk.js';
 import { YcsError } from '../../src/errors.js';
 import { prInCdb, PrType } from '../../src/fence/cdb.js';
 import { PrFenceDriver } from '../../src/fence/driver.js';
@@ -12,12 +14,15 @@ import { ScsiPrTransport } from '../../src/fence/transport.js';
 import { scratchDir } from '../helpers/loop.js';
 import { startTgtd, type Tgtd } from '../helpers/tgtd.js';
 
-const CLUSTER_UUID = '6f1c2a7e-3b4d-4e5f-8a9b-0c1d2e3f4a5b';
 const SECTOR = 512;
+/** Raw data I/O goes past the voting-disk layout (3 MiB) that fills the start of the LUN. */
+const DATA = 8 << 20;
+let clusterUuid = '';
 const iqn = (host: number): string => `iqn.2026-11.io.ycs.test:host${host}`;
 
 interface Host {
   id: number;
+  disk: VotingDisk;
   device: SectorDevice;
   transport: ScsiPrTransport;
   driver: PrFenceDriver;
@@ -50,15 +55,17 @@ describe('fencing on an iSCSI LUN served by tgtd', () => {
   const host = (id: number): Host => hosts[id - 1]!;
 
   async function openHost(id: number): Promise<Host> {
-    const device = await SectorDevice.open(tgtd.url(), { iscsiInitiatorIqn: iqn(id), ioTimeoutMs: 5000 });
+    const disk = await VotingDisk.open(tgtd.url(), { iscsiInitiatorIqn: iqn(id), ioTimeoutMs: 5000, expectedClusterUuid: clusterUuid });
+    const device = disk.device; // PR and sector I/O share one session: one I_T nexus
     const transport = new ScsiPrTransport(device);
-    const driver = new PrFenceDriver({ clusterUuid: CLUSTER_UUID, hostId: id, devices: [{ path: tgtd.url(), transport }] });
-    return { id, device, transport, driver };
+    const driver = new PrFenceDriver({ clusterUuid: clusterUuid, hostId: id, devices: [{ path: tgtd.url(), transport }] });
+    return { id, disk, device, transport, driver };
   }
 
   beforeAll(async () => {
     scratch = scratchDir('ycs-fence-');
     tgtd = await startTgtd({ dir: scratch.dir });
+    clusterUuid = (await initVotingDisk(tgtd.url(), { clusterName: 'fence-it', hostSlots: 3, iscsiInitiatorIqn: iqn(9) })).clusterUuid;
     for (const id of [1, 2, 3]) hosts.push(await openHost(id));
   });
 
@@ -71,7 +78,7 @@ describe('fencing on an iSCSI LUN served by tgtd', () => {
   it('registers the three hosts with their derived keys', async () => {
     for (const h of hosts) await h.driver.register();
     const keys = await host(1).transport.readKeys();
-    expect(keys.keys.sort()).toEqual([1, 2, 3].map((id) => reservationKey(CLUSTER_UUID, id)).sort());
+    expect(keys.keys.sort()).toEqual([1, 2, 3].map((id) => reservationKey(clusterUuid, id)).sort());
     const caps = await host(1).transport.reportCapabilities();
     expect(caps.supportedTypes).toContain(PrType.writeExclusiveRegistrantsOnly);
   });
@@ -79,13 +86,13 @@ describe('fencing on an iSCSI LUN served by tgtd', () => {
   it('the master holds a WERO reservation; registrants write, strangers are refused', async () => {
     await host(1).driver.reserveAsMaster();
     const { reservation } = await host(2).transport.readReservation();
-    expect(reservation).toEqual({ key: reservationKey(CLUSTER_UUID, 1), scope: 0, type: 5 });
-    await host(2).device.write(0, Buffer.alloc(SECTOR, 2));
+    expect(reservation).toEqual({ key: reservationKey(clusterUuid, 1), scope: 0, type: 5 });
+    await host(2).device.write(DATA, Buffer.alloc(SECTOR, 2));
     const stranger = await SectorDevice.open(tgtd.url(), { iscsiInitiatorIqn: iqn(9) });
     try {
-      const err = await rejection(stranger.write(0, Buffer.alloc(SECTOR, 9)));
+      const err = await rejection(stranger.write(DATA, Buffer.alloc(SECTOR, 9)));
       expect(err.code).toBe('E_RESERVATION_CONFLICT');
-      expect(await stranger.read(0, SECTOR)).toEqual(Buffer.alloc(SECTOR, 2)); // reads stay allowed
+      expect(await stranger.read(DATA, SECTOR)).toEqual(Buffer.alloc(SECTOR, 2)); // reads stay allowed
     } finally {
       await stranger.close();
     }
@@ -93,7 +100,7 @@ describe('fencing on an iSCSI LUN served by tgtd', () => {
 
   it('tgt rejects PREEMPT AND ABORT with ILLEGAL REQUEST, named in the error', async () => {
     const err = await rejection(
-      host(1).transport.preemptAndAbort(reservationKey(CLUSTER_UUID, 1), reservationKey(CLUSTER_UUID, 3), 5),
+      host(1).transport.preemptAndAbort(reservationKey(clusterUuid, 1), reservationKey(clusterUuid, 3), 5),
     );
     expect(err.code).toBe('E_PR_UNSUPPORTED');
     expect(err.message).toMatch(/does not support PERSISTENT RESERVE OUT service action PREEMPT AND ABORT/);
@@ -106,25 +113,38 @@ describe('fencing on an iSCSI LUN served by tgtd', () => {
       kind: 'fenced', victimHost: 3, devices: [{ device: tgtd.url(), method: 'preempt', verified: true }],
     });
     const keys = await host(2).transport.readKeys();
-    expect(keys.keys).not.toContain(reservationKey(CLUSTER_UUID, 3));
+    expect(keys.keys).not.toContain(reservationKey(clusterUuid, 3));
     expect(keys.keys).toHaveLength(2);
   });
 
   it("the fenced initiator's WRITE gets UNIT ATTENTION 2A/03, then RESERVATION CONFLICT", async () => {
-    const first = await host(3).device.scsi(write16(100), 'out', Buffer.alloc(SECTOR, 3), 5000);
+    const first = await host(3).device.scsi(write16(DATA / SECTOR + 100), 'out', Buffer.alloc(SECTOR, 3), 5000);
     expect(first.status).toBe(0x02);
     expect(decodeSense(first.sense)).toMatchObject({ key: 6, asc: 0x2a, ascq: 0x03 });
-    const second = await host(3).device.scsi(write16(100), 'out', Buffer.alloc(SECTOR, 3), 5000);
+    const second = await host(3).device.scsi(write16(DATA / SECTOR + 100), 'out', Buffer.alloc(SECTOR, 3), 5000);
     expect(second.status).toBe(0x18);
   });
 
-  it("the fenced host's heartbeat writes are refused while the master's and host 2's succeed", async () => {
-    const err = await rejection(host(3).device.write(3 * SECTOR, Buffer.alloc(SECTOR, 3)));
+  it("the fenced host's heartbeat writes are refused; the master's and host 2's are written", async () => {
+    const beat = (hostId: number, sequence: number): SlotRecord<HeartbeatPayload> => ({
+      hostId, incarnation: 1, sequence,
+      payload: { role: hostId === 1 ? 'master' : 'standby', epoch: 1, masterId: 1, heard: [], resources: [], flags: 0 },
+    });
+    const refused = await rejection(host(3).disk.writeHeartbeat(beat(3, 7)));
+    expect(refused.code).toBe('E_RESERVATION_CONFLICT');
+    await host(1).disk.writeHeartbeat(beat(1, 7));
+    await host(2).disk.writeHeartbeat(beat(2, 7));
+    const slots = await host(3).disk.readHeartbeats(); // a fenced host still reads
+    expect(slots.map((s) => (s.verdict === 'ok' ? s.record?.sequence : s.verdict))).toEqual([7, 7, 'empty']);
+  });
+
+  it("the fenced host's data writes are refused while the master's and host 2's succeed", async () => {
+    const err = await rejection(host(3).device.write(DATA + 3 * SECTOR, Buffer.alloc(SECTOR, 3)));
     expect(err.code).toBe('E_RESERVATION_CONFLICT');
     expect(err.errno).toBe('EBADE');
-    await host(1).device.write(1 * SECTOR, Buffer.alloc(SECTOR, 1));
-    await host(2).device.write(2 * SECTOR, Buffer.alloc(SECTOR, 2));
-    expect(await host(3).device.read(0, 4 * SECTOR)).toEqual(
+    await host(1).device.write(DATA + 1 * SECTOR, Buffer.alloc(SECTOR, 1));
+    await host(2).device.write(DATA + 2 * SECTOR, Buffer.alloc(SECTOR, 2));
+    expect(await host(3).device.read(DATA, 4 * SECTOR)).toEqual(
       Buffer.concat([Buffer.alloc(SECTOR, 2), Buffer.alloc(SECTOR, 1), Buffer.alloc(SECTOR, 2), Buffer.alloc(SECTOR, 0)]),
     );
   });
@@ -133,32 +153,32 @@ describe('fencing on an iSCSI LUN served by tgtd', () => {
     host(3).driver.noteReservationConflict();
     const refused = await rejection(host(3).driver.register());
     expect(refused.code).toBe('E_REFUSED');
-    expect((await host(1).transport.readKeys()).keys).not.toContain(reservationKey(CLUSTER_UUID, 3));
+    expect((await host(1).transport.readKeys()).keys).not.toContain(reservationKey(clusterUuid, 3));
     await host(3).driver.unfence();
     expect(host(3).driver.state).toBe('registered');
-    expect((await host(1).transport.readKeys()).keys).toContain(reservationKey(CLUSTER_UUID, 3));
-    await host(3).device.write(3 * SECTOR, Buffer.alloc(SECTOR, 3));
+    expect((await host(1).transport.readKeys()).keys).toContain(reservationKey(clusterUuid, 3));
+    await host(3).device.write(DATA + 3 * SECTOR, Buffer.alloc(SECTOR, 3));
   });
 
   it('across an iSCSI reconnect: ECONNRESET, tgt forgets the session, the admitted host renews', async () => {
     expect(tgtd.dropConnections(iqn(2))).toBe(1);
-    const reset = await rejection(host(2).device.write(2 * SECTOR, Buffer.alloc(SECTOR, 0x22)));
+    const reset = await rejection(host(2).device.write(DATA + 2 * SECTOR, Buffer.alloc(SECTOR, 0x22)));
     expect(reset.errno).toBe('ECONNRESET');
     // The new session (same IQN, same pinned ISID) lost the registration on tgt...
-    const conflict = await rejection(host(2).device.write(2 * SECTOR, Buffer.alloc(SECTOR, 0x22)));
+    const conflict = await rejection(host(2).device.write(DATA + 2 * SECTOR, Buffer.alloc(SECTOR, 0x22)));
     expect(conflict.code).toBe('E_RESERVATION_CONFLICT');
     // ...the key is still listed, so the admitted host re-registers the new session.
     expect(await host(2).driver.renewAfterSessionReset(tgtd.url())).toBe(true);
-    await host(2).device.write(2 * SECTOR, Buffer.alloc(SECTOR, 0x22));
+    await host(2).device.write(DATA + 2 * SECTOR, Buffer.alloc(SECTOR, 0x22));
     expect(tgtd.sessions().filter((s) => s.initiator === iqn(2))).toHaveLength(1);
   });
 
   it('the master renews across a reconnect and moves its reservation to the new session', async () => {
     tgtd.dropConnections(iqn(1));
-    expect((await rejection(host(1).device.write(SECTOR, Buffer.alloc(SECTOR, 1)))).errno).toBe('ECONNRESET');
+    expect((await rejection(host(1).device.write(DATA + SECTOR, Buffer.alloc(SECTOR, 1)))).errno).toBe('ECONNRESET');
     expect(await host(1).driver.renewAfterSessionReset(tgtd.url())).toBe(true);
-    await host(1).device.write(SECTOR, Buffer.alloc(SECTOR, 0x11));
-    const key1 = reservationKey(CLUSTER_UUID, 1);
+    await host(1).device.write(DATA + SECTOR, Buffer.alloc(SECTOR, 0x11));
+    const key1 = reservationKey(clusterUuid, 1);
     expect((await host(2).transport.readReservation()).reservation).toMatchObject({ key: key1, type: 5 });
     // the stale registration of the old session was preempted with it: key 1 is listed once
     expect((await host(2).transport.readKeys()).keys.filter((k) => k === key1)).toHaveLength(1);
@@ -171,10 +191,10 @@ describe('fencing on an iSCSI LUN served by tgtd', () => {
     await host(1).driver.fence(2);
     host(2).driver.noteReservationConflict();
     tgtd.dropConnections(iqn(2));
-    expect((await rejection(host(2).device.read(0, SECTOR))).errno).toBe('ECONNRESET');
+    expect((await rejection(host(2).device.read(DATA, SECTOR))).errno).toBe('ECONNRESET');
     expect(await host(2).driver.renewAfterSessionReset(tgtd.url())).toBe(false);
-    expect((await rejection(host(2).device.write(2 * SECTOR, Buffer.alloc(SECTOR, 2)))).code).toBe('E_RESERVATION_CONFLICT');
-    expect((await host(1).transport.readKeys()).keys).not.toContain(reservationKey(CLUSTER_UUID, 2));
+    expect((await rejection(host(2).device.write(DATA + 2 * SECTOR, Buffer.alloc(SECTOR, 2)))).code).toBe('E_RESERVATION_CONFLICT');
+    expect((await host(1).transport.readKeys()).keys).not.toContain(reservationKey(clusterUuid, 2));
   });
 
   it('an ISID of a reserved format is refused before login; a valid pinned ISID logs in', async () => {
@@ -182,7 +202,7 @@ describe('fencing on an iSCSI LUN served by tgtd', () => {
     expect(refused.message).toMatch(/ISID has a reserved format/);
     const pinned = await SectorDevice.open(tgtd.url(), { iscsiInitiatorIqn: iqn(7), iscsiIsid: 0x23d000000007n });
     try {
-      expect(await pinned.read(0, SECTOR)).toHaveLength(SECTOR);
+      expect(await pinned.read(DATA, SECTOR)).toHaveLength(SECTOR);
       expect(tgtd.sessions().filter((s) => s.initiator === iqn(7))).toHaveLength(1);
     } finally {
       await pinned.close();
