@@ -8,6 +8,7 @@
         "native/device.cc",
         "native/file_backend.cc",
         "native/io_errors.cc",
+        "native/io_heartbeat.cc",
         "native/io_js.cc",
         "native/io_worker.cc",
         "native/scsi_passthrough.cc",

@@ -1,5 +1,7 @@
 #include "io_js.h"
 
+#include "io_heartbeat.h"
+
 namespace ycs {
 
 Napi::Value make_error(Napi::Env env, const IoError& error, const std::string& device, const char* op,
@@ -102,6 +104,7 @@ void DeviceContext::CallJs(Napi::Env env, Napi::Function, DeviceContext* context
 }
 
 void DeviceContext::settle(Napi::Env env, IoOutcome& outcome) {
+  if (outcome.id >= kHeartbeatIdBase) return report_heartbeat(env, outcome);
   std::optional<Pending> p = take_pending(env, outcome.id);
   if (!p) return;
   bool sector_io = p->op == IoOp::Read || p->op == IoOp::Write;
@@ -132,6 +135,12 @@ Napi::Value DeviceContext::success_value(Napi::Env env, IoOutcome& outcome) {
     }
   }
   return env.Undefined();
+}
+
+void DeviceContext::report_heartbeat(Napi::Env env, IoOutcome& outcome) {
+  if (on_heartbeat_.IsEmpty()) return;
+  Napi::Value error = outcome.ok ? env.Undefined() : make_error(env, outcome.error, device_, "write", std::nullopt);
+  on_heartbeat_.Call({Napi::Number::New(env, static_cast<double>(outcome.id - kHeartbeatIdBase)), error});
 }
 
 void DeviceContext::report_health(Napi::Env env, Health health, uint64_t stuck_ms) {

@@ -43,6 +43,8 @@ class DeviceContext : public IoSink {
   void add_pending(Napi::Env env, uint64_t id, Napi::Promise::Deferred deferred, IoOp op, uint64_t offset);
   void forget_pending(Napi::Env env, uint64_t id) { take_pending(env, id); }
   void hold_until_open(Napi::Object self) { self_ = Napi::Persistent(self); }
+  // onWrite(index, error | undefined) for the heartbeat writer's writes.
+  void set_heartbeat_callback(Napi::Function fn) { on_heartbeat_ = Napi::Persistent(fn); }
 
   // IoSink: any thread, worker mutex held.
   void completed(IoOutcome&& outcome) override;
@@ -63,12 +65,14 @@ class DeviceContext : public IoSink {
   void settle(Napi::Env env, IoOutcome& outcome);
   Napi::Value success_value(Napi::Env env, IoOutcome& outcome);
   void report_health(Napi::Env env, Health health, uint64_t stuck_ms);
+  void report_heartbeat(Napi::Env env, IoOutcome& outcome);
 
   Tsfn tsfn_;
   std::shared_ptr<IoWorker> worker_;
   std::string device_;
   std::unordered_map<uint64_t, Pending> pending_;
   Napi::FunctionReference on_health_;
+  Napi::FunctionReference on_heartbeat_;
   Napi::ObjectReference self_;  // keeps the handle alive until open settles
 };
 

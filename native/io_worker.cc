@@ -54,12 +54,32 @@ IoWorker::Submit IoWorker::submit(IoRequest&& request) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (closing_) return Submit::Closed;
   if (health_ == Health::Stalled) return Submit::Stalled;
+  enqueue_locked(std::move(request));
+  return Submit::Queued;
+}
+
+void IoWorker::enqueue_locked(IoRequest&& request) {
   request.deadline = Clock::now() + std::chrono::milliseconds(request.timeout_ms);
   Clock::time_point deadline = request.deadline;
   queue_.push_back(std::move(request));
   io_cv_.notify_one();
   wake_watchdog_locked(deadline);
-  return Submit::Queued;
+}
+
+void IoWorker::submit_or_report(IoRequest&& request) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!closing_ && health_ == Health::Ok) {
+    enqueue_locked(std::move(request));
+    return;
+  }
+  IoOutcome out;
+  out.id = request.id;
+  out.op = request.op;
+  out.ok = false;
+  out.error = closing_ ? IoError{"E_CLOSED", "", describe_io(op_name(request.op), request.length, request.offset, device_) +
+                                                     " refused: the device is closed"}
+                       : stalled_error(request.op, request.offset, request.length, device_, stuck_ms_locked(Clock::now()));
+  if (sink_ != nullptr) sink_->completed(std::move(out));
 }
 
 bool IoWorker::request_close(uint64_t close_id, uint32_t timeout_ms) {

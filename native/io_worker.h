@@ -86,6 +86,9 @@ class IoWorker : public std::enable_shared_from_this<IoWorker> {
   // Starts both threads; the first job opens the backend and probes it.
   void start(uint64_t open_id, uint32_t timeout_ms);
   Submit submit(IoRequest&& request);
+  // For submitters off the JS thread (the heartbeat writer): a refused request is
+  // reported through the sink like any other outcome.
+  void submit_or_report(IoRequest&& request);
   // Lets queued work finish, then closes the backend. Reports sink->closed(close_id,
   // clean) when the backend is closed, or (clean=false) at once when the device is
   // stalled or the close passes its deadline; the threads then exit on their own once the
@@ -118,6 +121,7 @@ class IoWorker : public std::enable_shared_from_this<IoWorker> {
   void watchdog_loop();
   IoOutcome execute(IoRequest& request);
   void open_backend(IoOutcome& outcome);
+  void enqueue_locked(IoRequest&& request);
   void wake_watchdog_locked(Clock::time_point deadline);
   void expire_locked(Clock::time_point now);
   void enter_stall_locked();

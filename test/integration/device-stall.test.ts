@@ -142,4 +142,25 @@ describe('a device whose I/O hangs in the kernel', () => {
     expect(performance.now() - start).toBeLessThan(IO_TIMEOUT_MS + TIMEOUT_SLACK_MS);
     fuse.resume();
   });
+
+  it('reports heartbeat writes on a stuck device as late, then refused, then written again', async () => {
+    const stuck = await openDevice(fuse.loop.device);
+    const results: Array<string> = [];
+    const hb = stuck.startHeartbeat({
+      offset: 0, intervalMs: 100, timeoutMs: IO_TIMEOUT_MS,
+      onWrite: (_index, error) => results.push(error?.code ?? 'ok'),
+    });
+    const records = Array.from({ length: 50 }, (_, i) => Buffer.alloc(512, i + 1));
+    hb.arm(records, 20_000);
+    await waitUntil(() => results.length >= 1, 2000);
+    fuse.stall();
+    await waitUntil(() => results.includes('E_DISK_STALLED'), 3000);
+    fuse.resume();
+    await waitUntil(() => results.lastIndexOf('ok') > results.indexOf('E_DISK_STALLED'), 3000);
+    hb.stop();
+    expect(results[0]).toBe('ok');
+    expect(results).toContain('E_DISK_TIMEOUT');
+    expect(results.indexOf('E_DISK_TIMEOUT')).toBeLessThan(results.indexOf('E_DISK_STALLED'));
+    expect(results.lastIndexOf('ok')).toBeGreaterThan(results.indexOf('E_DISK_STALLED'));
+  });
 });
