@@ -63,6 +63,13 @@ async function main(): Promise<number> {
     process.stderr.write(`${e.toLine()}\n`);
     return exitCodeFor(e);
   }
+  // A bug outside the step loop: say so in the log, then let ycsm restart a clean process.
+  const crash = (kind: string) => (err: unknown): void => {
+    loggers.of('daemon').fatal({ err }, `${kind}, exiting: ${toYcsError(err).message}`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', crash('uncaught exception'));
+  process.on('unhandledRejection', crash('unhandled promise rejection'));
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => daemon.requestStop(`received ${signal}`));
   }

@@ -8,6 +8,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusResult } from '../../src/cli/status.js';
+import { callDaemon } from '../../src/daemon/control-client.js';
 import { REPO_ROOT, agreedMaster, startLocalCluster, ycsPidsFromLog, type LocalCluster } from '../../src/demo/cluster.js';
 import { scratchDir } from '../helpers/loop.js';
 
@@ -135,6 +136,24 @@ describe('a three-host local cluster', () => {
     expect(status.role).toBe('master');
     expect(await cluster!.masterId()).toBe(master);
   });
+});
+
+describe('a normal stop over the control socket', () => {
+  it('shutdown stops the database, exits 0, and ycsm exits with it; the others keep their master', async () => {
+    const victim = [1, 2, 3].find((h) => h !== master)!;
+    const ycsm = cluster!.host(victim).ycsm!;
+    const ycsmExit = new Promise<number | null>((r) => ycsm.once('exit', (code) => r(code)));
+    await cluster!.waitFor(() => cluster!.dbPid(victim) !== undefined, 15_000, 'the standby database');
+    const db = cluster!.dbPid(victim)!;
+    const answer = await callDaemon(cluster!.host(victim).socketPath, 'shutdown', {});
+    expect(answer).toEqual({ stopping: true });
+    expect(await ycsmExit).toBe(0);
+    expect(alive(db)).toBe(false);
+    const log = readFileSync(cluster!.host(victim).logPath, 'utf8');
+    expect(log).toContain(`"msg":"ycs host ${victim} stops: shutdown requested and every resource stopped"`);
+    expect(log).toMatch(/"msg":"ycsm exits: ycs stopped normally/);
+    expect(await cluster!.status(master)).toMatchObject({ role: 'master', masterId: master });
+  }, 30_000);
 });
 
 describe('ycs refuses to start', () => {
