@@ -197,6 +197,23 @@ describe('fencing on an iSCSI LUN served by tgtd', () => {
     expect((await host(1).transport.readKeys()).keys).not.toContain(reservationKey(clusterUuid, 2));
   });
 
+  it('PR commands retry the UNIT ATTENTION a preempted host gets first', async () => {
+    await host(1).driver.fence(3);
+    const statuses: number[] = [];
+    const watched = new ScsiPrTransport({
+      info: host(3).device.info,
+      scsi: async (...args) => {
+        const reply = await host(3).device.scsi(...args);
+        statuses.push(reply.status);
+        return reply;
+      },
+      blockPr: (request) => host(3).device.blockPr(request),
+    });
+    const keys = await watched.readKeys();
+    expect(statuses).toEqual([0x02, 0x00]); // UNIT ATTENTION 2A/03, then GOOD
+    expect(keys.keys).not.toContain(reservationKey(clusterUuid, 3));
+  });
+
   it('an ISID of a reserved format is refused before login; a valid pinned ISID logs in', async () => {
     const refused = await rejection(SectorDevice.open(tgtd.url(), { iscsiInitiatorIqn: iqn(7), iscsiIsid: 0xc00000000001n }));
     expect(refused.message).toMatch(/ISID has a reserved format/);
