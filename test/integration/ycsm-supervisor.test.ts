@@ -119,7 +119,7 @@ describe('ycsm', () => {
     console.log(`ycs restarted ${restartMs} ms after kill -9 (backoff 100 ms)`);
     expect(startedPids()[1]).not.toBe(first);
     expect(restartMs).toBeGreaterThanOrEqual(90);
-    expect(restartMs).toBeLessThan(2_000);
+    expect(restartMs).toBeLessThan(5_000); // backoff plus a node start on a loaded host
     expect(isAlive(databasePids()[0]!)).toBe(true); // a ycs crash is not a database crash
     expect(ycsm.stdout()).toContain('was killed by SIGKILL: restarting it in 100 ms');
     expect(ycsm.child.exitCode).toBeNull();

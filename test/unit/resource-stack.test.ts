@@ -92,7 +92,7 @@ describe('resource stack with the demo database', () => {
     expect(dataLines()[0]).toBe('epoch=2 host=2 seq=1');
 
     s.handle({ kind: 'resource', resource: 0, action: 'demote', epoch: 2 });
-    await sleep(100); // one write interval for a write already past its check
+    await sleep(300); // the push's round trip, and a write already past its check
     const afterDemote = dataLines().length;
     await sleep(400);
     expect(dataLines().length).toBe(afterDemote); // the push stopped the writes at once
@@ -104,7 +104,7 @@ describe('resource stack with the demo database', () => {
     await waitFor(() => events().includes('disconnected'));
     const reportMs = inputs.find(({ input }) => input.kind === 'resource-event' && input.event === 'disconnected')!.atMs - killedAt;
     console.log(`database kill -9 reported to the engine after ${reportMs.toFixed(1)} ms`);
-    expect(reportMs).toBeLessThan(100);
+    expect(reportMs).toBeLessThan(250); // milliseconds, not a heartbeat timeout
     await waitFor(() => events().includes('monitor-failed')); // the agent's monitor agrees
   });
 
