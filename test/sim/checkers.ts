@@ -43,6 +43,7 @@ export class Checker {
   readonly masterOfEpoch = new Map<number, number>();
   readonly masterEvents: MasterEvent[] = [];
   readonly logCounts = new Map<string, number>();
+  readonly evictions: Array<{ atMs: number; host: number; reason: string }> = [];
   maxMasterEpoch = 0;
   private readonly heartbeatEpoch = new Map<number, number>();
   private readonly lastWrite = new Map<number, { host: number; epoch: number }>();
@@ -102,6 +103,7 @@ export class Checker {
     h.role = out.to;
     h.epoch = out.epoch;
     h.masterId = out.masterId;
+    if (out.to === 'evicted') this.evictions.push({ atMs: this.world.now, host: h.id, reason: out.reason });
     if (out.to !== 'master') return;
     const holder = this.masterOfEpoch.get(out.epoch);
     if (holder !== undefined && holder !== h.id) {

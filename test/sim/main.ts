@@ -10,6 +10,7 @@ import { coreBinding } from './core-binding.js';
 import { describeKnobs } from './knobs.js';
 import { failoverReport, formatReport } from './report.js';
 import { runSeed, type RunOptions, type RunResult } from './sim.js';
+import { slowHostReport } from './slow.js';
 
 interface Args {
   seeds?: number;
@@ -113,7 +114,9 @@ function main(): void {
   if (a.report) {
     const rows = failoverReport(coreBinding, a.runs, a.from);
     process.stdout.write(`failover times, default timeouts, ${a.runs} runs per row (simulated ms)\n${formatReport(rows)}\n`);
-    ok = rows.every((r) => r.violations.length === 0) && ok;
+    const slow = slowHostReport(coreBinding, Math.max(1, Math.round(a.runs / 5)), a.from);
+    process.stdout.write(`${slow.join('\n')}\n`);
+    ok = rows.every((r) => r.violations.length === 0) && slow.length === 1 && ok;
   }
   process.exit(ok ? 0 : 1);
 }

@@ -20,7 +20,7 @@ export interface Sample {
 const SETTLE_LIMIT_MS = 30_000;
 const FAILOVER_LIMIT_MS = 60_000;
 
-function reportKnobs(seed: number, binding: EngineBinding, fencing: 'pr' | 'none'): Knobs {
+export function reportKnobs(seed: number, binding: EngineBinding, fencing: 'pr' | 'none'): Knobs {
   const k = drawKnobs(seed, 'sweep', { timeoutVariants: binding.timeoutVariants, faultPhaseMs: 1e9 });
   return {
     ...k,
@@ -34,7 +34,7 @@ function reportKnobs(seed: number, binding: EngineBinding, fencing: 'pr' | 'none
 }
 
 /** Run until an acting master has held for a second; returns it, or undefined. */
-function settle(w: World): SimHost | undefined {
+export function settle(w: World): SimHost | undefined {
   let since = -1;
   let holder: SimHost | undefined;
   while (w.now < SETTLE_LIMIT_MS && !w.check.failed) {

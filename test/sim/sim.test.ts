@@ -6,6 +6,7 @@ import { coreBinding } from './core-binding.js';
 import { describeKnobs } from './knobs.js';
 import { REGRESSIONS } from './regressions.js';
 import { runSeed, type RunOptions, type RunResult } from './sim.js';
+import { slowHostSample } from './slow.js';
 
 /** CI runs shorter fault phases than the default so 2,000 seeds fit in the time budget. */
 const CI_FAULT_PHASE_MS = 12_000;
@@ -50,6 +51,18 @@ describe('simulator sweep against src/core', () => {
     expect(totals.get('abnormal found, trigger a new vote cycle') ?? 0).toBeGreaterThan(0);
     expect(totals.get('ycs run as primary successfully') ?? 0).toBeGreaterThan(0);
     expect(totals.get('try join primary') ?? 0).toBeGreaterThan(0);
+  });
+
+  it('a merely slow host (spikes up to slowSpikeMs) is never evicted', { timeout: 60_000 }, () => {
+    const problems: string[] = [];
+    let spikes = 0;
+    for (let seed = 1; seed <= 40; seed++) {
+      const r = slowHostSample(seed, coreBinding);
+      spikes += r.spikes;
+      problems.push(...r.problems.map((p) => `seed ${seed}: ${p}`));
+    }
+    expect(spikes).toBeGreaterThan(300);
+    expect(problems).toEqual([]);
   });
 
   for (const reg of REGRESSIONS) {
