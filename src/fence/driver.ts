@@ -7,7 +7,7 @@
 import { YcsError, isYcsError } from '../errors.js';
 import { formatKey, PrType, prTypeName } from './cdb.js';
 import { hostIdOfKey, reservationKey } from './keys.js';
-import { isSessionReset, type PrTransport } from './transport.js';
+import { isSessionReset, type PrDevice, type PrTransport, prTransportFor, transportKindFor } from './transport.js';
 
 export const MASTER_RESERVATION_TYPE = PrType.writeExclusiveRegistrantsOnly;
 
@@ -297,4 +297,26 @@ export class NoneFenceDriver implements FenceDriver {
   async status(): Promise<FenceStatus> {
     return { driver: 'none', hostId: this.hostId, state: 'none', devices: [] };
   }
+}
+
+export interface CreateFenceDriverOptions {
+  /** 'auto': 'none' when every device is a regular file, 'pr' when none is. */
+  driver: 'pr' | 'none' | 'auto';
+  clusterUuid: string;
+  hostId: number;
+  /** The SectorDevices the host already does its sector I/O on (one session each). */
+  devices: PrDevice[];
+}
+
+/** The daemon's entry point: the driver for the configured voting disks and data LUNs. */
+export function createFenceDriver(options: CreateFenceDriverOptions): FenceDriver {
+  const files = options.devices.filter((d) => transportKindFor(d.info.path) === 'none').map((d) => d.info.path);
+  let driver = options.driver;
+  if (driver === 'auto') driver = files.length === options.devices.length ? 'none' : 'pr';
+  if (driver === 'none') return new NoneFenceDriver(options.hostId);
+  if (files.length > 0) {
+    throw new YcsError('E_CONFIG', `fencing driver "pr" cannot fence through regular files: ${files.join(', ')}`);
+  }
+  const devices = options.devices.map((d) => ({ path: d.info.path, transport: prTransportFor(d) }));
+  return new PrFenceDriver({ clusterUuid: options.clusterUuid, hostId: options.hostId, devices });
 }

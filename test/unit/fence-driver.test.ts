@@ -2,7 +2,7 @@
 // before any command is sent (the PR paths are covered against tgtd in integration/).
 import { describe, expect, it } from 'vitest';
 import { isYcsError } from '../../src/errors.js';
-import { NoneFenceDriver, PrFenceDriver, describeStatusDevice } from '../../src/fence/driver.js';
+import { NoneFenceDriver, PrFenceDriver, createFenceDriver, describeStatusDevice } from '../../src/fence/driver.js';
 import { reservationKey } from '../../src/fence/keys.js';
 import { ScsiPrTransport, type PrDevice } from '../../src/fence/transport.js';
 
@@ -72,5 +72,20 @@ describe('the PR driver refuses before touching the storage', () => {
       { key: k1, hostId: 1, count: 2 },
       { key: 0x42n, hostId: null, count: 1 },
     ]);
+  });
+});
+
+describe('createFenceDriver', () => {
+  const at = (path: string): PrDevice => ({ ...unreachable, info: { path } });
+
+  it("'auto' picks none for files and pr for devices", () => {
+    expect(createFenceDriver({ driver: 'auto', clusterUuid: UUID, hostId: 1, devices: [at('/var/lib/ycs/a.img')] }).name).toBe('none');
+    const pr = createFenceDriver({ driver: 'auto', clusterUuid: UUID, hostId: 1, devices: [at('/dev/sdb'), at('iscsi://h/iqn.x:y/1')] });
+    expect(pr).toBeInstanceOf(PrFenceDriver);
+  });
+
+  it('refuses pr over a regular file', () => {
+    expect(() => createFenceDriver({ driver: 'auto', clusterUuid: UUID, hostId: 1, devices: [at('/dev/sdb'), at('/tmp/x.img')] }))
+      .toThrow(/cannot fence through regular files: \/tmp\/x.img/);
   });
 });
