@@ -115,7 +115,6 @@ export class Daemon {
       onHeartbeat: (message) => this.feed({ kind: 'net-heartbeat', nowMs: this.now(), message }),
       logger: loggers.of('net'),
     });
-    await p.fence.register();
     p.resources = await this.openResources(p.engine);
     p.control = await ControlServer.start({
       socketPath: config.controlSocket,
@@ -241,7 +240,7 @@ export class Daemon {
         this.logRoleChange(output);
         // Write authority goes at once, not when the queued demote/stop action runs.
         if (output.from === 'master' && output.to !== 'master') p.resources?.revokePrimary(output.reason);
-        p.fence?.onRoleChange(output.to);
+        p.fence?.onRoleChange(output.from, output.to);
         return;
       case 'log':
         this.loggers.of('engine')[output.level](output.fields ?? {}, output.msg);

@@ -14,6 +14,8 @@ import { VotingDisk, type DeviceAccess } from '../disk/voting-disk.js';
 import { YcsError, toYcsError } from '../errors.js';
 import type { Config } from './config.js';
 
+type Direction = 'read' | 'write';
+
 export type DiskOutput = Extract<Output, { kind: 'read-disk' | 'write-heartbeat' | 'write-vote' }>;
 
 /** The engine's name for a failed I/O, from the error code the device layer gives it. */
@@ -142,8 +144,11 @@ export interface DiskShellOptions {
 }
 
 export class DiskShell {
-  /** Last error per disk, so a stalled disk is logged once, not four times a second. */
-  private readonly lastError = new Map<number, DiskError | 'ok'>();
+  /**
+   * Last outcome per disk and direction, so a stalled disk is logged once, not four
+   * times a second (reads and writes apart: a fenced host still reads).
+   */
+  private readonly lastError = new Map<string, DiskError | 'ok'>();
 
   constructor(private readonly opts: DiskShellOptions) {}
 
@@ -151,26 +156,26 @@ export class DiskShell {
     const disk = this.opts.disks[output.disk];
     const { requestId } = output;
     if (disk === undefined) {
-      this.fail(output.disk, requestId, new YcsError('E_INTERNAL', `engine asked for disk ${output.disk}`));
+      this.fail(output.disk, 'read', requestId, new YcsError('E_INTERNAL', `engine asked for disk ${output.disk}`));
       return;
     }
     const index = output.disk;
     const now = this.opts.now;
     switch (output.kind) {
       case 'read-disk':
-        void this.run(index, requestId, async () => {
+        void this.run(index, 'read', requestId, async () => {
           const [heartbeats, votes] = await Promise.all([disk.readHeartbeats(), disk.readVotes()]);
           return { kind: 'disk-read-done', nowMs: now(), requestId, disk: index, heartbeats, votes };
         });
         return;
       case 'write-heartbeat':
-        void this.run(index, requestId, async () => {
+        void this.run(index, 'write', requestId, async () => {
           await disk.writeHeartbeat(output.record);
           return { kind: 'disk-write-done', nowMs: now(), requestId, disk: index, area: 'heartbeat' };
         });
         return;
       case 'write-vote':
-        void this.run(index, requestId, async () => {
+        void this.run(index, 'write', requestId, async () => {
           await disk.writeVote(output.record);
           return { kind: 'disk-write-done', nowMs: now(), requestId, disk: index, area: 'vote' };
         });
@@ -182,33 +187,35 @@ export class DiskShell {
   }
 
   /** Runs one I/O and feeds exactly one answer; the engine's step runs outside the try. */
-  private async run(disk: number, requestId: number, io: () => Promise<Input>): Promise<void> {
+  private async run(disk: number, direction: Direction, requestId: number, io: () => Promise<Input>): Promise<void> {
     let answer: Input;
     try {
       answer = await io();
     } catch (err) {
-      this.fail(disk, requestId, err);
+      this.fail(disk, direction, requestId, err);
       return;
     }
-    this.ok(disk);
+    this.ok(disk, direction);
     this.opts.feed(answer);
   }
 
-  private ok(disk: number): void {
-    const before = this.lastError.get(disk);
+  private ok(disk: number, direction: Direction): void {
+    const key = `${disk}:${direction}`;
+    const before = this.lastError.get(key);
     if (before !== undefined && before !== 'ok') {
-      this.opts.log.info({ disk, path: this.opts.disks[disk]?.path }, `voting disk ${disk} I/O succeeds again`);
+      this.opts.log.info({ disk, direction, path: this.opts.disks[disk]?.path }, `voting disk ${disk} ${direction}s succeed again`);
     }
-    this.lastError.set(disk, 'ok');
+    this.lastError.set(key, 'ok');
   }
 
-  private fail(disk: number, requestId: number, err: unknown): void {
+  private fail(disk: number, direction: Direction, requestId: number, err: unknown): void {
     const error = diskErrorOf(err);
-    if (this.lastError.get(disk) !== error) {
+    const key = `${disk}:${direction}`;
+    if (this.lastError.get(key) !== error) {
       const e = toYcsError(err);
-      this.opts.log.warn({ disk, path: this.opts.disks[disk]?.path, error, code: e.code, errno: e.errno }, `voting disk ${disk} I/O failed (${error}): ${e.message}`);
+      this.opts.log.warn({ disk, direction, path: this.opts.disks[disk]?.path, error, code: e.code, errno: e.errno }, `voting disk ${disk} ${direction} failed (${error}): ${e.message}`);
     }
-    this.lastError.set(disk, error);
+    this.lastError.set(key, error);
     this.opts.feed({ kind: 'disk-failed', nowMs: this.opts.now(), requestId, disk, error });
   }
 }

@@ -66,30 +66,38 @@ export class FenceShell {
   }
 
   /**
-   * Registers this host's key at start. A PR reservation of type WERO refuses writes from
-   * unregistered hosts, so a host must register before its first heartbeat write; a host
-   * that was fenced learns it from the engine (its decision) and is unfenced on admission.
+   * Registration follows admission, never the start of the process (docs/fencing.md): a
+   * host that was fenced could otherwise let its old writers through again just by
+   * restarting. A host admitted by a decision (standby or master) registers unless the
+   * driver is latched fenced, which only the engine's `unfence` lifts; becoming master
+   * then takes the reservation. All of this runs in order, one step at a time.
    */
-  async register(): Promise<void> {
+  onRoleChange(from: string, to: string): void {
     if (this.driver.name === 'none') return;
-    try {
-      await this.driver.register();
-      this.opts.log.info({ driver: this.driver.name }, 'registered this host\'s reservation key on every fenced device');
-    } catch (err) {
-      const e = toYcsError(err);
-      this.opts.log.error({ code: e.code }, `could not register the reservation key: ${e.message}`);
+    if (to === 'standby' || to === 'master') this.enqueue('register', () => this.registerIfAdmitted());
+    if (to === 'master' && from !== 'master') {
+      this.enqueue('reserve', async () => {
+        await this.driver.reserveAsMaster();
+        this.opts.log.info({}, 'holding the master reservation (Write Exclusive - Registrants Only) on every fenced device');
+      });
     }
   }
 
-  onRoleChange(to: string): void {
-    if (to !== 'master' || this.driver.name === 'none') return;
-    this.driver.reserveAsMaster().then(
-      () => this.opts.log.info({}, 'holding the master reservation (Write Exclusive - Registrants Only) on every fenced device'),
-      (err: unknown) => {
-        const e = toYcsError(err);
-        this.opts.log.error({ code: e.code }, `could not take the master reservation: ${e.message}`);
-      },
-    );
+  private async registerIfAdmitted(): Promise<void> {
+    if (this.driver instanceof PrFenceDriver && this.driver.state !== 'unregistered') return;
+    await this.driver.register();
+    this.opts.log.info({}, 'admitted: registered this host\'s reservation key on every fenced device');
+  }
+
+  private queue: Promise<void> = Promise.resolve();
+
+  /** Runs fencing steps one after the other; a failed step is logged, the next still runs. */
+  private enqueue(what: string, step: () => Promise<void>): Promise<void> {
+    this.queue = this.queue.then(step).catch((err: unknown) => {
+      const e = toYcsError(err);
+      this.opts.log.error({ code: e.code, step: what }, `fencing step ${what} failed: ${e.message}`);
+    });
+    return this.queue;
   }
 
   /** Own I/O failed with RESERVATION CONFLICT: the driver must not re-register by itself. */
@@ -99,13 +107,22 @@ export class FenceShell {
 
   execute(output: FenceOutput): void {
     if (output.kind === 'unfence') {
-      this.driver.unfence().then(
-        () => this.opts.log.info({ epoch: output.epoch }, `admitted again at epoch ${output.epoch}: re-registered this host's reservation key`),
-        (err: unknown) => this.opts.log.error({ code: toYcsError(err).code }, `could not re-register after admission: ${toYcsError(err).message}`),
-      );
+      void this.enqueue('unfence', async () => {
+        await this.driver.unfence();
+        this.opts.log.info({ epoch: output.epoch }, `admitted again at epoch ${output.epoch}: re-registered this host's reservation key`);
+      });
       return;
     }
-    void this.fence(output.victim, output.epoch);
+    // In the queue, so the victim is preempted before this host reserves as master.
+    void this.enqueue('fence', async () => {
+      // A decision named this host master: it is admitted, so it may register first.
+      try {
+        if (this.driver instanceof PrFenceDriver && this.driver.state === 'unregistered') await this.registerIfAdmitted();
+      } catch (err) {
+        this.opts.log.warn({ code: toYcsError(err).code }, `could not register before fencing: ${toYcsError(err).message}`);
+      }
+      await this.fence(output.victim, output.epoch); // never throws; answers fence-done exactly once
+    });
   }
 
   private async fence(victim: HostId, epoch: number): Promise<void> {

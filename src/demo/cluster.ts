@@ -209,6 +209,7 @@ async function prepareDisks(opts: LocalClusterOptions, hostCount: number): Promi
         diskCount: disks.length,
         force: true,
         ...(clusterUuid !== undefined ? { clusterUuid } : {}),
+        ...(path.startsWith('iscsi://') ? { iscsiInitiatorIqn: 'iqn.2026-01.io.ycs:launcher' } : {}),
       });
       clusterUuid = header.clusterUuid;
     }
