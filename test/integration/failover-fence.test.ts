@@ -76,7 +76,8 @@ describe('SIGSTOP of the master host with iSCSI persistent-reservation fencing',
     expect(survivors).toContain(after);
     const oldLog = fx.logOf(before.master).split('\n').filter((l) => Number(/"time":(\d+)/.exec(l)?.[1] ?? 0) >= thawedAtWall - 1000);
     const oldText = oldLog.join('\n');
-    expect(oldText).toMatch(/I\/O failed \(reservation-conflict\)/); // the target refused its writes
+    // The target refused its heartbeat writes (the disk shell logs the engine's error name).
+    expect(oldText).toMatch(/"error":"reservation-conflict"/);
     expect(oldText).toMatch(/changed role from master to evicted/);
     expect(oldText).toContain('try join primary');
     expect(oldText).not.toContain('ycs run as primary successfully');
