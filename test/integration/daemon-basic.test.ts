@@ -3,12 +3,13 @@
 // compiled files: `npm run build` first (npm test does).
 import { spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusResult } from '../../src/cli/status.js';
 import { callDaemon } from '../../src/daemon/control-client.js';
+import { HEARTBEAT_AREA_OFFSET, VOTE_AREA_OFFSET } from '../../src/disk/layout.js';
 import { REPO_ROOT, agreedMaster, startLocalCluster, ycsPidsFromLog, type LocalCluster } from '../../src/demo/cluster.js';
 import { scratchDir } from '../helpers/loop.js';
 
@@ -135,6 +136,30 @@ describe('a three-host local cluster', () => {
     expect(status.net.accepted).toBeGreaterThan(0); // the peers' heartbeats still get through
     expect(status.role).toBe('master');
     expect(await cluster!.masterId()).toBe(master);
+  });
+
+  it('survives corrupt and misplaced sectors on the voting disk', async () => {
+    const disk = join(scratch.dir, 'voting-disk.img');
+    const ycsPids = cluster!.hosts.map((h) => ycsPidsFromLog(h.logPath));
+    const fd = openSync(disk, 'r+');
+    try {
+      const sector = Buffer.alloc(512);
+      readSync(fd, sector, 0, 512, HEARTBEAT_AREA_OFFSET); // host 1's heartbeat
+      writeSync(fd, sector, 0, 512, HEARTBEAT_AREA_OFFSET + 7 * 512); // as host 8's: misplaced
+      const garbage = Buffer.alloc(512, 0x5a);
+      writeSync(fd, garbage, 0, 512, HEARTBEAT_AREA_OFFSET + 6 * 512); // host 7: garbage
+      writeSync(fd, garbage, 0, 512, VOTE_AREA_OFFSET + 6 * 512);
+      const flipped = Buffer.from(sector);
+      flipped[100] = (flipped[100] ?? 0) ^ 0xff; // a torn copy: CRC mismatch
+      writeSync(fd, flipped, 0, 512, VOTE_AREA_OFFSET + 7 * 512);
+    } finally {
+      closeSync(fd);
+    }
+    await new Promise((r) => setTimeout(r, 1500)); // several read rounds
+    const statuses = [...(await cluster!.statuses()).values()] as StatusResult[];
+    expect(statuses.map((s) => s.masterId)).toEqual([master, master, master]);
+    expect(statuses.every((s) => s.hosts.length === 3)).toBe(true);
+    expect(cluster!.hosts.map((h) => ycsPidsFromLog(h.logPath))).toEqual(ycsPids); // nobody restarted
   });
 });
 
