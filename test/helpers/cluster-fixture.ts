@@ -57,6 +57,8 @@ export interface FailoverFixture {
   dataViolations(): string[];
   /** Raw log lines of a host's ycsm and ycs. */
   logOf(hostId: number): string;
+  /** The lines of logOf logged at or after `sinceMs` (wall clock, pino's `time`). */
+  logSince(hostId: number, sinceMs: number): string;
   /** The failover story of every host from the logs (for a failed test's output). */
   story(sinceMs?: number): string[];
   /** Thaws and stops everything, runs the deferred cleanups, removes the directory. */
@@ -185,6 +187,10 @@ class Fixture implements FailoverFixture {
 
   logOf(hostId: number): string {
     return readText(this.cluster.host(hostId).logPath);
+  }
+
+  logSince(hostId: number, sinceMs: number): string {
+    return this.logOf(hostId).split('\n').filter((line) => (parseRecord(line)?.time ?? -1) >= sinceMs).join('\n');
   }
 
   story(sinceMs = 0): string[] {

@@ -74,8 +74,7 @@ describe('SIGSTOP of the master host with iSCSI persistent-reservation fencing',
     }, 30_000, `host ${before.master} back as a standby`);
     await fx.waitHealthy(30_000);
     expect(survivors).toContain(after);
-    const oldLog = fx.logOf(before.master).split('\n').filter((l) => Number(/"time":(\d+)/.exec(l)?.[1] ?? 0) >= thawedAtWall - 1000);
-    const oldText = oldLog.join('\n');
+    const oldText = fx.logSince(before.master, thawedAtWall - 1000);
     // The target refused its heartbeat writes (the disk shell logs the engine's error name).
     expect(oldText).toMatch(/"error":"reservation-conflict"/);
     expect(oldText).toMatch(/changed role from master to evicted/);

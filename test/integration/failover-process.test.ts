@@ -55,6 +55,7 @@ describe('failover on real processes (loop-device voting disk)', () => {
     printStoryOnFailure(Date.now() - 5_000);
     const before = await healthy();
     const pid = fx.cluster.dbPid(before.master)!;
+    const killedWallMs = Date.now();
     const { ms, value: newMaster } = await fx.measure('db-kill', () => process.kill(pid, 'SIGKILL'), ALL, (s) => {
       const m = agreedMaster(s);
       return m !== undefined && m !== before.master ? m : undefined;
@@ -66,7 +67,9 @@ describe('failover on real processes (loop-device voting disk)', () => {
     expect(after.master).toBe(newMaster);
     expect(after.epoch).toBeGreaterThan(before.epoch);
     expect(fx.cluster.dbPid(before.master)).not.toBe(pid);
-    for (const id of ALL) expect(fx.logOf(id)).toContain(id === newMaster ? 'ycs run as primary successfully' : 'try join primary');
+    // The seed's log lines, logged after the kill: the old master starts the vote.
+    expect(fx.logSince(before.master, killedWallMs)).toContain('abnormal found, trigger a new vote cycle');
+    for (const id of ALL) expect(fx.logSince(id, killedWallMs)).toContain(id === newMaster ? 'ycs run as primary successfully' : 'try join primary');
   }, 60_000);
 
   it('kill -9 of a standby database: restarted in place, no failover', async () => {
