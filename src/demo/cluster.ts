@@ -153,8 +153,13 @@ async function planHosts(opts: LocalClusterOptions): Promise<HostPlan[]> {
   const plans: HostPlan[] = [];
   for (let id = 1; id <= count; id++) {
     const address = opts.addresses?.[id - 1] ?? '127.0.0.1';
-    // With a command prefix the host may live in a namespace we cannot bind in: trust basePort.
-    const port = opts.basePort !== undefined ? opts.basePort + id - 1 : await freeUdpPort(address);
+    let port: number;
+    try {
+      port = opts.basePort !== undefined ? opts.basePort + id - 1 : await freeUdpPort(address);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      throw new YcsError('E_INVALID_ARGUMENT', `cannot pick a free UDP port on ${address} (${code}); give basePort for addresses inside a network namespace`);
+    }
     plans.push({ id, address, port });
   }
   return plans;
@@ -332,6 +337,11 @@ class Cluster implements LocalCluster {
   }
 
   async stop(): Promise<void> {
+    // A test may have left a host SIGSTOPped: a stopped process cannot stop normally.
+    for (const host of this.hosts) {
+      const pids = [host.ycsm?.pid, ...ycsPidsFromLog(host.logPath), ...this.resources.map((r) => this.dbPid(host.id, r))];
+      for (const pid of pids) if (pid !== undefined) signal(pid, 'SIGCONT');
+    }
     await Promise.all(this.hosts.map((h) => this.stopHost(h.id)));
     for (const host of this.hosts) {
       for (const pid of ycsPidsFromLog(host.logPath)) if (alive(pid)) signal(-pid, 'SIGKILL');
