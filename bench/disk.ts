@@ -144,6 +144,9 @@ async function bench(loop: LoopDevice): Promise<void> {
   const device = await SectorDevice.open(loop.device);
   try {
     const { write, read } = await measure(device, loop);
+    // The hand-off floor: a call that does no I/O (a loop device refuses block PR at once)
+    // still crosses to the I/O thread and back.
+    const floor = (await timeEach(device, READ_COUNT, () => device.blockPr({ op: 'clear', oldKey: 1n }))).total;
     const lag = await measureLag(device);
     const [load1] = loadavg();
     console.log(`ycs disk benchmark on ${loop.device} (loop, 64 MiB sparse file, ${SECTOR} B sectors, ` +
@@ -153,6 +156,7 @@ async function bench(loop: LoopDevice): Promise<void> {
     console.log(['operation'.padEnd(26), 'addon p50', 'addon p99', 'sysc. p50', '  fio p50', '  fio p99', '  p50 x', '  p99 x', 'sysc. x', ' ios a/f'].join(' '));
     console.log(row('write 1 sector O_DSYNC', write.addon, write.syscall, write.fio));
     console.log(row(`read ${SLOTS} slots (${ALL_SLOTS_BYTES / 1024} KiB)`, read.addon, read.syscall, read.fio));
+    console.log(`hand-off floor (a call with no I/O, to the I/O thread and back): p50 ${floor.p50Us.toFixed(1)} us, p99 ${floor.p99Us.toFixed(1)} us`);
     console.log(`event-loop lag while reading ${SLOTS} slots every 100 ms for ${LAG_SECONDS} s: ` +
       `p99 ${lag.p99Ms.toFixed(2)} ms, max ${lag.maxMs.toFixed(2)} ms (${lag.reads} reads)`);
   } finally {
