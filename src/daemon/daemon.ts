@@ -50,6 +50,9 @@ export class Daemon {
   private parts: Partial<DaemonParts> = {};
   private readonly queue: Input[] = [];
   private stepping = false;
+  /** The engine accepts nothing before 'start'; inputs that come earlier wait here. */
+  private started = false;
+  private readonly early: Input[] = [];
   private lastNowMs = 0;
   private lastStepAtMs = 0;
   private tickTimer: NodeJS.Timeout | undefined;
@@ -75,7 +78,10 @@ export class Daemon {
       await daemon.closeParts();
       throw err;
     }
+    daemon.started = true;
     daemon.feed({ kind: 'start', nowMs: daemon.now() });
+    // What arrived while the parts opened (a peer's heartbeat, a database reconnecting).
+    for (const input of daemon.early.splice(0)) daemon.feed(input);
     daemon.tickTimer = setInterval(() => daemon.feed({ kind: 'tick', nowMs: daemon.now() }), TICK_INTERVAL_MS);
     return daemon;
   }
@@ -198,6 +204,10 @@ export class Daemon {
   /** Queues one input and steps the engine until the queue is empty. Never throws. */
   feed(input: Input): void {
     if (this.finishing) return;
+    if (!this.started) {
+      this.early.push(input);
+      return;
+    }
     // Inputs are stamped when created; one created during a step may carry an earlier time.
     this.lastNowMs = Math.max(this.lastNowMs, input.nowMs);
     this.queue.push({ ...input, nowMs: this.lastNowMs });
