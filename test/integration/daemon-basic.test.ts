@@ -65,7 +65,8 @@ beforeAll(async () => {
     if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` first`);
   }
   scratch = scratchDir('ycs-daemon-');
-  cluster = await startLocalCluster({ dir: scratch.dir, hosts: 3, resources: ['YasDB'] });
+  // Timeouts above the defaults: other test files may load the machine at the same time.
+  cluster = await startLocalCluster({ dir: scratch.dir, hosts: 3, resources: ['YasDB'], timeouts: { DISK_HB_KEEP_ALIVE: 3000, NETWORK_HB_TIMEOUT: 3000 } });
   master = await cluster.waitFor((s) => agreedMaster(s), 30_000, 'an agreed master');
 }, 60_000);
 

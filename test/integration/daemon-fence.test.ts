@@ -42,7 +42,13 @@ async function waitUntil<T>(what: string, timeoutMs: number, probe: () => Promis
 beforeAll(async () => {
   scratch = scratchDir('ycs-daemon-fence-');
   tgtd = await startTgtd({ dir: scratch.dir, sizeBytes: 16 << 20 });
-  cluster = await startLocalCluster({ dir: scratch.dir, votingDisks: [tgtd.url()], fencing: 'iscsi-pr' });
+  // Timeouts above the defaults: other test files may load the machine at the same time.
+  cluster = await startLocalCluster({
+    dir: scratch.dir,
+    votingDisks: [tgtd.url()],
+    fencing: 'iscsi-pr',
+    timeouts: { DISK_HB_KEEP_ALIVE: 3000, NETWORK_HB_TIMEOUT: 3000 },
+  });
   master = await cluster.waitFor((s) => agreedMaster(s), 30_000, 'an agreed master');
 }, 60_000);
 
