@@ -46,7 +46,7 @@ export interface LocalClusterOptions {
   dir: string;
   hosts?: number;
   cluster?: string;
-  /** Voting disks (1, 3 or 5). Default: one 64 MiB sparse file in `dir`. */
+  /** Voting disks (1, 3 or 5); missing plain paths are created as 64 MiB sparse files. Default: one in `dir`. */
   votingDisks?: string[];
   /** Initialize the voting disks (with --force). Default true. */
   initDisks?: boolean;
@@ -200,9 +200,11 @@ function hostConfig(opts: LocalClusterOptions, plans: HostPlan[], host: LocalHos
 
 async function prepareDisks(opts: LocalClusterOptions, hostCount: number): Promise<string[]> {
   const disks = opts.votingDisks ?? [join(opts.dir, 'voting-disk.img')];
-  if (opts.votingDisks === undefined && !existsSync(disks[0] ?? '')) {
-    writeFileSync(disks[0] ?? '', '');
-    truncateSync(disks[0] ?? '', DEMO_VOTING_DISK_BYTES); // sparse: costs no space
+  for (const path of disks) {
+    // A missing plain path becomes a sparse file (costs no space); devices must exist.
+    if (path.startsWith('/dev/') || path.startsWith('iscsi://') || existsSync(path)) continue;
+    writeFileSync(path, '');
+    truncateSync(path, DEMO_VOTING_DISK_BYTES);
   }
   if (opts.initDisks ?? true) {
     let clusterUuid: string | undefined;
