@@ -222,9 +222,9 @@ export class Daemon {
         this.logMembershipChanges();
       }
     } catch (err) {
-      // An engine invariant broke: stop at once, leave the rest to ycsm (restart) and the
-      // databases' leases (they stop writing when we stop answering).
-      this.loggers.of('engine').fatal({ err }, `engine invariant broken, exiting: ${(err as Error).message}`);
+      // An engine invariant broke (or a shell has a bug): stop at once, leave the rest to
+      // ycsm (restart) and the databases' leases (they stop writing when we stop answering).
+      this.loggers.of('engine').fatal({ err }, `step failed, exiting: ${(err as Error).message}`);
       void this.finish(1);
     } finally {
       this.stepping = false;
