@@ -7,8 +7,7 @@ import type { HostId, Input, Output } from '../core/types.js';
 import { SectorDevice } from '../disk/device.js';
 import type { VotingDisk } from '../disk/voting-disk.js';
 import { YcsError, toYcsError } from '../errors.js';
-import { NoneFenceDriver, PrFenceDriver, type FenceDriver, type FenceOutcome } from '../fence/driver.js';
-import { prTransportFor } from '../fence/transport.js';
+import { NoneFenceDriver, PrFenceDriver, createFenceDriver, type FenceDriver, type FenceOutcome } from '../fence/driver.js';
 import type { Config } from './config.js';
 import { deviceAccessFor } from './disk-shell.js';
 
@@ -44,15 +43,17 @@ export class FenceShell {
   static async open(opts: FenceShellOptions): Promise<FenceShell> {
     const { config } = opts;
     if (config.fencing === 'none') return new FenceShell(new NoneFenceDriver(config.hostId), [], opts);
-    const kind = config.fencing === 'block-pr' ? 'block-pr' : 'scsi';
     const dataDevices: SectorDevice[] = [];
     try {
       for (const path of config.dataDisks) dataDevices.push(await SectorDevice.open(path, deviceAccessFor(path, config)));
-      const devices = [...opts.disks.map((d) => d.device), ...dataDevices].map((device) => ({
-        path: device.info.path,
-        transport: prTransportFor(device, kind),
-      }));
-      const driver = new PrFenceDriver({ clusterUuid: opts.clusterUuid, hostId: config.hostId, devices });
+      // The transport (SG_IO / libiscsi or the kernel's PR ioctls) follows each device's
+      // path (src/fence/transport.ts); regular files are refused with E_CONFIG.
+      const driver = createFenceDriver({
+        driver: 'pr',
+        clusterUuid: opts.clusterUuid,
+        hostId: config.hostId,
+        devices: [...opts.disks.map((d) => d.device), ...dataDevices],
+      });
       return new FenceShell(driver, dataDevices, opts);
     } catch (err) {
       await Promise.all(dataDevices.map((d) => d.close().catch(() => undefined)));

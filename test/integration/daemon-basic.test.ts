@@ -207,6 +207,15 @@ describe('ycs refuses to start', () => {
     expect(run.stderr).toMatch(/^E_CONFIG: .*garbage\.json: \(file\): is not valid JSON/);
   });
 
+  it('on PR fencing over a regular file: one E_CONFIG line, exit 2', () => {
+    const path = join(scratch.dir, 'pr-on-file.json');
+    const config = hostConfig(1);
+    writeFileSync(path, JSON.stringify({ ...config, fencing: 'scsi-pr', controlSocket: join(scratch.dir, 'pr.sock'), runDir: join(scratch.dir, 'pr-run') }));
+    const run = spawnSync(process.execPath, [ycsMain, '--config', path], { encoding: 'utf8', timeout: 15_000 });
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^E_CONFIG: .*cannot fence through regular files: .*voting-disk\.img/)]);
+  });
+
   it('on a voting disk of another cluster: one E_FOREIGN_CLUSTER line, exit 1', () => {
     const path = join(scratch.dir, 'foreign.json');
     const config = hostConfig(1);
