@@ -68,6 +68,11 @@ export class VotingDisk {
     return this.errors.some((e) => (e.hosts === null || e.hosts.has(hostId)) && e.fromMs <= atMs && atMs < e.untilMs);
   }
 
+  /** A device-wide error window: the device may leave a sector half written. */
+  deviceFailing(atMs: number): boolean {
+    return this.errors.some((e) => e.hosts === null && e.fromMs <= atMs && atMs < e.untilMs);
+  }
+
   store<P>(area: DiskArea, slot: SlotRead<P>): void {
     const i = slot.hostId - 1;
     if (area === 'heartbeat') {
@@ -104,6 +109,8 @@ interface Planned {
   doneMs: number;
   late: boolean;
   failing: boolean;
+  /** The device itself is failing (not one host's path): a failed write may be torn. */
+  mayTear: boolean;
 }
 
 /** Reserve the channel for one request; returns undefined when it must fail fast. */
@@ -121,7 +128,7 @@ function plan(w: World, h: SimHost, disk: VotingDisk): Planned | undefined {
     ch.lateFromMs = w.now + w.timeouts.ioDeadlineMs;
     ch.lateUntilMs = doneMs;
   }
-  return { startMs, doneMs, late, failing: disk.failing(h.id, startMs) };
+  return { startMs, doneMs, late, failing: disk.failing(h.id, startMs), mayTear: disk.deviceFailing(startMs) };
 }
 
 function failFast(w: World, h: SimHost, disk: number, requestId: number): void {
@@ -240,9 +247,14 @@ function writeEffect<P>(
   if (disk.fenced.has(h.id)) return 'reservation-conflict'; // PREEMPT AND ABORT: never stored
   const powerLost = h.powerLossCrash && (h.incarnation !== inc || !h.alive) && h.crashedAtMs >= p.startMs;
   if (p.failing || powerLost) {
+    // A lost path (one host's errors) delivers a whole command or none: SCSI writes of one
+    // logical block are atomic. Only a failing device or a power loss may tear a sector.
+    const tornOdds = p.mayTear || powerLost ? w.knobs.disk.tornOdds : 0;
     const r = w.rng.disk.float();
-    if (r < w.knobs.disk.tornOdds) disk.store(area, torn);
-    else if (r < (1 + w.knobs.disk.tornOdds) / 2) disk.store(area, { hostId: h.id, verdict: 'ok', record: bytes });
+    if (r < tornOdds) {
+      disk.store(area, torn);
+      w.trace.note(w.now, h.id, 'disk-torn', () => `disk ${disk.index} ${area} slot ${h.id}`);
+    } else if (r < (1 + tornOdds) / 2) disk.store(area, { hostId: h.id, verdict: 'ok', record: bytes });
     return 'io';
   }
   disk.store(area, { hostId: h.id, verdict: 'ok', record: bytes });

@@ -24,12 +24,38 @@ export const REGRESSIONS: Regression[] = [
     caught: 'simulator bug: the heal thawed paused hosts but left their queued inputs at the old resume time',
   },
   {
-    seed: 2,
+    seed: 1,
     faultPhaseMs: 12_000,
     brokenRule: 'skipPhase1Check',
     expect: 'violation',
     checker: 'decision-changed',
     caught: 'Disk Paxos without the phase-1 check: two proposers decide different values for one epoch',
+  },
+  {
+    seed: 489,
+    faultPhaseMs: 12_000,
+    expect: 'pass',
+    checker: 'no-master-after-heal',
+    caught:
+      'a vote sector torn by one host\'s lost path, owner then fenced: no clean disk majority ever again ' +
+      '(model fixed: a lost path no longer tears; a failing device still can)',
+  },
+  {
+    seed: 5113,
+    faultPhaseMs: 12_000,
+    expect: 'pass',
+    checker: 'two-primaries-acting',
+    caught:
+      'engine: a master frozen while a resource promote is in flight resumes with its window expired; ' +
+      'it self-fences but queues the stop behind the promote, so the old database becomes primary (epoch 5) ' +
+      'beside the new master\'s (epoch 6); stop must supersede an in-flight promote (fencing none)',
+  },
+  {
+    seed: 5272,
+    faultPhaseMs: 12_000,
+    expect: 'pass',
+    checker: 'two-primaries-acting',
+    caught: 'engine: same as seed 5113 (promote in flight across a pause, thawed by the heal), 5 hosts, 3 disks',
   },
   {
     seed: 49,
