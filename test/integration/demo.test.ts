@@ -32,13 +32,24 @@ afterEach(() => {
   }
 });
 
-function runDemo(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+function runDemo(
+  args: string[],
+  timeoutMs: number,
+  interruptWhen?: (stdout: string) => boolean,
+): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   return new Promise((resolve) => {
     const started = Date.now();
     const child = spawn(process.execPath, [demoMain, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    let interrupted = false;
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c;
+      if (!interrupted && interruptWhen?.(stdout) === true) {
+        interrupted = true;
+        setTimeout(() => child.kill('SIGINT'), 2000); // the daemons are up by then
+      }
+    });
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     const timer = setTimeout(() => child.kill('SIGINT'), timeoutMs);
     child.on('exit', (code) => {
@@ -86,4 +97,16 @@ describe('npm run demo', () => {
     expect(writers[0]).toBe(from);
     expect(writers.at(-1)).toBe(to);
   }, 60_000);
+
+  it('stops everything it started when interrupted while the cluster starts', async () => {
+    scratch = scratchDir('ycs-demo-test-');
+    const dir = join(scratch.dir, 'cluster');
+    const run = await runDemo(['--dir', dir], 40_000, (out) => out.includes('Waiting for the cluster'));
+    expect(run.stdout).toContain('SIGINT: stopping');
+    expect(run.code).toBe(130);
+    expect(processesMentioning(dir)).toEqual([]);
+    const ycsPids = [1, 2, 3].flatMap((host) => ycsPidsFromLog(join(dir, `host${host}`, 'ycs.log')));
+    expect(ycsPids.length).toBeGreaterThan(0); // the daemons had started
+    for (const pid of ycsPids) expect(() => process.kill(pid, 0)).toThrow();
+  }, 45_000);
 });
