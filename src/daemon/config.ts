@@ -294,6 +294,11 @@ const SEED_NAMES: Record<string, string> = {
   diskHbIntervalMs: 'DISK_HB_INTERVAL',
 };
 
+/** DISK_HB_KEEP_ALIVE: the daemon's and ycsm's one reading of it (range, default from src/core/timeouts.ts). */
+function checkKeepAlive(c: Checker, raw: Raw): number | undefined {
+  return c.integer(raw, 'DISK_HB_KEEP_ALIVE', 'DISK_HB_KEEP_ALIVE', 500, 600_000, DEFAULT_BASE_TIMEOUTS.diskHbKeepAliveMs);
+}
+
 /**
  * Range checks catch typos (seconds written where milliseconds are meant); the safety
  * rules between the values live in src/core/timeouts.ts (deriveTimeouts), whose verdict is
@@ -301,7 +306,7 @@ const SEED_NAMES: Record<string, string> = {
  */
 function checkTimeouts(c: Checker, raw: Raw): { timeouts?: Timeouts; interval?: number } {
   const d = DEFAULT_BASE_TIMEOUTS;
-  const keepAlive = c.integer(raw, 'DISK_HB_KEEP_ALIVE', 'DISK_HB_KEEP_ALIVE', 500, 600_000, d.diskHbKeepAliveMs);
+  const keepAlive = checkKeepAlive(c, raw);
   const netTimeout = c.integer(raw, 'NETWORK_HB_TIMEOUT', 'NETWORK_HB_TIMEOUT', 200, 600_000, d.networkHbTimeoutMs);
   const interval =
     raw.DISK_HB_INTERVAL === undefined ? undefined : c.integer(raw, 'DISK_HB_INTERVAL', 'DISK_HB_INTERVAL', 10, 60_000);
@@ -430,11 +435,8 @@ export function loadConfig(path: string): Config {
 
 export const DEFAULT_CONFIG_PATH = '/etc/ycs/ycs.json';
 
-/**
- * The control socket named by a config file, without validating the rest of it: ycsctl
- * must find the daemon even when, say, a voting disk is missing on this host.
- */
-export function controlSocketOf(configPath: string): string {
+/** The parsed JSON of a config file, unvalidated (undefined when it is not an object). */
+function readRawConfig(configPath: string): Raw | undefined {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(configPath, 'utf8'));
@@ -442,7 +444,30 @@ export function controlSocketOf(configPath: string): string {
     const why = (err as NodeJS.ErrnoException).code ?? 'not valid JSON';
     throw new ConfigError([`E_CONFIG: ${configPath}: (file): cannot be read (${why})`]);
   }
-  const value = (raw as Raw | null)?.controlSocket;
+  return typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Raw) : undefined;
+}
+
+/**
+ * DISK_HB_KEEP_ALIVE of a config file exactly as the daemon reads it (same range, same
+ * default), without validating the rest: ycsm's local heartbeat timeout must equal the
+ * daemon's keep-alive, and ycsm must start ycs (which reports every other problem) even
+ * when, say, a voting disk is missing. The timeouts' safety rules stay ycs's to check.
+ */
+export function keepAliveOf(configPath: string): number {
+  const c = new Checker(configPath);
+  const raw = readRawConfig(configPath);
+  if (raw === undefined) c.problem('(file)', 'must be an object');
+  const keepAlive = raw === undefined ? undefined : checkKeepAlive(c, raw);
+  if (keepAlive === undefined) throw new ConfigError(c.problems);
+  return keepAlive;
+}
+
+/**
+ * The control socket named by a config file, without validating the rest of it: ycsctl
+ * must find the daemon even when, say, a voting disk is missing on this host.
+ */
+export function controlSocketOf(configPath: string): string {
+  const value = readRawConfig(configPath)?.controlSocket;
   if (value === undefined) return CONFIG_DEFAULTS.controlSocket;
   if (typeof value !== 'string' || value === '') {
     throw new ConfigError([`E_CONFIG: ${configPath}: controlSocket: must be a non-empty string`]);

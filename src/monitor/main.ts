@@ -2,15 +2,17 @@
 // ycsm: started first (by systemd, packaging/ycsm.service), starts and watches ycs.
 //   ycsm --config PATH [--ycs-command CMD] [--keepalive-ms N] [--max-restarts N]
 //        [--restart-window-ms N] [--backoff-ms N] [--stop-timeout-ms N] [--startup-grace-ms N]
-// The local heartbeat timeout is DISK_HB_KEEP_ALIVE from the config unless --keepalive-ms
-// overrides it. CMD (or env YCSM_YCS_COMMAND) is split on spaces; `--config PATH` is
-// appended. Exit: 0 after ycs stopped normally or on SIGTERM; 1 on an internal error;
-// 2 for bad usage or config; 3 when ycs kept crashing (E_RESTART_LIMIT). Errors are one
-// line `code: message` on stderr.
-import { readFileSync, realpathSync } from 'node:fs';
+// The local heartbeat timeout is DISK_HB_KEEP_ALIVE as ycs reads it from the config (its
+// default when absent; src/daemon/config.ts keepAliveOf) unless --keepalive-ms overrides
+// it. CMD (or env YCSM_YCS_COMMAND) is split on spaces; `--config PATH` is appended.
+// Exit: 0 after ycs stopped normally or on SIGTERM; 1 on an internal error; 2 for bad
+// usage or config; 3 when ycs kept crashing (E_RESTART_LIMIT). Errors are one line
+// `code: message` on stderr.
+import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
+import { keepAliveOf } from '../daemon/config.js';
 import { YcsError, toYcsError } from '../errors.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
 
@@ -26,21 +28,6 @@ function positiveInt(name: string, value: string | undefined): number | undefine
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n <= 0) throw new YcsError('E_USAGE', `--${name} must be a positive integer, not ${JSON.stringify(value)}`);
   return n;
-}
-
-/** DISK_HB_KEEP_ALIVE from the JSON config (the full validation is ycs's job). */
-function keepaliveFromConfig(path: string): number {
-  let config: unknown;
-  try {
-    config = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new YcsError('E_CONFIG', `${path}: cannot read the config: ${(err as Error).message}`);
-  }
-  const value = (config as Record<string, unknown> | null)?.DISK_HB_KEEP_ALIVE;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new YcsError('E_CONFIG', `${path}: DISK_HB_KEEP_ALIVE: must be a positive number of milliseconds`);
-  }
-  return value;
 }
 
 export function parseMonitorArgs(argv: string[], env: NodeJS.ProcessEnv): MonitorCli {
@@ -66,7 +53,7 @@ export function parseMonitorArgs(argv: string[], env: NodeJS.ProcessEnv): Monito
   }
   const v = parsed.values;
   if (v.config === undefined) throw new YcsError('E_USAGE', 'usage: ycsm --config PATH [--ycs-command CMD] [--keepalive-ms N]');
-  const keepaliveMs = positiveInt('keepalive-ms', v['keepalive-ms']) ?? keepaliveFromConfig(v.config);
+  const keepaliveMs = positiveInt('keepalive-ms', v['keepalive-ms']) ?? keepAliveOf(v.config);
   const commandLine = v['ycs-command'] ?? env.YCSM_YCS_COMMAND;
   const words = commandLine?.trim().split(/\s+/) ?? [process.execPath, fileURLToPath(new URL('../daemon/main.js', import.meta.url))];
   const [command, ...args] = words;
