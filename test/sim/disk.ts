@@ -257,6 +257,11 @@ function writeEffect<P>(
     } else if (r < (1 + tornOdds) / 2) disk.store(area, { hostId: h.id, verdict: 'ok', record: bytes });
     return 'io';
   }
+  const lying = w.options.lyingDiskOdds ?? 0;
+  if (lying > 0 && w.rng.disk.chance(lying)) {
+    w.trace.note(w.now, h.id, 'disk-lied', () => `disk ${disk.index} ${area} slot ${h.id}`);
+    return 'ok'; // reported durable, never stored: outside the fault model on purpose
+  }
   disk.store(area, { hostId: h.id, verdict: 'ok', record: bytes });
   return 'ok';
 }

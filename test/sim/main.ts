@@ -5,6 +5,7 @@
 //   --scale                64 or 255 hosts, shorter runs
 //   --broken RULE          run the engine with a deliberately broken rule
 //   --fault-phase-ms MS    length of the fault phase (default 30000)
+//   --lying-disk ODDS      writes reported durable are lost with these odds (must fail)
 // Standard output depends only on the arguments; exit status 1 when any run failed.
 import { coreBinding } from './core-binding.js';
 import { describeKnobs } from './knobs.js';
@@ -22,6 +23,7 @@ interface Args {
   scale: boolean;
   broken?: string;
   faultPhaseMs?: number;
+  lyingDisk?: number;
 }
 
 function usage(message: string): never {
@@ -44,6 +46,7 @@ export function parseArgs(argv: string[]): Args {
     else if (a === '--seed') args.seed = intArg(argv, i++, a);
     else if (a === '--runs') args.runs = intArg(argv, i++, a);
     else if (a === '--fault-phase-ms') args.faultPhaseMs = intArg(argv, i++, a);
+    else if (a === '--lying-disk') args.lyingDisk = Number(argv[++i] ?? usage('--lying-disk needs odds, e.g. 0.05'));
     else if (a === '--trace') args.trace = true;
     else if (a === '--report') args.report = true;
     else if (a === '--scale') args.scale = true;
@@ -55,7 +58,7 @@ export function parseArgs(argv: string[]): Args {
 }
 
 export function replayCommand(seed: number, a: Args): string {
-  const extra = [a.scale ? '--scale' : '', a.broken ? `--broken ${a.broken}` : '', a.faultPhaseMs !== undefined ? `--fault-phase-ms ${a.faultPhaseMs}` : '']
+  const extra = [a.scale ? '--scale' : '', a.broken ? `--broken ${a.broken}` : '', a.faultPhaseMs !== undefined ? `--fault-phase-ms ${a.faultPhaseMs}` : '', a.lyingDisk ? `--lying-disk ${a.lyingDisk}` : '']
     .filter(Boolean)
     .join(' ');
   return `npm run sim -- --seed ${seed}${extra ? ` ${extra}` : ''} --trace`;
@@ -67,6 +70,7 @@ function runOptions(a: Args): RunOptions {
     trace: a.trace,
     ...(a.broken ? { brokenRule: a.broken } : {}),
     ...(a.faultPhaseMs !== undefined ? { faultPhaseMs: a.faultPhaseMs } : {}),
+    ...(a.lyingDisk ? { lyingDiskOdds: a.lyingDisk } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ export interface Regression {
   mode?: Mode;
   faultPhaseMs?: number;
   brokenRule?: string;
+  lyingDiskOdds?: number;
   expect: 'pass' | 'violation';
   /** The checker that fired (for 'violation': it must fire again). */
   checker: string;
@@ -56,6 +57,23 @@ export const REGRESSIONS: Regression[] = [
     expect: 'pass',
     checker: 'two-primaries-acting',
     caught: 'engine: same as seed 5113 (promote in flight across a pause, thawed by the heal), 5 hosts, 3 disks',
+  },
+  {
+    seed: 20857,
+    faultPhaseMs: 12_000,
+    expect: 'pass',
+    checker: 'no-master-after-heal',
+    caught:
+      'engine: a failing device tore host 3\'s vote slot on the only disk; after restart host 3 cannot recover ' +
+      'its own block (no clean copy), so it never rewrites the slot, and no host ever has a clean disk majority again',
+  },
+  {
+    seed: 78,
+    faultPhaseMs: 12_000,
+    lyingDiskOdds: 0.3,
+    expect: 'violation',
+    checker: 'decision-changed',
+    caught: 'a lying disk (writes reported durable but lost) breaks Disk Paxos: epoch 1 decided twice',
   },
   {
     seed: 49,

@@ -66,11 +66,13 @@ describe('simulator sweep against src/core', () => {
   });
 
   for (const reg of REGRESSIONS) {
-    it(`regression seed ${reg.seed}${reg.brokenRule ? ` (broken ${reg.brokenRule})` : ''}: ${reg.caught}`, () => {
+    const flavour = reg.brokenRule ? ` (broken ${reg.brokenRule})` : reg.lyingDiskOdds ? ' (lying disk)' : '';
+    it(`regression seed ${reg.seed}${flavour}: ${reg.caught}`, () => {
       const r = runSeed(reg.seed, coreBinding, {
         ...(reg.mode ? { mode: reg.mode } : {}),
         ...(reg.faultPhaseMs !== undefined ? { faultPhaseMs: reg.faultPhaseMs } : {}),
         ...(reg.brokenRule ? { brokenRule: reg.brokenRule } : {}),
+        ...(reg.lyingDiskOdds ? { lyingDiskOdds: reg.lyingDiskOdds } : {}),
       });
       if (reg.expect === 'pass') expect(r.violations).toEqual([]);
       else expect(r.ok, `seed ${reg.seed} no longer caught (was ${reg.checker})`).toBe(false);

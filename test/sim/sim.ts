@@ -12,6 +12,8 @@ export interface RunOptions {
   mode?: Mode;
   trace?: boolean;
   brokenRule?: string;
+  /** A lying disk: a write reported durable is lost with these odds (breaks Disk Paxos on purpose). */
+  lyingDiskOdds?: number;
   /** Simulated length of the fault phase; the liveness phase follows. */
   faultPhaseMs?: number;
 }
@@ -42,6 +44,7 @@ export function runSeed(seed: number, binding: EngineBinding, options: RunOption
   const w = new World(knobs, binding, {
     trace: options.trace ?? false,
     ...(options.brokenRule ? { brokenRule: options.brokenRule } : {}),
+    ...(options.lyingDiskOdds ? { lyingDiskOdds: options.lyingDiskOdds } : {}),
   });
   w.trace.note(0, 0, 'knobs', () => describeKnobs(knobs));
   for (const h of w.hosts) {

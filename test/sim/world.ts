@@ -26,6 +26,8 @@ export interface SimEvent {
 export interface WorldOptions {
   trace: boolean;
   brokenRule?: string;
+  /** Odds that a write reported durable was not stored (a lying disk; off by default). */
+  lyingDiskOdds?: number;
 }
 
 export class World {
