@@ -59,6 +59,13 @@ export const REGRESSIONS: Regression[] = [
     caught: 'engine: same as seed 5113 (promote in flight across a pause, thawed by the heal), 5 hosts, 3 disks',
   },
   {
+    seed: 24069,
+    faultPhaseMs: 12_000,
+    expect: 'pass',
+    checker: 'two-primaries-acting',
+    caught: 'engine: same as seed 5113 (3 hosts, 3 disks, timeouts v2); also shows host 3 deciding {master 2, members [2]} for a paused master',
+  },
+  {
     seed: 20857,
     faultPhaseMs: 12_000,
     expect: 'pass',
