@@ -1,6 +1,8 @@
 // The simulator against the real engine (src/core): the CI sweep of 2,000 seeds, exact
 // replay, every regression seed, and the broken-rule test: with a rule broken on purpose
 // a checker must catch a violation within the CI seed count.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { coreBinding } from './core-binding.js';
 import { describeKnobs } from './knobs.js';
@@ -40,6 +42,20 @@ describe('simulator sweep against src/core', () => {
     expect(a.traceLines.length).toBeGreaterThan(1_000);
     expect(a.traceLines).toEqual(b.traceLines);
     expect(runSeed(4243, coreBinding, options).traceHash).not.toBe(a.traceHash);
+  });
+
+  it('the CLI replays a seed byte for byte and exits non-zero on a failure', { timeout: 60_000 }, () => {
+    const main = new URL('../../dist/test/sim/main.js', import.meta.url).pathname;
+    expect(existsSync(main), `${main} missing: build first (npx tsc -p tsconfig.json)`).toBe(true);
+    const run = (...args: string[]) => spawnSync(process.execPath, [main, ...args], { encoding: 'utf8' });
+    const a = run('--seed', '31', '--fault-phase-ms', '8000', '--trace');
+    const b = run('--seed', '31', '--fault-phase-ms', '8000', '--trace');
+    expect(a.status).toBe(0);
+    expect(a.stdout).toContain('PASS seed 31 trace ');
+    expect(a.stdout).toBe(b.stdout);
+    const broken = run('--seed', '1', '--fault-phase-ms', '12000', '--broken', 'skipPhase1Check');
+    expect(broken.status).toBe(1);
+    expect(broken.stdout).toContain('replay: npm run sim -- --seed 1 --broken skipPhase1Check');
   });
 
   it('the seed log lines appear: a vote cycle, a new primary, followers joining', () => {
