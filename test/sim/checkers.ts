@@ -67,6 +67,7 @@ export class Checker {
   }
 
   onOutputs(h: SimHost, _input: Input, outputs: Output[]): void {
+    this.checkSeedLines(h, outputs);
     for (const out of outputs) {
       switch (out.kind) {
         case 'role-change':
@@ -95,6 +96,31 @@ export class Checker {
           break;
       }
     }
+  }
+
+  /**
+   * "ycs run as primary successfully" comes with the step that makes a host master, and
+   * only then; "try join primary" only from a host that is not master after the step.
+   */
+  private checkSeedLines(h: SimHost, outputs: Output[]): void {
+    let promoted = false;
+    let becameMaster = false;
+    let primaryLine = false;
+    let joinLine = false;
+    let endRole = h.role;
+    for (const out of outputs) {
+      if (out.kind === 'role-change') {
+        endRole = out.to;
+        if (out.to === 'master') becameMaster = true;
+        if (out.to === 'master' && out.from !== 'master') promoted = true;
+      } else if (out.kind === 'log') {
+        if (out.msg === SEED_LOG_LINES[1]) primaryLine = true;
+        if (out.msg === SEED_LOG_LINES[2]) joinLine = true;
+      }
+    }
+    if (promoted && !primaryLine) this.violation('seed-log-missing', h.id, `became master without "${SEED_LOG_LINES[1]}"`);
+    if (primaryLine && !becameMaster) this.violation('seed-log-wrong', h.id, `"${SEED_LOG_LINES[1]}" without becoming master`);
+    if (joinLine && endRole === 'master') this.violation('seed-log-wrong', h.id, `"${SEED_LOG_LINES[2]}" from the master`);
   }
 
   private onRoleChange(h: SimHost, out: Extract<Output, { kind: 'role-change' }>): void {
