@@ -3,7 +3,7 @@
 // Pure functions of a snapshot, so every host computing from the same view proposes the
 // same value and the tally (distinguished proposer) is the same host everywhere.
 
-import { chooseSurvivingGroup, mutuallyConnected, type HeardMap } from './partition.js';
+import { chooseSurvivingGroup, type HeardMap } from './partition.js';
 import { HEARTBEAT_FLAG_PROMOTING, type Decision, type HostId, type Role } from './types.js';
 
 export interface HostSnapshot {
@@ -62,7 +62,9 @@ export function masterAbnormality(s: Snapshot): string | null {
   if (!masterCapable(s, d.masterId)) return `master ${d.masterId} published role ${m.role}`;
   // Only a member judges the master by the network: a host outside the member set that
   // hears nobody is the one cut off, and must not start votes about the others.
-  if (d.members.includes(s.selfId) && !mutuallyConnected(heardMap(s), s.selfId, d.masterId)) {
+  const self = s.hosts.get(s.selfId);
+  const connected = (self?.heard.includes(d.masterId) ?? false) && m.heard.includes(s.selfId);
+  if (d.members.includes(s.selfId) && !connected) {
     return `master ${d.masterId} network heartbeat lost`;
   }
   return null;

@@ -30,6 +30,9 @@ export class Detector {
   private readonly peers = new Map<HostId, PeerState>();
   /** Issue time of the latest read round that succeeded on a majority. */
   private judgedThroughMs: number | null = null;
+  /** Bumped whenever network liveness changes, so heardSet can be cached within one step. */
+  private version = 0;
+  private heardCache: { atMs: number; version: number; value: HostId[] } | null = null;
 
   constructor(
     private readonly selfId: HostId,
@@ -81,6 +84,7 @@ export class Detector {
       message.incarnation > peer.netIncarnation ||
       (message.incarnation === peer.netIncarnation && message.sequence > peer.netSequence);
     if (!newer) return; // duplicate, replayed or reordered
+    this.version += 1;
     peer.netIncarnation = message.incarnation;
     peer.netSequence = message.sequence;
     peer.lastHeardAtMs = nowMs;
@@ -96,6 +100,7 @@ export class Detector {
 
   /** After a pause, peers that were heard just before it get the benefit of the doubt. */
   onPause(lastStepMs: number, nowMs: number): void {
+    this.version += 1;
     for (const peer of this.peers.values()) {
       if (peer.lastHeardAtMs !== null && lastStepMs - peer.lastHeardAtMs <= this.netTimeoutMs) {
         peer.lastHeardAtMs = nowMs;
@@ -134,6 +139,15 @@ export class Detector {
   }
 
   heardSet(nowMs: number): HostId[] {
+    if (this.heardCache !== null && this.heardCache.atMs === nowMs && this.heardCache.version === this.version) {
+      return this.heardCache.value;
+    }
+    const value = this.computeHeardSet(nowMs);
+    this.heardCache = { atMs: nowMs, version: this.version, value };
+    return value;
+  }
+
+  private computeHeardSet(nowMs: number): HostId[] {
     const out: HostId[] = [];
     for (const peer of this.peers.values()) {
       if (peer.lastHeardAtMs !== null && nowMs - peer.lastHeardAtMs <= this.netTimeoutMs) out.push(peer.hostId);

@@ -52,6 +52,7 @@ export class ClusterEngine implements Engine {
   private decisionDurableAtMs: number | null = null;
   private retryDurable = false;
   private ownVoteSlotDamaged = false;
+  private membershipDirty = false;
   private readonly arbiter: DiskPaxosArbiter;
   private nextProposalAtMs = 0;
   private abnormalSinceMs: number | null = null;
@@ -118,7 +119,7 @@ export class ClusterEngine implements Engine {
     this.lastStepMs = now;
     this.checkWindow(now, out); // a host waking from a pause stops first, then looks at the input
     this.handle(input, out);
-    this.afterInput(now, out);
+    this.afterInput(now, out, input.kind !== 'net-heartbeat');
     return out;
   }
 
@@ -287,10 +288,11 @@ export class ClusterEngine implements Engine {
 
   // ---- proposing ----------------------------------------------------------------------
 
-  snapshot(now: number): Snapshot {
+  /** This host's view for the decision functions; `only` limits it to a few hosts (cheaper). */
+  snapshot(now: number, only?: HostId[]): Snapshot {
     const hosts = new Map<HostId, HostSnapshot>();
     const heard = this.detector.heardSet(now);
-    for (const h of this.config.hostIds) {
+    for (const h of only ?? this.config.hostIds) {
       if (h === this.self) {
         hosts.set(h, {
           hostId: h,
@@ -313,10 +315,12 @@ export class ClusterEngine implements Engine {
     if (this.arbiter.busy() || !this.arbiter.ready() || now < this.nextProposalAtMs) return;
     if (this.role === 'evicted' || this.role === 'leaving') return;
     if (!this.readWriteRecent(now)) return;
-    const s = this.snapshot(now);
-    const value = nextDecision(s);
     if (this.role === 'master') {
-      if (value !== null && this.windowValid(now)) this.propose(now, value, 'master updates the member set', out);
+      // The member set can only change with what a read round brings: evaluate once per round.
+      if (!this.membershipDirty || !this.windowValid(now)) return;
+      this.membershipDirty = false;
+      const value = nextDecision(this.snapshot(now));
+      if (value !== null) this.propose(now, value, 'master updates the member set', out);
       return;
     }
     let reason: string | null;
@@ -324,7 +328,7 @@ export class ClusterEngine implements Engine {
       if (now - this.startedAtMs < this.t.startupObserveMs) return;
       reason = 'no decision yet';
     } else {
-      reason = masterAbnormality(s);
+      reason = masterAbnormality(this.snapshot(now, [this.self, this.decision.masterId]));
     }
     if (reason === null) {
       this.abnormalSinceMs = null;
@@ -336,15 +340,17 @@ export class ClusterEngine implements Engine {
       this.abnormalLoggedEpoch = epoch;
       this.log(out, 'info', LOG_ABNORMAL, { epoch, reason });
     }
-    if (value === null) return;
+    const s = this.snapshot(now);
     if (this.config.rules?.skipPhase1Check === true) {
       // broken on purpose (tests only): everyone proposes itself at once
-      if (value.members.includes(this.self)) this.propose(now, { ...value, masterId: this.self }, reason, out);
+      const value = nextDecision(s);
+      if (value?.members.includes(this.self) === true) this.propose(now, { ...value, masterId: this.self }, reason, out);
       return;
     }
     const rank = proposerOrder(s).indexOf(this.self);
     if (now - this.abnormalSinceMs < rank * this.t.voteBackoffMs) return;
-    this.propose(now, value, reason, out);
+    const value = nextDecision(s);
+    if (value !== null) this.propose(now, value, reason, out);
   }
 
   private propose(now: number, value: Decision, reason: string, out: Output[]): void {
@@ -373,6 +379,7 @@ export class ClusterEngine implements Engine {
     if (round.kind === 'read' && ok) {
       this.lastMajorityReadStartMs = Math.max(this.lastMajorityReadStartMs ?? round.issuedAtMs, round.issuedAtMs);
       this.detector.onReadRoundSucceeded(round.issuedAtMs);
+      this.membershipDirty = true;
       if (!this.arbiter.ready()) {
         const own = this.arbiter.recover(round, this.decision, now, out);
         if (own !== null) this.log(out, 'info', 'own vote block recovered', { instance: own.instance, mbal: own.mbal });
@@ -417,12 +424,13 @@ export class ClusterEngine implements Engine {
     return this.lastMajorityReadStartMs !== null && this.lastMajorityReadStartMs >= this.freshAfterMs;
   }
 
-  private afterInput(now: number, out: Output[]): void {
+  /** `decide`: whether to look at promotions and proposals (not on every network heartbeat: they only matter on timeouts). */
+  private afterInput(now: number, out: Output[], decide: boolean): void {
     this.rounds.expire(now);
     for (const round of this.rounds.drainResolved()) this.onRoundResolved(now, round, out);
     this.checkWindow(now, out);
     for (const index of this.resources.checkHeartbeats(now)) this.onResourceFailed(now, index, 'heartbeat 2 silent', out);
-    if (this.fresh() && this.arbiter.ready()) {
+    if (decide && this.fresh() && this.arbiter.ready()) {
       this.checkPromotion(now, out);
       this.checkCleanedUp(now, out);
       this.checkRejoin(now, out);

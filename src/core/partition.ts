@@ -26,42 +26,80 @@ function compareGroups(a: HostId[], b: HostId[], oldMasterId: HostId | 0): numbe
   return 0;
 }
 
-/** All maximal cliques (Bron-Kerbosch with pivoting); groups come out sorted ascending. */
-export function maximalCliques(hosts: readonly HostId[], heardBy: HeardMap): HostId[][] {
+/** Search budget: the answer stays a deterministic function of the inputs, never exponential. */
+export const CLIQUE_SEARCH_BUDGET = 100_000;
+
+function neighbourSets(hosts: readonly HostId[], heardBy: HeardMap): Map<HostId, Set<HostId>> {
   const neighbours = new Map<HostId, Set<HostId>>();
-  for (const a of hosts) {
-    neighbours.set(a, new Set(hosts.filter((b) => b !== a && mutuallyConnected(heardBy, a, b))));
-  }
-  const out: HostId[][] = [];
-  const expand = (r: HostId[], p: Set<HostId>, x: Set<HostId>): void => {
-    if (p.size === 0 && x.size === 0) {
-      out.push([...r].sort((m, n) => m - n));
-      return;
-    }
-    let pivot: HostId | undefined;
-    let best = -1;
-    for (const u of [...p, ...x]) {
-      const count = [...p].filter((v) => neighbours.get(u)?.has(v)).length;
-      if (count > best) {
-        best = count;
-        pivot = u;
+  for (const a of hosts) neighbours.set(a, new Set());
+  for (let i = 0; i < hosts.length; i++) {
+    for (let j = i + 1; j < hosts.length; j++) {
+      const a = hosts[i] as HostId;
+      const b = hosts[j] as HostId;
+      if (mutuallyConnected(heardBy, a, b)) {
+        neighbours.get(a)?.add(b);
+        neighbours.get(b)?.add(a);
       }
     }
-    const pivotNeighbours = pivot === undefined ? new Set<HostId>() : (neighbours.get(pivot) ?? new Set<HostId>());
-    for (const v of [...p].filter((w) => !pivotNeighbours.has(w))) {
+  }
+  return neighbours;
+}
+
+/** Connected components when every one of them is fully connected (the usual partition), else null. */
+function cliqueComponents(hosts: readonly HostId[], neighbours: Map<HostId, Set<HostId>>): HostId[][] | null {
+  const seen = new Set<HostId>();
+  const groups: HostId[][] = [];
+  for (const start of hosts) {
+    if (seen.has(start)) continue;
+    const group: HostId[] = [];
+    const stack = [start];
+    seen.add(start);
+    while (stack.length > 0) {
+      const v = stack.pop() as HostId;
+      group.push(v);
+      for (const w of neighbours.get(v) ?? []) {
+        if (!seen.has(w)) {
+          seen.add(w);
+          stack.push(w);
+        }
+      }
+    }
+    if (group.some((v) => (neighbours.get(v)?.size ?? 0) !== group.length - 1)) return null;
+    groups.push(group.sort((a, b) => a - b));
+  }
+  return groups;
+}
+
+/**
+ * Branch and bound over cliques, best first by the tie-break order. Hosts are tried by
+ * degree (then id), branches that cannot reach the best size are cut, and the search
+ * stops after CLIQUE_SEARCH_BUDGET expansions with the best group found so far.
+ */
+function searchBestClique(hosts: readonly HostId[], neighbours: Map<HostId, Set<HostId>>, oldMasterId: HostId | 0): HostId[] {
+  const order = [...hosts].sort((a, b) => (neighbours.get(b)?.size ?? 0) - (neighbours.get(a)?.size ?? 0) || a - b);
+  let best: HostId[] = [];
+  let expansions = 0;
+  const expand = (r: HostId[], p: HostId[]): void => {
+    if (expansions++ >= CLIQUE_SEARCH_BUDGET) return;
+    if (p.length === 0) {
+      const group = [...r].sort((a, b) => a - b);
+      if (best.length === 0 || compareGroups(group, best, oldMasterId) < 0) best = group;
+      return;
+    }
+    for (let i = 0; i < p.length; i++) {
+      if (r.length + (p.length - i) < best.length) return;
+      const v = p[i] as HostId;
       const nv = neighbours.get(v) ?? new Set<HostId>();
-      expand([...r, v], new Set([...p].filter((w) => nv.has(w))), new Set([...x].filter((w) => nv.has(w))));
-      p.delete(v);
-      x.add(v);
+      expand([...r, v], p.slice(i + 1).filter((w) => nv.has(w)));
     }
   };
-  expand([], new Set(hosts), new Set());
-  return out;
+  expand([], order);
+  return best;
 }
 
 /**
  * The surviving group among `candidates` (hosts live on the disk). Returns them all when
- * they are fully connected; otherwise the best maximal clique by the rule above.
+ * they are fully connected; otherwise the best clique by the rule above.
  */
 export function chooseSurvivingGroup(
   candidates: readonly HostId[],
@@ -70,11 +108,11 @@ export function chooseSurvivingGroup(
 ): HostId[] {
   const hosts = [...new Set(candidates)].sort((a, b) => a - b);
   if (hosts.length === 0) return [];
-  const complete = hosts.every((a) => hosts.every((b) => a === b || mutuallyConnected(heardBy, a, b)));
-  if (complete) return hosts;
-  const cliques = maximalCliques(hosts, heardBy);
-  cliques.sort((a, b) => compareGroups(a, b, oldMasterId));
-  const best = cliques[0];
-  if (best === undefined) throw new Error('engine invariant: a non-empty host set has a clique');
+  const neighbours = neighbourSets(hosts, heardBy);
+  const components = cliqueComponents(hosts, neighbours);
+  const best = components !== null
+    ? components.sort((a, b) => compareGroups(a, b, oldMasterId))[0]
+    : searchBestClique(hosts, neighbours, oldMasterId);
+  if (best === undefined || best.length === 0) throw new Error('engine invariant: a non-empty host set has a clique');
   return best;
 }
