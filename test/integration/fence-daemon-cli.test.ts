@@ -1,0 +1,183 @@
+// `ycsctl fence status|HOST` and `ycsctl unfence` through the daemon: the real CLI process
+// against a real 3-host cluster (ycsm -> ycs, src/demo/cluster.ts) fenced with SCSI-3
+// persistent reservations on a real iSCSI target (tgtd on 127.0.0.1). The daemon decides:
+// only the reservation holder fences, the local host never, and unfence only while the
+// cluster admits the host. Needs root and tgtd.
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agreedMaster, startLocalCluster, type LocalCluster } from '../../src/demo/cluster.js';
+import { packageRoot } from '../../src/native.js';
+import { scratchDir } from '../helpers/loop.js';
+import { startTgtd, type Tgtd } from '../helpers/tgtd.js';
+
+const ROOT = packageRoot();
+const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+
+/** The CLI and the daemon both run from dist/: compile when a source involved is newer. */
+function ensureBuilt(): void {
+  const sources = ['src/cli/main.ts', 'src/cli/fence.ts', 'src/cli/status.ts', 'src/daemon/commands.ts', 'src/daemon/fence-shell.ts', 'src/daemon/daemon.ts', 'src/daemon/config.ts', 'src/monitor/main.ts'];
+  const built = existsSync(CLI) ? statSync(CLI).mtimeMs : 0;
+  if (sources.some((s) => statSync(join(ROOT, s)).mtimeMs > built)) {
+    spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
+  }
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function ycsctl(...args: string[]): Promise<Run> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+function oneLineError(run: Run, code: string, exitCode = 1): string {
+  expect(run.code, run.stderr).toBe(exitCode);
+  const lines = run.stderr.split('\n').filter((l) => l.length > 0);
+  expect(lines, run.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(new RegExp(`^${code}: \\S`));
+  return lines[0]!;
+}
+
+interface FenceStatusJson {
+  hostId: number;
+  key: string;
+  state: string;
+  devices: Array<{ device: string; reservation: { hostId: number | null; type: number } | null; registrations: Array<{ key: string; hostId: number | null; count: number }> }>;
+}
+
+async function waitUntil<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+let scratch: { dir: string; remove(): void };
+let tgtd: Tgtd | undefined;
+let cluster: LocalCluster | undefined;
+let master: number;
+let victim: number;
+let bystander: number;
+
+const socketOf = (host: number): string => cluster!.host(host).socketPath;
+
+async function fenceStatusJson(host: number): Promise<FenceStatusJson> {
+  const run = await ycsctl('fence', 'status', '--json', '--socket', socketOf(host));
+  expect(run.code, run.stderr).toBe(0);
+  return JSON.parse(run.stdout) as FenceStatusJson;
+}
+
+const registered = (s: FenceStatusJson): number[] =>
+  (s.devices[0]?.registrations ?? []).map((r) => r.hostId ?? 0).sort((a, b) => a - b);
+
+beforeAll(async () => {
+  ensureBuilt();
+  scratch = scratchDir('ycs-fence-daemon-cli-');
+  tgtd = await startTgtd({ dir: scratch.dir, sizeBytes: 16 << 20 });
+  // Timeouts above the defaults: other test files may load the machine at the same time.
+  cluster = await startLocalCluster({
+    dir: scratch.dir,
+    votingDisks: [tgtd.url()],
+    fencing: 'iscsi-pr',
+    timeouts: { DISK_HB_KEEP_ALIVE: 3000, NETWORK_HB_TIMEOUT: 3000 },
+  });
+  master = await cluster.waitFor((s) => agreedMaster(s), 30_000, 'an agreed master');
+  victim = master === 3 ? 2 : 3;
+  bystander = [1, 2, 3].find((h) => h !== master && h !== victim)!;
+  await waitUntil('three registrations and the master reservation', 15_000, async () => {
+    const s = await fenceStatusJson(master);
+    return registered(s).join() === '1,2,3' && s.devices[0]?.reservation?.hostId === master ? s : undefined;
+  });
+}, 90_000);
+
+afterAll(async () => {
+  try {
+    await cluster?.stop();
+    await tgtd?.stop();
+  } finally {
+    scratch?.remove();
+  }
+}, 60_000);
+
+describe('ycsctl fence through the daemon', () => {
+  it('fence status asks the daemon (--socket or --config): its host, key, state and the device', async () => {
+    const s = await fenceStatusJson(master);
+    expect(s).toMatchObject({ hostId: master, state: 'master' });
+    expect(s.devices[0]).toMatchObject({ device: tgtd!.url(), reservation: { hostId: master, type: 5 } });
+    const viaConfig = await ycsctl('fence', 'status', '--config', cluster!.host(bystander).configPath);
+    expect(viaConfig.code, viaConfig.stderr).toBe(0);
+    expect(viaConfig.stdout).toMatch(new RegExp(`Local host\\s+${bystander} \\(key 0x[0-9a-f]{16}\\)`));
+    expect(viaConfig.stdout).toMatch(/Fence state\s+registered/);
+    expect(viaConfig.stdout).toMatch(new RegExp(`Reservation\\s+host ${master} \\(0x[0-9a-f]{16}\\), Write Exclusive - Registrants Only`));
+  });
+
+  it('with the daemon down: one line E_DAEMON_DOWN, exit 1', async () => {
+    const gone = join(scratch.dir, 'no-daemon.sock');
+    expect(oneLineError(await ycsctl('fence', String(victim), '--yes', '--socket', gone), 'E_DAEMON_DOWN')).toContain(gone);
+    oneLineError(await ycsctl('unfence', '--socket', gone), 'E_DAEMON_DOWN');
+    oneLineError(await ycsctl('fence', 'status', '--socket', gone), 'E_DAEMON_DOWN');
+  });
+
+  it('refuses bad command lines before asking the daemon', async () => {
+    const sock = socketOf(master);
+    oneLineError(await ycsctl('fence', String(victim), '--socket', sock), 'E_USAGE', 2); // no --yes off a terminal
+    oneLineError(await ycsctl('fence', String(victim), '--yes', '--host-id', '1', '--socket', sock), 'E_USAGE', 2);
+    oneLineError(await ycsctl('unfence', '--force', '--socket', sock), 'E_USAGE', 2);
+  });
+
+  it('refuses to fence the local host', async () => {
+    expect(oneLineError(await ycsctl('fence', String(master), '--yes', '--socket', socketOf(master)), 'E_REFUSED')).toMatch(/local host/);
+    expect(oneLineError(await ycsctl('fence', String(bystander), '--yes', '--socket', socketOf(bystander)), 'E_REFUSED')).toMatch(/local host/);
+  });
+
+  it('a host that does not hold the reservation is refused by its daemon (E_NOT_MASTER), and nothing changes', async () => {
+    const line = oneLineError(await ycsctl('fence', String(victim), '--yes', '--socket', socketOf(bystander)), 'E_NOT_MASTER');
+    expect(line).toContain(`this host (${bystander}) does not hold the reservation`);
+    expect(registered(await fenceStatusJson(master))).toEqual([1, 2, 3]);
+  });
+
+  it('the master fences a standby: its key is gone; unfence is refused until the cluster admits it again', async () => {
+    const victimKey = (await fenceStatusJson(victim)).key;
+    const run = await ycsctl('fence', String(victim), '--yes', '--socket', socketOf(master));
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`^host ${victim} fenced \\(key ${victimKey}\\)`));
+    expect(run.stdout).toContain('key gone (verified)');
+    // Read both views at once, before the victim can be admitted again (a full keep-alive away).
+    const [viaDaemon, direct] = await Promise.all([fenceStatusJson(master), ycsctl('fence', 'status', tgtd!.url())]);
+    expect(registered(viaDaemon)).toEqual([1, 2, 3].filter((h) => h !== victim));
+    expect(direct.code, direct.stderr).toBe(0);
+    expect(direct.stdout).not.toContain(victimKey);
+
+    // The victim meets RESERVATION CONFLICT and leaves the cluster; its daemon refuses unfence.
+    await waitUntil('the victim to notice', 10_000, async () => {
+      const s = await cluster!.status(victim);
+      return s.role === 'evicted' || s.role === 'starting' ? s : undefined;
+    });
+    expect(oneLineError(await ycsctl('unfence', '--socket', socketOf(victim)), 'E_REFUSED')).toMatch(/not admitted/);
+
+    // Admitted again, it registers by itself; an operator unfence is then accepted.
+    await waitUntil('the victim to rejoin registered', 25_000, async () => {
+      const s = await cluster!.status(victim);
+      return s.role === 'standby' && registered(await fenceStatusJson(master)).includes(victim) ? s : undefined;
+    });
+    const unfence = await ycsctl('unfence', '--socket', socketOf(victim));
+    expect(unfence.code, unfence.stderr).toBe(0);
+    expect(unfence.stdout).toBe(`host ${victim} registered with key ${victimKey} on ${tgtd!.url()}\n`);
+    expect(registered(await fenceStatusJson(master))).toEqual([1, 2, 3]);
+    expect(agreedMaster(await cluster!.statuses())).toBe(master);
+  }, 60_000);
+});
