@@ -45,6 +45,7 @@ export class DiskPaxosArbiter implements Arbiter {
   private seenRound = 0;
   private voteSeq = 0;
   private pendingDurable: Decision | null = null;
+  private firstRecoveryAtMs: number | null = null;
 
   constructor(
     private readonly selfId: HostId,
@@ -52,6 +53,7 @@ export class DiskPaxosArbiter implements Arbiter {
     private readonly rounds: DiskRounds,
     private readonly skipPhase1Check: boolean,
     private readonly majority: number,
+    private readonly recoveryGraceMs: number,
   ) {}
 
   ready(): boolean {
@@ -67,8 +69,15 @@ export class DiskPaxosArbiter implements Arbiter {
    * our own block on (Disk Paxos recovery). Returns null while that is not possible.
    */
   recover(round: Round, known: Decision | null, nowMs: number, out: Output[]): VotePayload | null {
-    const reads = cleanReads(round.reads.values(), this.majority, this.selfId);
-    if (reads === null) return null;
+    this.firstRecoveryAtMs ??= nowMs;
+    let reads = cleanReads(round.reads.values(), this.majority, this.selfId);
+    if (reads === null) {
+      // Our slot stays torn on a majority: nobody can rewrite it but us, and while it is
+      // torn no host has a clean majority. After a grace period we recover from whatever
+      // copies are clean and rewrite the slot (liveness over a block that is lost anyway).
+      if (nowMs - this.firstRecoveryAtMs < this.recoveryGraceMs) return null;
+      reads = cleanReads(round.reads.values(), 1, this.selfId) ?? [];
+    }
     this.own = recoverOwnBlock(reads, this.selfId);
     this.recovered = true;
     if (known !== null && (this.own.decided === null || this.own.decided.epoch < known.epoch)) this.own.decided = known;

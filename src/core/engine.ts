@@ -87,6 +87,7 @@ export class ClusterEngine implements Engine {
       this.rounds,
       config.rules?.skipPhase1Check === true,
       majorityOf(config.diskCount),
+      this.t.startupObserveMs,
     );
   }
 

@@ -107,6 +107,10 @@ export class Resources {
   reconcile(nowMs: number, role: Role, epoch: number, out: Output[]): void {
     const desired = desiredFor(role);
     this.list.forEach((r, resource) => {
+      if (this.supersede(r, desired)) {
+        out.push({ kind: 'resource', resource, action: 'stop', epoch });
+        return;
+      }
       if (r.pending !== null || nowMs < r.retryAtMs) return;
       const action = nextAction(r.state, desired);
       if (action === null) return;
@@ -114,6 +118,20 @@ export class Resources {
       if (action === 'start' || action === 'promote') r.state = 'starting';
       out.push({ kind: 'resource', resource, action, epoch });
     });
+  }
+
+  /**
+   * A promote (or start) still in flight when the role no longer wants it is overtaken by
+   * a stop at once: waiting for it would let a self-fenced master's database become
+   * primary after the new master's. Until the stop is done the resource counts as primary.
+   */
+  private supersede(r: Resource, desired: Desired): boolean {
+    const promoteUnwanted = r.pending === 'promote' && desired !== 'primary';
+    const startUnwanted = r.pending === 'start' && desired === 'offline';
+    if (!promoteUnwanted && !startUnwanted) return false;
+    if (promoteUnwanted) r.state = 'primary';
+    r.pending = 'stop';
+    return true;
   }
 
   private markFailed(r: Resource, nowMs: number): boolean {
