@@ -503,6 +503,9 @@ export class ClusterEngine implements Engine {
   private transition(event: RoleEvent, now: number, out: Output[]): void {
     const row = requireTransition(this.role, event);
     const from = this.role;
+    if (row.to === 'master' && (this.decision?.masterId !== this.self || !this.decision.members.includes(this.self))) {
+      throw new Error(`engine invariant: becoming master without a decision naming this host (${JSON.stringify(this.decision)})`);
+    }
     if (row.to === from) return;
     this.role = row.to;
     this.roleSinceMs = now;
