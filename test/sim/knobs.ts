@@ -89,7 +89,7 @@ export function drawKnobs(seed: number, mode: Mode, limits: KnobLimits): Knobs {
     },
     warmupMs: rng.int(2_000, 6_000),
     healAtMs: limits.faultPhaseMs,
-    faultCount: calm ? 0 : mode === 'scale' ? rng.int(1, 3) : rng.int(1, 8),
+    faultCount: calm ? 0 : mode === 'scale' ? rng.int(1, 2) : rng.int(1, 8),
     masterBias: rng.pick([0.3, 0.6, 0.9]),
   };
 }
