@@ -58,7 +58,7 @@ export const REGRESSIONS: Regression[] = [
     caught:
       'engine: a master frozen while a resource promote is in flight resumes with its window expired; ' +
       'it self-fences but queues the stop behind the promote, so the old database becomes primary (epoch 5) ' +
-      'beside the new master\'s (epoch 6); stop must supersede an in-flight promote (fencing none)',
+      'beside the new master\'s (epoch 6); stop must supersede an in-flight promote (fencing none); fixed in a2a88c0',
   },
   {
     seed: 5272,
@@ -81,7 +81,7 @@ export const REGRESSIONS: Regression[] = [
     checker: 'no-master-after-heal',
     caught:
       'engine: a failing device tore host 3\'s vote slot on the only disk; after restart host 3 cannot recover ' +
-      'its own block (no clean copy), so it never rewrites the slot, and no host ever has a clean disk majority again',
+      'its own block (no clean copy), so it never rewrites the slot, and no host ever has a clean disk majority again; fixed in a2a88c0',
   },
   {
     seed: 78,
@@ -100,7 +100,7 @@ export const REGRESSIONS: Regression[] = [
     caught: 'a master that keeps acting after its window expired overlaps the new master',
   },
   {
-    seed: 134,
+    seed: 361,
     faultPhaseMs: 12_000,
     brokenRule: 'promoteWithoutWait',
     expect: 'violation',

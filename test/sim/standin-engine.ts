@@ -70,6 +70,7 @@ class StandinEngine implements SimEngine {
   private startRole(out: Output[]): void {
     const to: Role = this.isMaster ? 'master' : 'standby';
     out.push({ kind: 'role-change', from: 'starting', to, epoch: 1, masterId: this.masterId(), reason: 'stand-in' });
+    out.push({ kind: 'log', level: 'info', msg: to === 'master' ? 'ycs run as primary successfully' : 'try join primary' });
     this.role = to;
     this.setup.resources.forEach((_, r) => out.push({ kind: 'resource', resource: r, action: 'start', epoch: 1 }));
   }
