@@ -17,7 +17,11 @@ export interface BrokenRules {
   skipPhase1Check?: boolean;
   /** The master keeps acting after its validity window expired. */
   skipSelfFence?: boolean;
-  /** A newly decided master promotes at once, without fencing or waiting for the old one. */
+  /**
+   * A newly decided master promotes at once, without fence, acknowledgement or wait; and
+   * the old master, like a lease-only system, stops one lease after it learns it was
+   * replaced instead of at once (otherwise the gate's absence is rarely observable).
+   */
   promoteWithoutWait?: boolean;
 }
 

@@ -53,6 +53,7 @@ export class ClusterEngine implements Engine {
   private retryDurable = false;
   private ownVoteSlotDamaged = false;
   private membershipDirty = false;
+  private brokenStepDownAtMs: number | null = null;
   private readonly arbiter: DiskPaxosArbiter;
   private nextProposalAtMs = 0;
   private abnormalSinceMs: number | null = null;
@@ -228,6 +229,11 @@ export class ClusterEngine implements Engine {
     // promotes again through the gate, like any standby.
     const continuous = previous !== null && previous.epoch + 1 === d.epoch && previous.masterId === this.self;
     if (this.role === 'master' && !(member && d.masterId === this.self && continuous)) {
+      if (this.config.rules?.promoteWithoutWait === true) {
+        // broken on purpose (tests only): the old master trusts only its lease
+        this.brokenStepDownAtMs ??= now + this.t.leaseMs;
+        return;
+      }
       this.transition(member ? 'decided-standby' : 'decided-evicted', now, out);
     }
     if (member && d.masterId === this.self) {
@@ -446,6 +452,10 @@ export class ClusterEngine implements Engine {
   }
 
   private checkWindow(now: number, out: Output[]): void {
+    if (this.brokenStepDownAtMs !== null && now >= this.brokenStepDownAtMs) {
+      this.brokenStepDownAtMs = null;
+      if (this.role === 'master') this.transition('window-expired', now, out);
+    }
     if (this.role !== 'master' && this.role !== 'standby') return;
     if (this.windowValid(now)) return;
     if (this.role === 'master' && this.config.rules?.skipSelfFence === true) return;
