@@ -34,6 +34,16 @@ describe('simulator sweep against src/core', () => {
     });
   }
 
+  it('scale mode: a 64-host and a 255-host cluster hold every invariant', { timeout: 120_000 }, () => {
+    const sizes: number[] = [];
+    for (const seed of [1, 2]) {
+      const r = runSeed(seed, coreBinding, { mode: 'scale' });
+      sizes.push(r.knobs.hostCount);
+      expect(r.violations, `scale seed ${seed}`).toEqual([]);
+    }
+    expect(sizes).toEqual([64, 255]);
+  });
+
   it('replays a seed exactly (same trace hash and trace lines)', () => {
     const options: RunOptions = { faultPhaseMs: CI_FAULT_PHASE_MS, trace: true };
     const a = runSeed(4242, coreBinding, options);
