@@ -3,6 +3,7 @@
 //   --seed S [--trace]     replay one seed exactly; same output byte for byte
 //   --report [--runs N]    failover-time table per fault kind (default timeouts)
 //   --scale                64 or 255 hosts, shorter runs
+//   --stress               three times the faults plus five, mostly at the master
 //   --broken RULE          run the engine with a deliberately broken rule
 //   --fault-phase-ms MS    length of the fault phase (default 30000)
 //   --lying-disk ODDS      writes reported durable are lost with these odds (must fail)
@@ -24,6 +25,7 @@ interface Args {
   broken?: string;
   faultPhaseMs?: number;
   lyingDisk?: number;
+  stress: boolean;
 }
 
 function usage(message: string): never {
@@ -38,7 +40,7 @@ function intArg(argv: string[], i: number, name: string): number {
 }
 
 export function parseArgs(argv: string[]): Args {
-  const args: Args = { from: 1, trace: false, report: false, runs: 100, scale: false };
+  const args: Args = { from: 1, trace: false, report: false, runs: 100, scale: false, stress: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--seeds') args.seeds = intArg(argv, i++, a);
@@ -50,6 +52,7 @@ export function parseArgs(argv: string[]): Args {
     else if (a === '--trace') args.trace = true;
     else if (a === '--report') args.report = true;
     else if (a === '--scale') args.scale = true;
+    else if (a === '--stress') args.stress = true;
     else if (a === '--broken') args.broken = argv[++i] ?? usage('--broken needs a rule name');
     else usage(`unknown argument ${a}`);
   }
@@ -58,7 +61,7 @@ export function parseArgs(argv: string[]): Args {
 }
 
 export function replayCommand(seed: number, a: Args): string {
-  const extra = [a.scale ? '--scale' : '', a.broken ? `--broken ${a.broken}` : '', a.faultPhaseMs !== undefined ? `--fault-phase-ms ${a.faultPhaseMs}` : '', a.lyingDisk ? `--lying-disk ${a.lyingDisk}` : '']
+  const extra = [a.scale ? '--scale' : '', a.stress ? '--stress' : '', a.broken ? `--broken ${a.broken}` : '', a.faultPhaseMs !== undefined ? `--fault-phase-ms ${a.faultPhaseMs}` : '', a.lyingDisk ? `--lying-disk ${a.lyingDisk}` : '']
     .filter(Boolean)
     .join(' ');
   return `npm run sim -- --seed ${seed}${extra ? ` ${extra}` : ''} --trace`;
@@ -67,6 +70,7 @@ export function replayCommand(seed: number, a: Args): string {
 function runOptions(a: Args): RunOptions {
   return {
     mode: a.scale ? 'scale' : 'sweep',
+    stress: a.stress,
     trace: a.trace,
     ...(a.broken ? { brokenRule: a.broken } : {}),
     ...(a.faultPhaseMs !== undefined ? { faultPhaseMs: a.faultPhaseMs } : {}),

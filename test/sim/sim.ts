@@ -16,6 +16,8 @@ export interface RunOptions {
   lyingDiskOdds?: number;
   /** Simulated length of the fault phase; the liveness phase follows. */
   faultPhaseMs?: number;
+  /** Three times the faults plus five, aimed mostly at the master. */
+  stress?: boolean;
 }
 
 export interface RunResult {
@@ -42,7 +44,8 @@ const STABLE_MS = 3_000;
 export function runSeed(seed: number, binding: EngineBinding, options: RunOptions = {}): RunResult {
   const mode = options.mode ?? 'sweep';
   const faultPhaseMs = options.faultPhaseMs ?? (mode === 'scale' ? SCALE_FAULT_PHASE_MS : DEFAULT_FAULT_PHASE_MS);
-  const knobs = drawKnobs(seed, mode, { timeoutVariants: binding.timeoutVariants, faultPhaseMs });
+  const drawn = drawKnobs(seed, mode, { timeoutVariants: binding.timeoutVariants, faultPhaseMs });
+  const knobs = options.stress ? { ...drawn, faultCount: drawn.faultCount * 3 + 5, masterBias: 0.9 } : drawn;
   const w = new World(knobs, binding, {
     trace: options.trace ?? false,
     ...(options.brokenRule ? { brokenRule: options.brokenRule } : {}),
