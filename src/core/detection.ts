@@ -24,6 +24,12 @@ export interface PeerState {
   /** Peers this host reports hearing, from whichever of disk or network told us last. */
   heard: HostId[];
   heardAtMs: number;
+  /** Highest incarnation seen on the disk or the network. */
+  knownIncarnation: number;
+  /** Own clock: when a newer incarnation than a known one was first seen (the peer's ycs restarted). */
+  restartedAtMs: number | null;
+  /** What the peer reported hearing just before it restarted. */
+  heardBeforeRestart: HostId[];
 }
 
 export class Detector {
@@ -60,6 +66,9 @@ export class Detector {
           netEpoch: 0,
           heard: record.payload.heard,
           heardAtMs: nowMs,
+          knownIncarnation: record.incarnation,
+          restartedAtMs: null,
+          heardBeforeRestart: [],
         });
         continue;
       }
@@ -67,6 +76,7 @@ export class Detector {
         record.incarnation > peer.incarnation ||
         (record.incarnation === peer.incarnation && record.sequence > peer.sequence);
       if (!newer) continue;
+      this.noteIncarnation(peer, record.incarnation, nowMs);
       peer.incarnation = record.incarnation;
       peer.sequence = record.sequence;
       peer.payload = record.payload;
@@ -84,6 +94,7 @@ export class Detector {
       message.incarnation > peer.netIncarnation ||
       (message.incarnation === peer.netIncarnation && message.sequence > peer.netSequence);
     if (!newer) return; // duplicate, replayed or reordered
+    this.noteIncarnation(peer, message.incarnation, nowMs);
     this.version += 1;
     peer.netIncarnation = message.incarnation;
     peer.netSequence = message.sequence;
@@ -92,6 +103,30 @@ export class Detector {
     peer.netEpoch = message.epoch;
     peer.heard = message.heard;
     peer.heardAtMs = nowMs;
+  }
+
+  /**
+   * A newer incarnation than any seen before: the peer's ycs restarted (ycsm restarts it
+   * after a crash). Its first messages say 'starting' and hear nobody; that is no news
+   * about the host, so for a while it is judged by its disk record instead (restartGrace).
+   */
+  private noteIncarnation(peer: PeerState, incarnation: number, nowMs: number): void {
+    if (incarnation <= peer.knownIncarnation) return;
+    peer.knownIncarnation = incarnation;
+    peer.restartedAtMs = nowMs;
+    peer.heardBeforeRestart = peer.heard;
+  }
+
+  /**
+   * Within NETWORK_HB_TIMEOUT of a peer's restart, while its disk heartbeat is live, the
+   * decision functions see its disk role (not the network's 'starting') and the peers it
+   * heard before the restart as well as those it hears now. After that it is judged
+   * as usual: a restart that does not come back in time still fails the host.
+   */
+  inRestartGrace(hostId: HostId, nowMs: number): boolean {
+    const peer = this.peers.get(hostId);
+    if (peer === undefined || peer.restartedAtMs === null) return false;
+    return nowMs - peer.restartedAtMs < this.netTimeoutMs && this.diskLive(hostId);
   }
 
   onReadRoundSucceeded(issuedAtMs: number): void {
@@ -121,12 +156,13 @@ export class Detector {
   }
 
   /** A peer as the decision functions see it; `heard` is this host's current heard set. */
-  hostSnapshot(hostId: HostId, heard: HostId[]): HostSnapshot | undefined {
+  hostSnapshot(hostId: HostId, heard: HostId[], nowMs: number): HostSnapshot | undefined {
     const peer = this.peers.get(hostId);
     if (peer === undefined) return undefined;
     const recentlyHeard = heard.includes(hostId);
+    const grace = this.inRestartGrace(hostId, nowMs);
     // The network message is fresher than the disk sector when it arrived later.
-    const netIsNewer = recentlyHeard && peer.netRole !== null && peer.heardAtMs > peer.lastChangeAtMs;
+    const netIsNewer = !grace && recentlyHeard && peer.netRole !== null && peer.heardAtMs > peer.lastChangeAtMs;
     return {
       hostId,
       diskLive: this.diskLive(hostId),
@@ -134,7 +170,7 @@ export class Detector {
       role: netIsNewer && peer.netRole !== null ? peer.netRole : peer.payload.role,
       epoch: peer.payload.epoch,
       flags: peer.payload.flags,
-      heard: peer.heard,
+      heard: grace ? union(peer.heard, peer.heardBeforeRestart) : peer.heard,
     };
   }
 
@@ -154,4 +190,8 @@ export class Detector {
     }
     return out.sort((a, b) => a - b);
   }
+}
+
+function union(a: HostId[], b: HostId[]): HostId[] {
+  return [...new Set([...a, ...b])].sort((x, y) => x - y);
 }

@@ -10,7 +10,7 @@ import { DiskRounds, type Round } from './disk-rounds.js';
 import { currentBlocks, learnedDecision, sameDecision } from './paxos.js';
 import { cleared, type Promotion } from './promotion.js';
 import { Resources } from './resources.js';
-import type { Timeouts } from './timeouts.js';
+import { reconnectWaitMs, type Timeouts } from './timeouts.js';
 import { requireTransition, type RoleEvent } from './transitions.js';
 import {
   HEARTBEAT_FLAG_PROMOTING,
@@ -112,6 +112,7 @@ export class ClusterEngine implements Engine {
       this.startedAtMs = now;
       this.freshAfterMs = now;
       this.roleSinceMs = now;
+      this.resources.awaitReconnects(now + reconnectWaitMs(this.t));
       this.log(out, 'info', 'engine started', { incarnation: this.config.incarnation, role: this.role });
     } else {
       if (!this.started) throw new Error(`engine invariant: '${input.kind}' before 'start'`);
@@ -312,7 +313,7 @@ export class ClusterEngine implements Engine {
         });
         continue;
       }
-      const peer = this.detector.hostSnapshot(h, heard);
+      const peer = this.detector.hostSnapshot(h, heard, now);
       if (peer !== undefined) hosts.set(h, peer);
     }
     return { selfId: this.self, decision: this.decision, hosts };
@@ -322,6 +323,11 @@ export class ClusterEngine implements Engine {
     if (this.arbiter.busy() || !this.arbiter.ready() || now < this.nextProposalAtMs) return;
     if (this.role === 'evicted' || this.role === 'leaving') return;
     if (!this.readWriteRecent(now)) return;
+    // Right after a (re)start this host hears nobody yet: a proposal now would evict the
+    // peers it has not heard from, or itself. Nothing is proposed before it has watched
+    // the disk and the network for startupObserveMs; a master that restarted resumes
+    // its decided epoch meanwhile (promotion gate) without a vote.
+    if (now - this.startedAtMs < this.t.startupObserveMs) return;
     if (this.role === 'master') {
       // The member set can only change with what a read round brings: evaluate once per round.
       if (!this.membershipDirty || !this.windowValid(now)) return;
@@ -332,7 +338,6 @@ export class ClusterEngine implements Engine {
     }
     let reason: string | null;
     if (this.decision === null) {
-      if (now - this.startedAtMs < this.t.startupObserveMs) return;
       reason = 'no decision yet';
     } else {
       reason = masterAbnormality(this.snapshot(now, [this.self, this.decision.masterId]));

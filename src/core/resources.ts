@@ -15,6 +15,12 @@ interface Resource {
   lastHeartbeatAtMs: number | null;
   retryAtMs: number;
   failed: boolean;
+  /**
+   * Found running over heartbeat 2 while its state was unknown (ycs restarted, the
+   * database kept running): its role is confirmed by the next action (promote on the
+   * master, demote on a standby), never by a stop and start.
+   */
+  adopted: boolean;
 }
 
 export function desiredFor(role: Role): Desired {
@@ -38,7 +44,20 @@ export class Resources {
       lastHeartbeatAtMs: null,
       retryAtMs: 0,
       failed: false,
+      adopted: false,
     }));
+  }
+
+  /** Own clock until which an 'unknown' resource is left alone, waiting for its database to reconnect. */
+  private adoptUntilMs = -Infinity;
+
+  /**
+   * After ycs starts, its databases may still run (ycsm restarts a crashed ycs and leaves
+   * them alone). Until `untilMs` an 'unknown' resource gets no action, so a database that
+   * reconnects over heartbeat 2 meanwhile is adopted instead of stopped.
+   */
+  awaitReconnects(untilMs: number): void {
+    this.adoptUntilMs = untilMs;
   }
 
   states(): ResourceState[] {
@@ -62,7 +81,12 @@ export class Resources {
       case 'heartbeat':
       case 'connected':
       case 'monitor-ok':
-        if (event !== 'monitor-ok') r.lastHeartbeatAtMs = nowMs;
+        if (event === 'monitor-ok') return null;
+        r.lastHeartbeatAtMs = nowMs;
+        if (r.state === 'unknown' && r.pending === null) {
+          r.state = 'standby'; // running; which role it may have is for reconcile to confirm
+          r.adopted = true;
+        }
         return null;
       case 'disconnected':
       case 'monitor-failed':
@@ -75,6 +99,7 @@ export class Resources {
     const r = this.list[index];
     if (r === undefined || r.pending !== action) return;
     r.pending = null;
+    r.adopted = false;
     if (!ok) {
       r.state = 'failed';
       r.failed = true;
@@ -112,7 +137,9 @@ export class Resources {
         return;
       }
       if (r.pending !== null || nowMs < r.retryAtMs) return;
-      const action = nextAction(r.state, desired);
+      if (this.leaveAlone(r, role, nowMs)) return;
+      // An adopted database on a standby is told its role by a demote (idempotent).
+      const action = r.adopted && desired === 'standby' ? 'demote' : nextAction(r.state, desired);
       if (action === null) return;
       r.pending = action;
       if (action === 'start' || action === 'promote') r.state = 'starting';
@@ -134,7 +161,19 @@ export class Resources {
     return true;
   }
 
+  /**
+   * A restarted ycs does not stop what it cannot see yet: while 'starting' it leaves
+   * unknown and adopted resources alone (it may resume as master or standby), and for a
+   * while after start it waits for an unknown database to reconnect. Safety does not
+   * depend on it: a database without a heartbeat-2 lease does not write.
+   */
+  private leaveAlone(r: Resource, role: Role, nowMs: number): boolean {
+    if (role === 'starting') return r.state === 'unknown' || r.adopted;
+    return r.state === 'unknown' && nowMs < this.adoptUntilMs && (role === 'master' || role === 'standby');
+  }
+
   private markFailed(r: Resource, nowMs: number): boolean {
+    r.adopted = false;
     if (r.state === 'offline' || r.state === 'unknown' || r.state === 'failed') return false;
     r.state = 'failed';
     r.failed = true;

@@ -139,3 +139,14 @@ export function deriveTimeouts(partial: Partial<BaseTimeouts> = {}): Timeouts {
     livenessBoundMs,
   };
 }
+
+/**
+ * How long after ycs starts an 'unknown' resource waits for its database to reconnect over
+ * heartbeat 2 before it is stopped and started afresh: two NETWORK_HB_TIMEOUTs. A database
+ * whose ycs crashed keeps running (ycsm leaves it alone) and reconnects with a backoff that
+ * the client library caps at 8 heartbeat intervals (1.6 s at the default 200 ms), so it is
+ * back within one timeout of ycs listening again; the second covers ycs's own start.
+ */
+export function reconnectWaitMs(t: Timeouts): number {
+  return 2 * t.networkHbTimeoutMs;
+}

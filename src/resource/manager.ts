@@ -58,7 +58,10 @@ export class ResourceManager {
     this.log = opts.logger.child({ subsystem: 'resource' });
     this.slots = opts.resources.map((config) => ({
       config,
-      authority: { role: 'offline', epoch: 0 },
+      // 'unknown' until the engine's first action: a database that outlived a ycs crash and
+      // reconnects must not hear 'offline' (it would give up its role) before the engine
+      // has adopted it (docs/engine.md, restart).
+      authority: { role: 'unknown', epoch: 0 },
       queue: Promise.resolve(),
       pending: 0,
       requestSeq: 0,
@@ -188,7 +191,7 @@ export class ResourceManager {
     if (!this.running || slot.config.monitorIntervalMs <= 0) return;
     slot.monitorTimer = setTimeout(() => {
       // Skip a tick rather than queue monitors behind a long action.
-      if (slot.pending > 0 || slot.authority.role === 'offline') {
+      if (slot.pending > 0 || slot.authority.role === 'offline' || slot.authority.role === 'unknown') {
         this.scheduleMonitor(index, slot);
         return;
       }
