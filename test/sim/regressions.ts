@@ -10,6 +10,7 @@ export interface Regression {
   faultPhaseMs?: number;
   brokenRule?: string;
   lyingDiskOdds?: number;
+  stress?: boolean;
   expect: 'pass' | 'violation';
   /** The checker that fired (for 'violation': it must fire again). */
   checker: string;
@@ -82,6 +83,17 @@ export const REGRESSIONS: Regression[] = [
     caught:
       'engine: a failing device tore host 3\'s vote slot on the only disk; after restart host 3 cannot recover ' +
       'its own block (no clean copy), so it never rewrites the slot, and no host ever has a clean disk majority again; fixed in a2a88c0',
+  },
+  {
+    seed: 102542,
+    faultPhaseMs: 20_000,
+    stress: true,
+    expect: 'pass',
+    checker: 'stale-master-acting',
+    caught:
+      'engine: 1 host, 1 disk; a failing device tore the host\'s own vote slot (decided epoch 2); after a crash the ' +
+      'engine recovers the torn slot as an empty block and decides epoch 1 again: the decision history and the ' +
+      'epoch (the fencing token) go back',
   },
   {
     seed: 78,

@@ -99,6 +99,7 @@ describe('simulator sweep against src/core', () => {
         ...(reg.faultPhaseMs !== undefined ? { faultPhaseMs: reg.faultPhaseMs } : {}),
         ...(reg.brokenRule ? { brokenRule: reg.brokenRule } : {}),
         ...(reg.lyingDiskOdds ? { lyingDiskOdds: reg.lyingDiskOdds } : {}),
+        ...(reg.stress ? { stress: true } : {}),
       });
       if (reg.expect === 'pass') expect(r.violations).toEqual([]);
       else expect(r.ok, `seed ${reg.seed} no longer caught (was ${reg.checker})`).toBe(false);
