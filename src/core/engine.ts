@@ -60,6 +60,8 @@ export class ClusterEngine implements Engine {
   private abnormalLoggedEpoch = -1;
   private promotion: Promotion | null = null;
   private fencedByStorage = false;
+  /** Own clock: when a decision added each host to the member set (admissions, not the first decision). */
+  private readonly admittedAtMs = new Map<HostId, number>();
   private unfencedThroughRequestId = 0;
 
   private started = false;
@@ -112,7 +114,9 @@ export class ClusterEngine implements Engine {
       this.startedAtMs = now;
       this.freshAfterMs = now;
       this.roleSinceMs = now;
-      this.resources.awaitReconnects(now + reconnectWaitMs(this.t));
+      // Incarnation 1 is this host's first run on these disks: none of its databases can
+      // be running, so there is nothing to wait for.
+      if (this.config.incarnation > 1) this.resources.awaitReconnects(now + reconnectWaitMs(this.t));
       this.log(out, 'info', 'engine started', { incarnation: this.config.incarnation, role: this.role });
     } else {
       if (!this.started) throw new Error(`engine invariant: '${input.kind}' before 'start'`);
@@ -218,6 +222,7 @@ export class ClusterEngine implements Engine {
     if (previous !== null && d.epoch <= previous.epoch) throw new Error('engine invariant: epochs only grow');
     this.decision = { ...d, members: [...d.members] };
     this.decisionDurableAtMs = null;
+    if (previous !== null) for (const h of d.members) if (!previous.members.includes(h)) this.admittedAtMs.set(h, now);
     this.abnormalSinceMs = null;
     this.promotion = null;
     this.log(out, 'info', 'decision adopted', { epoch: d.epoch, masterId: d.masterId, members: d.members, how });
@@ -314,9 +319,22 @@ export class ClusterEngine implements Engine {
         continue;
       }
       const peer = this.detector.hostSnapshot(h, heard, now);
-      if (peer !== undefined) hosts.set(h, peer);
+      if (peer === undefined) continue;
+      if (!peer.diskLive && heard.includes(h) && this.recentlyAdmitted(h, now)) peer.diskLive = true;
+      hosts.set(h, peer);
     }
     return { selfId: this.self, decision: this.decision, hosts };
+  }
+
+  /**
+   * A host admitted over the network (fenced at the storage, it could not write) needs
+   * time to re-register its key and get a heartbeat write through: for a keep-alive after
+   * its admission it stays a candidate while it is heard, instead of being evicted
+   * again by the master's next read round (admitted, evicted, admitted ...).
+   */
+  private recentlyAdmitted(h: HostId, now: number): boolean {
+    const at = this.admittedAtMs.get(h);
+    return at !== undefined && this.decision?.members.includes(h) === true && now - at < this.t.diskHbKeepAliveMs;
   }
 
   private considerProposing(now: number, out: Output[]): void {
