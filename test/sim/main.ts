@@ -126,7 +126,8 @@ function main(): void {
     process.stdout.write(`${slow.join('\n')}\n`);
     ok = rows.every((r) => r.violations.length === 0) && slow.length === 1 && ok;
   }
-  process.exit(ok ? 0 : 1);
+  // exitCode, not exit(): stdout to a pipe is asynchronous and exit() would cut a long trace.
+  process.exitCode = ok ? 0 : 1;
 }
 
 main();
