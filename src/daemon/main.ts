@@ -4,10 +4,9 @@
 // Exit: 0 after a normal stop (SIGTERM, SIGINT, `shutdown` over the control socket);
 // 2 for bad usage or a bad config (every problem on its own line `E_CONFIG: ...`);
 // 1 for any other fatal error (one line `code: message` on stderr), so ycsm restarts it.
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { YcsError, toYcsError } from '../errors.js';
+import { runIfEntryPoint } from '../entry.js';
 import { DEFAULT_CONFIG_PATH, loadConfig, type Config } from './config.js';
 import { Daemon } from './daemon.js';
 import { createDaemonLoggers } from './logger.js';
@@ -78,20 +77,4 @@ async function main(): Promise<number> {
   return daemon.exited;
 }
 
-function isEntryPoint(): boolean {
-  try {
-    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
-  main().then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      process.stderr.write(`${toYcsError(err).toLine()}\n`);
-      process.exit(1);
-    },
-  );
-}
+runIfEntryPoint(import.meta.url, main);

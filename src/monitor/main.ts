@@ -8,12 +8,12 @@
 // Exit: 0 after ycs stopped normally or on SIGTERM; 1 on an internal error; 2 for bad
 // usage or config; 3 when ycs kept crashing (E_RESTART_LIMIT). Errors are one line
 // `code: message` on stderr.
-import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { keepAliveOf } from '../daemon/config.js';
 import { YcsError, toYcsError } from '../errors.js';
+import { runIfEntryPoint } from '../entry.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
 
 interface MonitorCli {
@@ -95,20 +95,4 @@ async function main(): Promise<number> {
   return outcome.exitCode;
 }
 
-function isEntryPoint(): boolean {
-  try {
-    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
-  main().then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      process.stderr.write(`${toYcsError(err).toLine()}\n`);
-      process.exit(1);
-    },
-  );
-}
+runIfEntryPoint(import.meta.url, main);
