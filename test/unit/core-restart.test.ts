@@ -102,3 +102,22 @@ describe('engine: a restarted ycs', () => {
     expect(hx.logs(2, LOG_ABNORMAL).filter((l) => l.at >= killedAt).length).toBeGreaterThan(0);
   });
 });
+
+describe('engine: admission of a host fenced at the storage', () => {
+  it('is admitted once: not evicted again while its re-registration and first write land', () => {
+    const hx = new Harness({ hosts: [1, 2, 3], diskCount: 3, fencing: 'pr' });
+    hx.run(6000);
+    expect(hx.masters()).toEqual([1]);
+    hx.cut(1, 3);
+    hx.cut(2, 3);
+    hx.run(hx.now + 8000);
+    expect(hx.engine(1).view().members).toEqual([1, 2]);
+    expect(hx.fenced.has(3)).toBe(true);
+    const healedAt = hx.now;
+    hx.healNet();
+    hx.run(healedAt + 10_000);
+    const decisions = hx.logs(1, 'decision adopted').filter((l) => l.at >= healedAt);
+    expect(decisions.map((l) => (l.output.kind === 'log' ? l.output.fields?.members : undefined))).toEqual([[1, 2, 3]]);
+    expect(hx.engine(3).view()).toMatchObject({ role: 'standby', masterId: 1, members: [1, 2, 3] });
+  });
+});
