@@ -24,7 +24,8 @@ Commands:
       --disk-index. --size creates DEVICE as a sparse file when it does not exist.
       Refuses an initialized or non-empty disk unless --force.
   show DEVICE [--all] [--json]
-      Print the header and the non-empty heartbeat and vote slots (--all: every slot).
+      Print the header and the non-empty heartbeat and vote slots; a vote shows the copy
+      (A or B) a reader trusts (--all: every slot, and both vote copies' verdicts).
   wipe DEVICE --yes [--force]
       Zero the header and both areas. --force also zeroes a device that does not
       carry a ycs header.
@@ -169,7 +170,7 @@ async function show(argv: string[]): Promise<number> {
   const inspection = await inspectVotingDisk(device, access);
   const keep = <P>(slot: SlotRead<P>) => values.all || slot.verdict !== 'empty';
   const heartbeats = inspection.heartbeats.filter(keep).map(heartbeatRow);
-  const votes = inspection.votes.filter(keep).map(voteRow);
+  const votes = inspection.votes.flatMap((slot, i) => (keep(slot) ? [voteRow(slot, inspection.voteCopies[i] ?? [], values.all ?? false)] : []));
   if (values.json) {
     printJson({ device: deviceJson(inspection), header: inspection.header, heartbeats, votes });
     return EXIT_OK;
@@ -180,7 +181,8 @@ async function show(argv: string[]): Promise<number> {
   print(heartbeats.length === 0 ? '  (all empty)' : renderTable(['HOST', 'CHECK', 'INCARNATION', 'SEQUENCE', 'ROLE', 'EPOCH', 'MASTER', 'HEARD', 'RESOURCES'], heartbeats.map(heartbeatCells)));
   print();
   print('Vote slots');
-  print(votes.length === 0 ? '  (all empty)' : renderTable(['HOST', 'CHECK', 'INCARNATION', 'SEQUENCE', 'INSTANCE', 'MBAL', 'BAL', 'VALUE', 'DECIDED'], votes.map(voteCells)));
+  const copyColumns = values.all ? ['COPY', 'A/B'] : ['COPY'];
+  print(votes.length === 0 ? '  (all empty)' : renderTable(['HOST', 'CHECK', ...copyColumns, 'INCARNATION', 'SEQUENCE', 'INSTANCE', 'MBAL', 'BAL', 'VALUE', 'DECIDED'], votes.map(voteCells)));
   return EXIT_OK;
 }
 
@@ -196,8 +198,8 @@ function describeHeader(i: DiskInspection): string {
     ['Device', `${d.path} (${d.kind}, ${formatBytes(d.sizeBytes)}, ${d.logicalSectorSize}/${d.physicalSectorSize}-byte logical/physical sectors, id ${d.identity})`],
     ['Cluster', `${h.clusterName} (${h.clusterUuid})`],
     ['Layout', `version ${h.version}, voting disk ${h.diskIndex} of ${h.diskCount}, ${h.hostSlots} host slots`],
-    ['Heartbeat area', `offset ${h.heartbeatAreaOffset}, ${h.areaSizeBytes} bytes`],
-    ['Vote area', `offset ${h.voteAreaOffset}, ${h.areaSizeBytes} bytes`],
+    ['Heartbeat area', `offset ${h.heartbeatAreaOffset}, ${h.heartbeatAreaSizeBytes} bytes (1 sector per host)`],
+    ['Vote area', `offset ${h.voteAreaOffset}, ${h.voteAreaSizeBytes} bytes (copies A and B per host)`],
     ['Created', new Date(h.createdAtMs).toISOString()],
   ]);
 }
@@ -210,7 +212,8 @@ interface SlotRow {
 }
 
 type HeartbeatRow = SlotRow & Partial<HeartbeatPayload>;
-type VoteRow = SlotRow & Partial<VotePayload>;
+/** `copy`: which copy a reader trusts (null when neither is ok); `copies`: both verdicts (--all). */
+type VoteRow = SlotRow & { copy: 'A' | 'B' | null; copies?: string[] } & Partial<VotePayload>;
 
 function slotRow<P>(slot: SlotRead<P>): SlotRow & Partial<P> {
   return {
@@ -223,7 +226,14 @@ function slotRow<P>(slot: SlotRead<P>): SlotRow & Partial<P> {
 }
 
 const heartbeatRow = (slot: SlotRead<HeartbeatPayload>): HeartbeatRow => slotRow(slot);
-const voteRow = (slot: SlotRead<VotePayload>): VoteRow => slotRow(slot);
+const COPY_NAMES = ['A', 'B'] as const;
+
+function voteRow(chosen: SlotRead<VotePayload>, copies: SlotRead<VotePayload>[], all: boolean): VoteRow {
+  const { host, check, incarnation, sequence, ...payload } = slotRow(chosen);
+  const copy = chosen.verdict === 'ok' ? (COPY_NAMES[copies.indexOf(chosen)] ?? null) : null;
+  const verdicts = all ? { copies: copies.map((c) => c.verdict) } : {};
+  return { host, check, copy, ...verdicts, incarnation, sequence, ...payload };
+}
 
 const text = (value: number | string | null | undefined) => (value === null || value === undefined ? '-' : String(value));
 const hostList = (hosts: number[] | undefined) => (hosts === undefined ? '-' : hosts.length === 0 ? 'none' : hosts.join(','));
@@ -235,6 +245,7 @@ function heartbeatCells(r: HeartbeatRow): string[] {
 }
 
 function voteCells(r: VoteRow): string[] {
-  return [text(r.host), r.check, text(r.incarnation), text(r.sequence), text(r.instance), text(r.mbal), text(r.bal), decision(r.value), decision(r.decided)];
+  const copies = r.copies === undefined ? [] : [r.copies.join('/')];
+  return [text(r.host), r.check, text(r.copy), ...copies, text(r.incarnation), text(r.sequence), text(r.instance), text(r.mbal), text(r.bal), decision(r.value), decision(r.decided)];
 }
 

@@ -13,6 +13,7 @@
 import type { HeartbeatPayload, Role, ResourceState, SlotRead, SlotVerdict, VotePayload, Decision, SlotRecord } from '../core/types.js';
 import { YcsError } from '../errors.js';
 import { crc32c } from './crc32c.js';
+import { chooseCopy } from './vote-copies.js';
 
 export const LAYOUT_VERSION = 1;
 /** A record lives in the first 512 bytes of its sector: atomic on 512 B and 4 KiB devices. */
@@ -23,11 +24,17 @@ export const MAX_RESOURCES = 16;
 export const MAX_CLUSTER_NAME_BYTES = 63;
 export const VOTING_DISK_COUNTS: readonly number[] = [1, 3, 5];
 const MIB = 1024 * 1024;
-/** v1 areas start on 1 MiB boundaries: aligned for any sector size, room for 255 x 4 KiB. */
-export const HEARTBEAT_AREA_OFFSET = 1 * MIB;
-export const VOTE_AREA_OFFSET = 2 * MIB;
+/** v1 areas start on 1 MiB boundaries: aligned for any sector size and any stripe. */
+export const HEARTBEAT_AREA_OFFSET = 1 * MIB; // room for 255 x 4 KiB
+export const VOTE_AREA_OFFSET = 2 * MIB; // room for 255 x 2 x 4 KiB
+/**
+ * Each host owns two vote sectors per disk (copies A and B, adjacent) and writes them
+ * alternately, never over the copy holding its last durable record: a write torn by a
+ * failing device can only destroy the copy being written (voting-disk.ts picks the copy).
+ */
+export const VOTE_COPIES = 2;
 /** Every byte a v1 layout can ever use lies below this: what `wipe` zeroes. */
-export const LAYOUT_SPAN_BYTES = 3 * MIB;
+export const LAYOUT_SPAN_BYTES = 4 * MIB;
 
 const HEADER_MAGIC = Buffer.from('YCSVDISK', 'ascii');
 const HEARTBEAT_MAGIC = Buffer.from('YCHB', 'ascii');
@@ -51,7 +58,8 @@ export interface DiskHeader {
   diskCount: number; // 1, 3 or 5
   heartbeatAreaOffset: number;
   voteAreaOffset: number;
-  areaSizeBytes: number; // hostSlots * sectorSize, the same for both areas
+  heartbeatAreaSizeBytes: number; // hostSlots * sectorSize
+  voteAreaSizeBytes: number; // hostSlots * VOTE_COPIES * sectorSize
   createdAtMs: number; // unix ms, informational only (never compared across hosts)
 }
 
@@ -112,7 +120,8 @@ function isSupportedSectorSize(size: number): boolean {
 export interface LayoutPlan {
   heartbeatAreaOffset: number;
   voteAreaOffset: number;
-  areaSizeBytes: number;
+  heartbeatAreaSizeBytes: number;
+  voteAreaSizeBytes: number;
   /** Smallest device that holds this layout: the end of the vote area. */
   minDeviceBytes: number;
 }
@@ -120,20 +129,27 @@ export interface LayoutPlan {
 export function planLayout(sectorSize: number, hostSlots: number): LayoutPlan {
   if (!isSupportedSectorSize(sectorSize)) invalid(`sector size must be 512, 1024, 2048 or 4096, got ${sectorSize}`);
   checkInt('host slots', hostSlots, 1, MAX_HOST_SLOTS);
-  const areaSizeBytes = hostSlots * sectorSize;
+  const voteAreaSizeBytes = hostSlots * VOTE_COPIES * sectorSize;
   return {
     heartbeatAreaOffset: HEARTBEAT_AREA_OFFSET,
     voteAreaOffset: VOTE_AREA_OFFSET,
-    areaSizeBytes,
-    minDeviceBytes: VOTE_AREA_OFFSET + areaSizeBytes,
+    heartbeatAreaSizeBytes: hostSlots * sectorSize,
+    voteAreaSizeBytes,
+    minDeviceBytes: VOTE_AREA_OFFSET + voteAreaSizeBytes,
   };
 }
 
-/** Byte offset of host `hostId`'s sector in an area. */
-export function slotOffset(header: DiskHeader, area: AreaKind, hostId: number): number {
+/** Sectors per host slot in an area: 1 heartbeat sector, VOTE_COPIES vote sectors. */
+export function sectorsPerSlot(area: AreaKind): number {
+  return area === 'heartbeat' ? 1 : VOTE_COPIES;
+}
+
+/** Byte offset of host `hostId`'s sector in an area; `copy` (0 = A, 1 = B) only in the vote area. */
+export function slotOffset(header: DiskHeader, area: AreaKind, hostId: number, copy = 0): number {
   checkInt('host id', hostId, 1, header.hostSlots);
+  checkInt('copy', copy, 0, sectorsPerSlot(area) - 1);
   const base = area === 'heartbeat' ? header.heartbeatAreaOffset : header.voteAreaOffset;
-  return base + (hostId - 1) * header.sectorSize;
+  return base + ((hostId - 1) * sectorsPerSlot(area) + copy) * header.sectorSize;
 }
 
 // ---------------------------------------------------------------- u64 and bitmaps
@@ -202,7 +218,8 @@ export function buildHeader(params: HeaderParams): DiskHeader {
     diskCount: params.diskCount,
     heartbeatAreaOffset: plan.heartbeatAreaOffset,
     voteAreaOffset: plan.voteAreaOffset,
-    areaSizeBytes: plan.areaSizeBytes,
+    heartbeatAreaSizeBytes: plan.heartbeatAreaSizeBytes,
+    voteAreaSizeBytes: plan.voteAreaSizeBytes,
     createdAtMs: params.createdAtMs,
   };
   validateHeader(header);
@@ -218,7 +235,8 @@ function validateHeader(h: DiskHeader): void {
   checkInt('disk index', h.diskIndex, 1, h.diskCount);
   checkInt('flags', h.flags, 0, 0xffff);
   checkInt('creation time', h.createdAtMs, 0, Number.MAX_SAFE_INTEGER);
-  if (h.heartbeatAreaOffset !== plan.heartbeatAreaOffset || h.voteAreaOffset !== plan.voteAreaOffset || h.areaSizeBytes !== plan.areaSizeBytes) {
+  const sizesMatch = h.heartbeatAreaSizeBytes === plan.heartbeatAreaSizeBytes && h.voteAreaSizeBytes === plan.voteAreaSizeBytes;
+  if (h.heartbeatAreaOffset !== plan.heartbeatAreaOffset || h.voteAreaOffset !== plan.voteAreaOffset || !sizesMatch) {
     invalid('area offsets and size do not match layout v1');
   }
 }
@@ -238,8 +256,9 @@ export function encodeHeader(header: DiskHeader): Buffer {
   sector.writeUInt8(header.diskCount, 99);
   writeU64(sector, 104, 'heartbeat area offset', header.heartbeatAreaOffset);
   writeU64(sector, 112, 'vote area offset', header.voteAreaOffset);
-  writeU64(sector, 120, 'area size', header.areaSizeBytes);
+  writeU64(sector, 120, 'heartbeat area size', header.heartbeatAreaSizeBytes);
   writeU64(sector, 128, 'creation time', header.createdAtMs);
+  writeU64(sector, 136, 'vote area size', header.voteAreaSizeBytes);
   sealRecord(sector);
   return sector;
 }
@@ -259,7 +278,7 @@ export function decodeHeader(sector: Buffer): DiskHeader {
     throw new YcsError('E_UNSUPPORTED_VERSION', `voting disk has layout version ${version}, this ycs reads version ${LAYOUT_VERSION}`);
   }
   if (version !== LAYOUT_VERSION) throw corruptHeader(`layout version ${version}`);
-  if (!isZero(sector, 100, 104) || !isZero(sector, 136, CRC_OFFSET) || !isZero(sector, RECORD_BYTES)) {
+  if (!isZero(sector, 100, 104) || !isZero(sector, 144, CRC_OFFSET) || !isZero(sector, RECORD_BYTES)) {
     throw corruptHeader('reserved bytes are not zero');
   }
   const header = readHeaderFields(sector, version);
@@ -297,7 +316,8 @@ function readHeaderFields(sector: Buffer, version: number): DiskHeader {
     diskCount: sector.readUInt8(99),
     heartbeatAreaOffset: u64(104, 'heartbeat area offset'),
     voteAreaOffset: u64(112, 'vote area offset'),
-    areaSizeBytes: u64(120, 'area size'),
+    heartbeatAreaSizeBytes: u64(120, 'heartbeat area size'),
+    voteAreaSizeBytes: u64(136, 'vote area size'),
     createdAtMs: u64(128, 'creation time'),
   };
 }
@@ -444,12 +464,18 @@ function decodeSlot<P>(codec: SlotCodec<P>, sector: Buffer, expect: SlotExpectat
   return { hostId: expect.hostId, verdict: 'ok', record: { hostId: expect.hostId, incarnation, sequence, payload } };
 }
 
-function decodeArea<P>(codec: SlotCodec<P>, area: Buffer, header: DiskHeader): SlotRead<P>[] {
-  if (area.length < header.areaSizeBytes) invalid(`area buffer holds ${area.length} bytes, expected ${header.areaSizeBytes}`);
-  const reads: SlotRead<P>[] = [];
+/** Decodes `perSlot` consecutive sectors per host, host 1 first: reads[host - 1][copy]. */
+function decodeAreaCopies<P>(codec: SlotCodec<P>, area: Buffer, header: DiskHeader, perSlot: number): SlotRead<P>[][] {
+  const expected = header.hostSlots * perSlot * header.sectorSize;
+  if (area.length < expected) invalid(`area buffer holds ${area.length} bytes, expected ${expected}`);
+  const reads: SlotRead<P>[][] = [];
   for (let hostId = 1; hostId <= header.hostSlots; hostId++) {
-    const start = (hostId - 1) * header.sectorSize;
-    reads.push(decodeSlot(codec, area.subarray(start, start + header.sectorSize), { clusterUuid: header.clusterUuid, hostId }));
+    const copies: SlotRead<P>[] = [];
+    for (let copy = 0; copy < perSlot; copy++) {
+      const start = ((hostId - 1) * perSlot + copy) * header.sectorSize;
+      copies.push(decodeSlot(codec, area.subarray(start, start + header.sectorSize), { clusterUuid: header.clusterUuid, hostId }));
+    }
+    reads.push(copies);
   }
   return reads;
 }
@@ -459,6 +485,7 @@ export function encodeHeartbeatSlot(record: SlotRecord<HeartbeatPayload>, cluste
   return encodeSlot(HEARTBEAT_CODEC, record, clusterUuid, sectorSize);
 }
 
+/** One vote sector, ready to write at slotOffset(header, 'vote', hostId, voteCopyToWrite(...)). */
 export function encodeVoteSlot(record: SlotRecord<VotePayload>, clusterUuid: string, sectorSize: number): Buffer {
   return encodeSlot(VOTE_CODEC, record, clusterUuid, sectorSize);
 }
@@ -467,15 +494,28 @@ export function decodeHeartbeatSlot(sector: Buffer, expect: SlotExpectation): Sl
   return decodeSlot(HEARTBEAT_CODEC, sector, expect);
 }
 
+/** Decodes ONE vote sector (one copy); decodeVoteCopies + chooseCopy give a host's vote. */
 export function decodeVoteSlot(sector: Buffer, expect: SlotExpectation): SlotRead<VotePayload> {
   return decodeSlot(VOTE_CODEC, sector, expect);
 }
 
-/** Decodes a whole heartbeat area (as returned by one read of areaSizeBytes), host 1 first. */
+/** Decodes a whole heartbeat area (as returned by one read of heartbeatAreaSizeBytes), host 1 first. */
 export function decodeHeartbeatArea(area: Buffer, header: DiskHeader): SlotRead<HeartbeatPayload>[] {
-  return decodeArea(HEARTBEAT_CODEC, area, header);
+  return decodeAreaCopies(HEARTBEAT_CODEC, area, header, 1).map((copies) => copies[0]!);
 }
 
+/** Both copies of every host's vote (one read of voteAreaSizeBytes): copies[host - 1] = [A, B]. */
+export function decodeVoteAreaCopies(area: Buffer, header: DiskHeader): SlotRead<VotePayload>[][] {
+  return decodeAreaCopies(VOTE_CODEC, area, header, VOTE_COPIES);
+}
+
+/** Every host's vote, host 1 first: the copy chooseCopy picks of each pair. */
 export function decodeVoteArea(area: Buffer, header: DiskHeader): SlotRead<VotePayload>[] {
-  return decodeArea(VOTE_CODEC, area, header);
+  return decodeVoteAreaCopies(area, header).map((copies) => chooseCopy(copies));
+}
+
+/** Decodes one host's adjacent vote pair (VOTE_COPIES sectors, as one read returns it). */
+export function decodeVotePair(pair: Buffer, header: DiskHeader, hostId: number): SlotRead<VotePayload>[] {
+  const expect = { clusterUuid: header.clusterUuid, hostId };
+  return Array.from({ length: VOTE_COPIES }, (_, copy) => decodeVoteSlot(pair.subarray(copy * header.sectorSize, (copy + 1) * header.sectorSize), expect));
 }

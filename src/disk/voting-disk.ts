@@ -6,9 +6,10 @@ import type { HeartbeatPayload, SlotRead, SlotRecord, VotePayload } from '../cor
 import { YcsError, isYcsError } from '../errors.js';
 import { SectorDevice, type OpenOptions as DeviceOpenOptions } from './device.js';
 import {
-  LAYOUT_SPAN_BYTES, buildHeader, decodeHeader, decodeHeartbeatArea, decodeHeartbeatSlot, decodeVoteArea, decodeVoteSlot, encodeHeader,
-  encodeHeartbeatSlot, encodeVoteSlot, planLayout, slotOffset, type DiskHeader,
+  LAYOUT_SPAN_BYTES, VOTE_COPIES, buildHeader, decodeHeader, decodeHeartbeatArea, decodeHeartbeatSlot, decodeVoteAreaCopies, decodeVotePair,
+  encodeHeader, encodeHeartbeatSlot, encodeVoteSlot, planLayout, slotOffset, type DiskHeader,
 } from './layout.js';
+import { chooseCopy, voteCopyToWrite } from './vote-copies.js';
 
 export interface IoOptions {
   timeoutMs?: number;
@@ -44,6 +45,14 @@ export async function readHeader(device: SectorDevice, io: IoOptions = {}): Prom
 
 /** An initialized voting disk, open for the heartbeat and vote traffic of one host. */
 export class VotingDisk {
+  /**
+   * Per host: the vote copy the next write goes to. Learned from the disk before the first
+   * write, then moved to the other copy only when a write is acknowledged: a failed or
+   * timed-out write is retried on the same copy, so the copy holding the last durable
+   * record is never written over, and a torn write cannot take it down.
+   */
+  private readonly voteTarget = new Map<number, number>();
+
   private constructor(
     readonly device: SectorDevice,
     readonly header: DiskHeader,
@@ -70,25 +79,34 @@ export class VotingDisk {
 
   /** Every host's heartbeat slot, host 1 first, from ONE read of the heartbeat area. */
   async readHeartbeats(io: IoOptions = {}): Promise<SlotRead<HeartbeatPayload>[]> {
-    const area = await this.device.read(this.header.heartbeatAreaOffset, this.header.areaSizeBytes, io);
+    const area = await this.device.read(this.header.heartbeatAreaOffset, this.header.heartbeatAreaSizeBytes, io);
     return decodeHeartbeatArea(area, this.header);
   }
 
-  /** Every host's vote slot (Disk Paxos blocks), host 1 first, from ONE read of the vote area. */
+  /** Every host's vote (Disk Paxos block), host 1 first, from ONE read of the vote area: the copy chooseCopy picks. */
   async readVotes(io: IoOptions = {}): Promise<SlotRead<VotePayload>[]> {
-    const area = await this.device.read(this.header.voteAreaOffset, this.header.areaSizeBytes, io);
-    return decodeVoteArea(area, this.header);
+    return (await this.readVoteCopies(io)).map((copies) => chooseCopy(copies));
   }
 
-  /** Reads one host's two sectors (heartbeat, vote): what a starting daemon needs about itself. */
+  /** Both copies of every host's vote, copies[host - 1] = [A, B], from ONE read (what `disk show --all` prints). */
+  async readVoteCopies(io: IoOptions = {}): Promise<SlotRead<VotePayload>[][]> {
+    const area = await this.device.read(this.header.voteAreaOffset, this.header.voteAreaSizeBytes, io);
+    return decodeVoteAreaCopies(area, this.header);
+  }
+
+  /** Reads one host's own sectors (heartbeat, vote pair): what a starting daemon needs about itself. */
   async readOwnSlots(hostId: number, io: IoOptions = {}): Promise<{ heartbeat: SlotRead<HeartbeatPayload>; vote: SlotRead<VotePayload> }> {
-    const size = this.header.sectorSize;
-    const [hb, vt] = await Promise.all([
-      this.device.read(slotOffset(this.header, 'heartbeat', hostId), size, io),
-      this.device.read(slotOffset(this.header, 'vote', hostId), size, io),
+    const [hb, votes] = await Promise.all([
+      this.device.read(slotOffset(this.header, 'heartbeat', hostId), this.header.sectorSize, io),
+      this.readOwnVotePair(hostId, io),
     ]);
-    const expect = { clusterUuid: this.header.clusterUuid, hostId };
-    return { heartbeat: decodeHeartbeatSlot(hb, expect), vote: decodeVoteSlot(vt, expect) };
+    const heartbeat = decodeHeartbeatSlot(hb, { clusterUuid: this.header.clusterUuid, hostId });
+    return { heartbeat, vote: chooseCopy(votes) };
+  }
+
+  private async readOwnVotePair(hostId: number, io: IoOptions): Promise<SlotRead<VotePayload>[]> {
+    const pair = await this.device.read(slotOffset(this.header, 'vote', hostId), VOTE_COPIES * this.header.sectorSize, io);
+    return decodeVotePair(pair, this.header, hostId);
   }
 
   /** Writes `record` into its host's heartbeat sector; durable when the promise resolves. */
@@ -97,9 +115,20 @@ export class VotingDisk {
     await this.device.write(slotOffset(this.header, 'heartbeat', record.hostId), sector, io);
   }
 
+  /**
+   * Writes `record` into one of its host's two vote copies (never the one holding the last
+   * durable record); durable when the promise resolves. Callers never have two vote
+   * writes of one host in flight (the engine's rounds keep one request per disk and kind).
+   */
   async writeVote(record: SlotRecord<VotePayload>, io: IoOptions = {}): Promise<void> {
     const sector = encodeVoteSlot(record, this.header.clusterUuid, this.header.sectorSize);
-    await this.device.write(slotOffset(this.header, 'vote', record.hostId), sector, io);
+    let copy = this.voteTarget.get(record.hostId);
+    if (copy === undefined) {
+      copy = voteCopyToWrite(await this.readOwnVotePair(record.hostId, io));
+      this.voteTarget.set(record.hostId, copy);
+    }
+    await this.device.write(slotOffset(this.header, 'vote', record.hostId, copy), sector, io);
+    this.voteTarget.set(record.hostId, (copy + 1) % VOTE_COPIES); // acknowledged: protect it
   }
 
   close(): Promise<void> {
@@ -233,7 +262,10 @@ export interface DiskInspection {
   device: SectorDevice['info'];
   header: DiskHeader;
   heartbeats: SlotRead<HeartbeatPayload>[];
+  /** Per host, the copy a reader trusts (chooseCopy). */
   votes: SlotRead<VotePayload>[];
+  /** Per host, both vote copies [A, B]. */
+  voteCopies: SlotRead<VotePayload>[][];
 }
 
 /** Reads everything on a voting disk, read-only (what `ycsctl disk show` prints). */
@@ -241,8 +273,9 @@ export async function inspectVotingDisk(path: string, options: DeviceAccess = {}
   const disk = await VotingDisk.open(path, { readOnly: true, ...options });
   try {
     const heartbeats = await disk.readHeartbeats();
-    const votes = await disk.readVotes();
-    return { device: disk.device.info, header: disk.header, heartbeats, votes };
+    const voteCopies = await disk.readVoteCopies();
+    const votes = voteCopies.map((copies) => chooseCopy(copies));
+    return { device: disk.device.info, header: disk.header, heartbeats, votes, voteCopies };
   } finally {
     await disk.close();
   }

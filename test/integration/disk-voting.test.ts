@@ -88,18 +88,62 @@ describe('VotingDisk', () => {
     expect(fresh.votes.every((v) => v.verdict === 'empty')).toBe(true);
 
     const { bytesZeroed } = await wipeVotingDisk(file);
-    expect(bytesZeroed).toBe(3 * MIB);
+    expect(bytesZeroed).toBe(4 * MIB);
     const raw = await SectorDevice.open(file, { readOnly: true });
     open.push(raw);
-    expect((await raw.read(0, 3 * MIB)).every((b) => b === 0)).toBe(true);
+    expect((await raw.read(0, 4 * MIB)).every((b) => b === 0)).toBe(true);
     await expect(inspectVotingDisk(file)).rejects.toMatchObject({ code: 'E_NOT_INITIALIZED' });
   });
 
   it('refuses to join disk 2 with a malformed UUID and a device too small before writing', async () => {
-    const file = sparseFile(join(scratch.dir, 'small.img'), 2 * MIB + 4 * 512);
+    const file = sparseFile(join(scratch.dir, 'small.img'), 2 * MIB + 4 * 2 * 512); // 4 hosts x 2 vote copies
     await expect(initVotingDisk(file, { clusterName: 'x', hostSlots: 5 })).rejects.toMatchObject({ code: 'E_DEVICE_TOO_SMALL' });
     await expect(initVotingDisk(file, { clusterName: 'x', hostSlots: 4, diskIndex: 2, diskCount: 3, clusterUuid: 'zz' })).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT' });
     const header = await initVotingDisk(file, { clusterName: 'x', hostSlots: 4 }); // exactly the minimum fits
     expect(header.hostSlots).toBe(4);
+  });
+
+  it.each([512, 4096] as const)('writes vote copies A and B alternately; a torn write falls back to the durable copy (%i-byte sectors)', async (sector) => {
+    const loop = createLoop(scratch.dir, 4 * MIB, sector);
+    const header = await initVotingDisk(loop.device, { clusterName: 'ab', hostSlots: 3 });
+    const disk = await openDisk(loop.device);
+    const copies = async () => (await disk.readVoteCopies())[1]!.map((c) => `${c.verdict}${c.record ? `:${c.record.sequence}` : ''}`);
+    await disk.writeVote(vote(2, 1));
+    await disk.writeVote(vote(2, 2));
+    await disk.writeVote(vote(2, 3));
+    expect(await copies()).toEqual(['ok:3', 'ok:2']);
+
+    // The device fails during write 4: half the sector lands (a torn write) and the write fails.
+    const write = disk.device.write.bind(disk.device);
+    let targetOffset = -1;
+    disk.device.write = async (offset, data, io) => {
+      targetOffset = offset;
+      const torn = Buffer.from(data);
+      torn.fill(0x5a, 256, 512);
+      await write(offset, torn, io);
+      throw new Error('device failed mid-write');
+    };
+    await expect(disk.writeVote(vote(2, 4))).rejects.toThrow('device failed');
+    expect(targetOffset).toBe(header.voteAreaOffset + 3 * sector); // copy B: never copy A, the durable one
+    expect(await copies()).toEqual(['ok:3', 'crc-mismatch']);
+    expect((await disk.readVotes())[1]!.record).toEqual(vote(2, 3));
+    expect((await disk.readOwnSlots(2)).vote.record).toEqual(vote(2, 3));
+    // A second torn write goes to the same copy again: copy A still holds sequence 3.
+    await expect(disk.writeVote(vote(2, 5))).rejects.toThrow('device failed');
+    expect(targetOffset).toBe(header.voteAreaOffset + 3 * sector);
+    expect(await copies()).toEqual(['ok:3', 'crc-mismatch']);
+    disk.device.write = write;
+
+    // A new process learns the target from the disk: it protects copy A as well.
+    const restarted = await openDisk(loop.device);
+    await restarted.writeVote({ ...vote(2, 1), incarnation: 5 });
+    expect(await copies()).toEqual(['ok:3', 'ok:1']);
+    expect((await restarted.readVotes())[1]!.record?.incarnation).toBe(5);
+    await restarted.writeVote({ ...vote(2, 2), incarnation: 5 });
+    expect(await copies()).toEqual(['ok:2', 'ok:1']);
+
+    const shown = await inspectVotingDisk(loop.device);
+    expect(shown.voteCopies[1]!.map((c) => c.verdict)).toEqual(['ok', 'ok']);
+    expect(shown.votes[1]!.record).toMatchObject({ incarnation: 5, sequence: 2 });
   });
 });

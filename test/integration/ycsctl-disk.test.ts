@@ -91,7 +91,7 @@ describe('ycsctl disk init / show / wipe', () => {
     const wipe = ycsctl('disk', 'wipe', t.device, '--yes');
     expect(wipe.code, wipe.stderr).toBe(0);
     expectOneLineError(ycsctl('disk', 'show', t.device), 'E_NOT_INITIALIZED');
-    expect(readFileSync(t.backing).subarray(0, 3 * MIB).every((b) => b === 0)).toBe(true);
+    expect(readFileSync(t.backing).subarray(0, 4 * MIB).every((b) => b === 0)).toBe(true);
   });
 
   it('works on a regular file, created sparse with --size, and refuses to re-init it', () => {
@@ -134,10 +134,14 @@ describe('ycsctl disk show with written slots', () => {
     const raw = await SectorDevice.open(t.device);
     try {
       await disk.writeHeartbeat({ hostId: 1, incarnation: 3, sequence: 17, payload: { role: 'master', epoch: 5, masterId: 1, heard: [1, 2], resources: [{ state: 'primary' }], flags: 0 } });
-      await disk.writeVote({ hostId: 2, incarnation: 1, sequence: 2, payload: { instance: 5, mbal: 258, bal: 258, value: { epoch: 5, masterId: 1, members: [1, 2] }, decided: null } });
+      const block = { instance: 5, mbal: 258, bal: 0, value: null, decided: null };
+      await disk.writeVote({ hostId: 2, incarnation: 1, sequence: 2, payload: block }); // copy A
+      await disk.writeVote({ hostId: 2, incarnation: 1, sequence: 3, payload: { ...block, bal: 258, value: { epoch: 5, masterId: 1, members: [1, 2] } } }); // copy B
       const damaged = Buffer.alloc(4096, 0x5a);
       damaged.write('YCHB', 0, 'ascii');
       await raw.write(slotOffset(disk.header, 'heartbeat', 3), damaged);
+      damaged.write('YCVT', 0, 'ascii');
+      await raw.write(slotOffset(disk.header, 'vote', 4, 0), damaged); // host 4: copy A torn, copy B empty
     } finally {
       await raw.close();
       await disk.close();
@@ -148,12 +152,19 @@ describe('ycsctl disk show with written slots', () => {
       { host: 3, check: 'crc-mismatch', incarnation: null, sequence: null },
     ]);
     expect(shown.votes).toEqual([
-      { host: 2, check: 'ok', incarnation: 1, sequence: 2, instance: 5, mbal: 258, bal: 258, value: { epoch: 5, masterId: 1, members: [1, 2] }, decided: null },
+      { host: 2, check: 'ok', copy: 'B', incarnation: 1, sequence: 3, instance: 5, mbal: 258, bal: 258, value: { epoch: 5, masterId: 1, members: [1, 2] }, decided: null },
+      { host: 4, check: 'crc-mismatch', copy: null, incarnation: null, sequence: null },
     ]);
     const table = ycsctl('disk', 'show', t.device).stdout;
     expect(table).toMatch(/^1\s+ok\s+3\s+17\s+master\s+5\s+1\s+1,2\s+primary$/m);
     expect(table).toMatch(/^3\s+crc-mismatch\s+-\s+-/m);
-    expect(table).toMatch(/^2\s+ok\s+1\s+2\s+5\s+258\s+258\s+e5 m1 \[1,2\]\s+-$/m);
+    expect(table).toMatch(/^2\s+ok\s+B\s+1\s+3\s+5\s+258\s+258\s+e5 m1 \[1,2\]\s+-$/m);
+    // --all: every slot, and both copies' verdicts (host 4: one torn copy beside an empty one).
+    const all = JSON.parse(ycsctl('disk', 'show', t.device, '--all', '--json').stdout) as { votes: Array<{ host: number; check: string; copies: string[] }> };
+    expect(all.votes.map((v) => [v.host, v.check, v.copies.join('/')])).toEqual([
+      [1, 'empty', 'empty/empty'], [2, 'ok', 'ok/ok'], [3, 'empty', 'empty/empty'], [4, 'crc-mismatch', 'crc-mismatch/empty'],
+    ]);
+    expect(ycsctl('disk', 'show', t.device, '--all').stdout).toMatch(/^4\s+crc-mismatch\s+-\s+crc-mismatch\/empty\s+-/m);
   });
 });
 
@@ -162,7 +173,7 @@ describe('ycsctl disk refusals leave the disk unchanged', () => {
     const file = sparseFile(join(scratch.dir, 'small.img'), 2 * MIB);
     const before = sha256(file);
     const line = expectOneLineError(ycsctl('disk', 'init', file, '--cluster', 'c', '--hosts', '8'), 'E_DEVICE_TOO_SMALL');
-    expect(line).toContain(String(2 * MIB + 8 * 512));
+    expect(line).toContain(String(2 * MIB + 8 * 2 * 512)); // 8 hosts x 2 vote copies
     expect(sha256(file)).toBe(before);
     expectOneLineError(ycsctl('disk', 'init', join(scratch.dir, 'tiny.img'), '--cluster', 'c', '--hosts', '8', '--size', '1M'), 'E_DEVICE_TOO_SMALL');
     expect(existsSync(join(scratch.dir, 'tiny.img'))).toBe(false);

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { HeartbeatPayload, SlotRecord, VotePayload } from '../../src/core/types.js';
 import { YcsError } from '../../src/errors.js';
 import {
-  buildHeader, decodeHeader, decodeHeartbeatArea, decodeHeartbeatSlot, decodeVoteArea, decodeVoteSlot,
-  encodeHeader, encodeHeartbeatSlot, encodeVoteSlot, planLayout, slotOffset, RECORD_BYTES,
+  buildHeader, decodeHeader, decodeHeartbeatArea, decodeHeartbeatSlot, decodeVoteArea, decodeVoteAreaCopies, decodeVoteSlot,
+  encodeHeader, encodeHeartbeatSlot, encodeVoteSlot, planLayout, slotOffset, LAYOUT_SPAN_BYTES, RECORD_BYTES,
 } from '../../src/disk/layout.js';
 import { crc32c } from '../../src/disk/crc32c.js';
 
@@ -59,7 +59,8 @@ describe.each([512, 4096])('layout v1 with %i-byte sectors', (sectorSize) => {
     expect([sector[98], sector[99]]).toEqual([2, 3]);
     expect(sector.readBigUInt64LE(104)).toBe(1048576n);
     expect(sector.readBigUInt64LE(112)).toBe(2097152n);
-    expect(sector.readBigUInt64LE(120)).toBe(BigInt(8 * sectorSize));
+    expect(sector.readBigUInt64LE(120)).toBe(BigInt(8 * sectorSize)); // heartbeat area: 1 sector per host
+    expect(sector.readBigUInt64LE(136)).toBe(BigInt(2 * 8 * sectorSize)); // vote area: copies A and B per host
     expect(sector.readUInt32LE(508)).toBe(crc32c(sector.subarray(0, 508)));
     expect(sector.subarray(RECORD_BYTES).every((b) => b === 0)).toBe(true);
     expect(decodeHeader(sector)).toEqual(header);
@@ -92,26 +93,33 @@ describe.each([512, 4096])('layout v1 with %i-byte sectors', (sectorSize) => {
 
   it('decodes a whole area with one verdict per host', () => {
     const header = sampleHeader(sectorSize, 6);
-    const hbArea = Buffer.alloc(header.areaSizeBytes);
+    const hbArea = Buffer.alloc(header.heartbeatAreaSizeBytes);
     encodeHeartbeatSlot(heartbeat, UUID, sectorSize).copy(hbArea, 2 * sectorSize);
     const reads = decodeHeartbeatArea(hbArea, header);
     expect(reads.map((r) => r.verdict)).toEqual(['empty', 'empty', 'ok', 'empty', 'empty', 'empty']);
     expect(reads[2]!.record).toEqual(heartbeat);
 
-    const voteArea = Buffer.alloc(header.areaSizeBytes);
-    encodeVoteSlot(vote, UUID, sectorSize).copy(voteArea, 4 * sectorSize);
-    encodeVoteSlot(vote, UUID, sectorSize).copy(voteArea, 0); // host 5's record in host 1's slot
+    const voteArea = Buffer.alloc(header.voteAreaSizeBytes);
+    encodeVoteSlot(vote, UUID, sectorSize).copy(voteArea, (2 * 4 + 1) * sectorSize); // host 5, copy B
+    encodeVoteSlot(vote, UUID, sectorSize).copy(voteArea, 0); // host 5's record in host 1's copy A
     expect(decodeVoteArea(voteArea, header).map((r) => r.verdict)).toEqual(['misplaced', 'empty', 'empty', 'empty', 'ok', 'empty']);
+    expect(decodeVoteAreaCopies(voteArea, header)[4]!.map((r) => r.verdict)).toEqual(['empty', 'ok']);
   });
 
-  it('places slots contiguously after 1 MiB and computes the minimum device size', () => {
+  it('places slots contiguously after 1 MiB (vote copies A, B adjacent) and computes the minimum device size', () => {
     const header = sampleHeader(sectorSize, 255);
     expect(slotOffset(header, 'heartbeat', 1)).toBe(1048576);
     expect(slotOffset(header, 'heartbeat', 255)).toBe(1048576 + 254 * sectorSize);
-    expect(slotOffset(header, 'vote', 2)).toBe(2097152 + sectorSize);
-    expect(planLayout(sectorSize, 255).minDeviceBytes).toBe(2097152 + 255 * sectorSize);
-    expect(planLayout(sectorSize, 1).minDeviceBytes).toBe(2097152 + sectorSize);
+    expect(slotOffset(header, 'vote', 1)).toBe(2097152);
+    expect(slotOffset(header, 'vote', 1, 1)).toBe(2097152 + sectorSize);
+    expect(slotOffset(header, 'vote', 2)).toBe(2097152 + 2 * sectorSize);
+    expect(slotOffset(header, 'vote', 255, 1)).toBe(2097152 + 509 * sectorSize);
+    expect(planLayout(sectorSize, 255).minDeviceBytes).toBe(2097152 + 2 * 255 * sectorSize);
+    expect(planLayout(sectorSize, 1).minDeviceBytes).toBe(2097152 + 2 * sectorSize);
+    expect(planLayout(sectorSize, 255).minDeviceBytes).toBeLessThanOrEqual(LAYOUT_SPAN_BYTES);
     expectError(() => slotOffset(header, 'vote', 0), 'E_INVALID_ARGUMENT');
+    expectError(() => slotOffset(header, 'vote', 1, 2), 'E_INVALID_ARGUMENT');
+    expectError(() => slotOffset(header, 'heartbeat', 1, 1), 'E_INVALID_ARGUMENT');
   });
 });
 
