@@ -4,7 +4,7 @@
 // master cluster using Raft") would implement the same interface with a compare-and-swap
 // on a key per epoch; its I/O would replace the vote-sector rounds.
 
-import type { DiskRounds, Round } from './disk-rounds.js';
+import type { DiskReadResult, DiskRounds, Round } from './disk-rounds.js';
 import {
   EMPTY_BLOCK,
   advanceAttempt,
@@ -46,6 +46,9 @@ export class DiskPaxosArbiter implements Arbiter {
   private voteSeq = 0;
   private pendingDurable: Decision | null = null;
   private firstRecoveryAtMs: number | null = null;
+  /** Highest epoch any trusted sector showed since start (heartbeats, blocks): the recovery floor. */
+  private highestEpochSeen = 0;
+  private refusalLogged = false;
 
   constructor(
     private readonly selfId: HostId,
@@ -70,13 +73,24 @@ export class DiskPaxosArbiter implements Arbiter {
    */
   recover(round: Round, known: Decision | null, nowMs: number, out: Output[]): VotePayload | null {
     this.firstRecoveryAtMs ??= nowMs;
+    this.highestEpochSeen = Math.max(this.highestEpochSeen, highestEpochShown(round.reads.values()), known?.epoch ?? 0);
     let reads = cleanReads(round.reads.values(), this.majority, this.selfId);
     if (reads === null) {
-      // Our slot stays torn on a majority: nobody can rewrite it but us, and while it is
-      // torn no host has a clean majority. After a grace period we recover from whatever
-      // copies are clean and rewrite the slot (liveness over a block that is lost anyway).
+      // Our vote is unreadable on a majority: both copies damaged (docs/disk-layout.md, "Two
+      // vote copies"). A torn write only damages the copy being written, never the one
+      // holding the last acknowledged record, so with no valid copy on a disk none of our
+      // writes was ever acknowledged there (a first write torn), unless two separate
+      // failures hit both copies. Nobody can rewrite our sectors but us, and while they are
+      // unreadable no host has a clean majority: after a grace period we recover from the
+      // clean disks and rewrite them, but never below an epoch some sector still shows.
       if (nowMs - this.firstRecoveryAtMs < this.recoveryGraceMs) return null;
       reads = cleanReads(round.reads.values(), 1, this.selfId) ?? [];
+      const recovered = recoverOwnBlock(reads, this.selfId);
+      const reachable = Math.max(recovered.decided?.epoch ?? 0, known?.epoch ?? 0);
+      if (reachable < this.highestEpochSeen) {
+        this.refuseRegression(reachable, out);
+        return null;
+      }
     }
     this.own = recoverOwnBlock(reads, this.selfId);
     this.recovered = true;
@@ -86,6 +100,18 @@ export class DiskPaxosArbiter implements Arbiter {
       this.write(nowMs, 'decided', out);
     }
     return cloneBlock(this.own);
+  }
+
+  /** Waits (and says so once) instead of deciding an epoch that was already decided. */
+  private refuseRegression(reachable: number, out: Output[]): void {
+    if (this.refusalLogged) return;
+    this.refusalLogged = true;
+    out.push({
+      kind: 'log',
+      level: 'error',
+      msg: 'own vote block is unreadable on a majority of the voting disks and no readable block carries the newest decision: not deciding until it can be read (rewrite or restore the vote sectors)',
+      fields: { decidedEpochReadable: reachable, highestEpochSeen: this.highestEpochSeen },
+    });
   }
 
   propose(nowMs: number, value: Decision, out: Output[]): { ballot: number } {
@@ -155,4 +181,22 @@ export class DiskPaxosArbiter implements Arbiter {
     const record = { hostId: this.selfId, incarnation: this.incarnation, sequence: ++this.voteSeq, payload: cloneBlock(this.own) };
     return this.rounds.issueVoteWrite(nowMs, purpose, record, out);
   }
+}
+
+/**
+ * The highest epoch any trusted sector of these reads shows: heartbeats (the epoch each
+ * host follows), decided values, and instances being decided (instance i means i - 1 was
+ * decided). Deciding at or below it again would change a decided value.
+ */
+function highestEpochShown(reads: Iterable<DiskReadResult>): number {
+  let highest = 0;
+  for (const read of reads) {
+    for (const hb of read.heartbeats) if (hb.verdict === 'ok' && hb.record) highest = Math.max(highest, hb.record.payload.epoch);
+    for (const vote of read.votes) {
+      const p = vote.verdict === 'ok' ? vote.record?.payload : undefined;
+      if (p === undefined) continue;
+      highest = Math.max(highest, p.decided?.epoch ?? 0, p.instance - 1);
+    }
+  }
+  return highest;
 }

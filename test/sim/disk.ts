@@ -6,6 +6,10 @@
 // and a late write still lands when it ends (as a real stuck write does).
 // A failed write may or may not have been stored, or may leave the sector torn (reads as
 // 'crc-mismatch'), as on a real device; a write reported done is always stored.
+// Each host has two vote copies per disk (A/B, docs/disk-layout.md) handled by the same
+// rule as the daemon's VotingDisk (src/disk/vote-copies.ts): a write goes to the copy not
+// holding the last durable record, so a tear only damages the copy being written.
+import { chooseCopy, voteCopyToWrite } from '../../src/disk/vote-copies.js';
 import type {
   DiskArea,
   DiskError,
@@ -32,7 +36,12 @@ interface Channel {
 
 export class VotingDisk {
   hb: ReadonlyArray<SlotRead<HeartbeatPayload>>;
+  /** What a reader gets per host: the copy chooseCopy picks. */
   votes: ReadonlyArray<SlotRead<VotePayload>>;
+  /** Both vote copies per host: voteCopies[host - 1] = [A, B]. */
+  private readonly voteCopies: Array<Array<SlotRead<VotePayload>>>;
+  /** Per `${host}:${incarnation}` (one daemon process): the copy its next vote write goes to. */
+  private readonly voteTargets = new Map<string, number>();
   readonly fenced = new Set<HostId>();
   stalls: Window[] = [];
   errors: Window[] = [];
@@ -45,6 +54,23 @@ export class VotingDisk {
     const empty = (i: number) => Object.freeze({ hostId: i + 1, verdict: 'empty' as const });
     this.hb = Object.freeze(Array.from({ length: hostCount }, (_, i) => empty(i)));
     this.votes = Object.freeze(Array.from({ length: hostCount }, (_, i) => empty(i)));
+    this.voteCopies = Array.from({ length: hostCount }, (_, i) => [empty(i), empty(i)]);
+  }
+
+  /** The vote copy host `hostId`'s process `inc` writes next (learned from the disk at its first write). */
+  voteTarget(hostId: HostId, inc: number): number {
+    const key = `${hostId}:${inc}`;
+    let copy = this.voteTargets.get(key);
+    if (copy === undefined) {
+      copy = voteCopyToWrite(this.voteCopies[hostId - 1]!);
+      this.voteTargets.set(key, copy);
+    }
+    return copy;
+  }
+
+  /** A vote write was acknowledged: the next one goes to the other copy. */
+  voteAcknowledged(hostId: HostId, inc: number, copy: number): void {
+    this.voteTargets.set(`${hostId}:${inc}`, 1 - copy);
   }
 
   channel(hostId: HostId): Channel {
@@ -73,15 +99,18 @@ export class VotingDisk {
     return this.errors.some((e) => e.hosts === null && e.fromMs <= atMs && atMs < e.untilMs);
   }
 
-  store<P>(area: DiskArea, slot: SlotRead<P>): void {
+  /** Stores a sector; `copy` (0 = A, 1 = B) only matters in the vote area. */
+  store<P>(area: DiskArea, slot: SlotRead<P>, copy = 0): void {
     const i = slot.hostId - 1;
     if (area === 'heartbeat') {
       const next = this.hb.slice();
       next[i] = slot as SlotRead<HeartbeatPayload>;
       this.hb = Object.freeze(next);
     } else {
+      const copies = this.voteCopies[i]!;
+      copies[copy] = slot as SlotRead<VotePayload>;
       const next = this.votes.slice();
-      next[i] = slot as SlotRead<VotePayload>;
+      next[i] = chooseCopy(copies);
       this.votes = Object.freeze(next);
     }
   }
@@ -245,6 +274,8 @@ function writeEffect<P>(
 ): DiskError | 'ok' {
   const torn = Object.freeze({ hostId: h.id, verdict: 'crc-mismatch' as const });
   if (disk.fenced.has(h.id)) return 'reservation-conflict'; // PREEMPT AND ABORT: never stored
+  const copy = area === 'vote' ? disk.voteTarget(h.id, inc) : 0;
+  const where = area === 'vote' ? `vote slot ${h.id} copy ${'AB'[copy]}` : `heartbeat slot ${h.id}`;
   const powerLost = h.powerLossCrash && (h.incarnation !== inc || !h.alive) && h.crashedAtMs >= p.startMs;
   if (p.failing || powerLost) {
     // A lost path (one host's errors) delivers a whole command or none: SCSI writes of one
@@ -252,16 +283,19 @@ function writeEffect<P>(
     const tornOdds = p.mayTear || powerLost ? w.knobs.disk.tornOdds : 0;
     const r = w.rng.disk.float();
     if (r < tornOdds) {
-      disk.store(area, torn);
-      w.trace.note(w.now, h.id, 'disk-torn', () => `disk ${disk.index} ${area} slot ${h.id}`);
-    } else if (r < (1 + tornOdds) / 2) disk.store(area, { hostId: h.id, verdict: 'ok', record: bytes });
+      disk.store(area, torn, copy);
+      w.trace.note(w.now, h.id, 'disk-torn', () => `disk ${disk.index} ${where}`);
+    } else if (r < (1 + tornOdds) / 2) disk.store(area, { hostId: h.id, verdict: 'ok', record: bytes }, copy);
     return 'io';
   }
+  // Reported done only if it ends before the deadline: a late write lands, but its writer
+  // saw a timeout and keeps targeting the same copy (as VotingDisk.writeVote does).
+  if (area === 'vote' && !p.late) disk.voteAcknowledged(h.id, inc, copy);
   const lying = w.options.lyingDiskOdds ?? 0;
   if (lying > 0 && w.rng.disk.chance(lying)) {
-    w.trace.note(w.now, h.id, 'disk-lied', () => `disk ${disk.index} ${area} slot ${h.id}`);
+    w.trace.note(w.now, h.id, 'disk-lied', () => `disk ${disk.index} ${where}`);
     return 'ok'; // reported durable, never stored: outside the fault model on purpose
   }
-  disk.store(area, { hostId: h.id, verdict: 'ok', record: bytes });
+  disk.store(area, { hostId: h.id, verdict: 'ok', record: bytes }, copy);
   return 'ok';
 }

@@ -91,9 +91,11 @@ export const REGRESSIONS: Regression[] = [
     expect: 'pass',
     checker: 'stale-master-acting',
     caught:
-      'engine: 1 host, 1 disk; a failing device tore the host\'s own vote slot (decided epoch 2); after a crash the ' +
-      'engine recovers the torn slot as an empty block and decides epoch 1 again: the decision history and the ' +
-      'epoch (the fencing token) go back',
+      'engine: 1 host, 1 disk; a failing device tore the host\'s own vote slot (the only copy of decided epoch 2); ' +
+      'after a crash the grace fallback recovered the torn slot as an empty block and decided epoch 1 again: the ' +
+      'decision history and the epoch (the fencing token) went back. Fixed by two vote copies (A/B) per host: a write ' +
+      'never goes over the copy holding the last acknowledged record, so the tear hits copy A and copy B still holds ' +
+      'epoch 2; the fallback now also refuses to recover below any epoch a trusted sector shows',
   },
   {
     seed: 78,
