@@ -101,6 +101,7 @@ Napi::Function DeviceWrap::Define(Napi::Env env) {
                       InstanceMethod<&DeviceWrap::Guarded<&DeviceWrap::StopHeartbeat>>("stopHeartbeat"),
                       InstanceAccessor<&DeviceWrap::GetHealth>("health"),
                       InstanceAccessor<&DeviceWrap::GetLastIoNs>("lastIoNs"),
+                      InstanceAccessor<&DeviceWrap::GetLastIoTimings>("lastIoTimings"),
                       InstanceAccessor<&DeviceWrap::GetInfo>("info")});
 }
 
@@ -203,7 +204,7 @@ Napi::Value DeviceWrap::Read(const Napi::CallbackInfo& info) {
   request.offset = offset;
   request.length = length;
   request.timeout_ms = TimeoutArg(info, 2);
-  request.buffer = AlignedBuffer(length, g.memory_alignment, false);  // only a complete read is returned
+  request.buffer = context_->take_buffer(length, g.memory_alignment);  // only a complete read is returned
   return Submit(env, std::move(request));
 }
 
@@ -226,8 +227,8 @@ Napi::Value DeviceWrap::Write(const Napi::CallbackInfo& info) {
   request.offset = offset;
   request.length = data.ByteLength();
   request.timeout_ms = TimeoutArg(info, 2);
-  request.buffer = AlignedBuffer(request.length, g.memory_alignment);
-  std::memcpy(request.buffer.data(), data.Data(), request.length);
+  request.buffer = context_->take_buffer(request.length, g.memory_alignment);
+  std::memcpy(request.buffer.data(), data.Data(), request.length);  // fills the whole buffer
   return Submit(env, std::move(request));
 }
 
@@ -359,6 +360,19 @@ Napi::Value DeviceWrap::GetHealth(const Napi::CallbackInfo& info) {
 
 Napi::Value DeviceWrap::GetLastIoNs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), worker_ ? static_cast<double>(worker_->last_io_ns()) : 0.0);
+}
+
+// {queuedNs, syscallNs, deliveryNs} of the last settled I/O: the hand-off to the I/O
+// thread, the syscall, and the hand-off back to the JS thread (docs/native-io.md).
+Napi::Value DeviceWrap::GetLastIoTimings(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DeviceContext::SettledTimings t;
+  if (worker_ && !worker_->closing()) t = context_->last_timings();  // context_ may be gone after close
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("queuedNs", Napi::Number::New(env, static_cast<double>(t.queued_ns)));
+  o.Set("syscallNs", Napi::Number::New(env, static_cast<double>(t.syscall_ns)));
+  o.Set("deliveryNs", Napi::Number::New(env, static_cast<double>(t.delivery_ns)));
+  return o;
 }
 
 Napi::Value DeviceWrap::GetInfo(const Napi::CallbackInfo& info) {

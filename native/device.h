@@ -39,6 +39,7 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
   Napi::Value GetHealth(const Napi::CallbackInfo& info);
   Napi::Value GetInfo(const Napi::CallbackInfo& info);
   Napi::Value GetLastIoNs(const Napi::CallbackInfo& info);
+  Napi::Value GetLastIoTimings(const Napi::CallbackInfo& info);
 
   Napi::Value Submit(Napi::Env env, IoRequest&& request);
   const Geometry& OpenGeometry(Napi::Env env, IoOp op, uint64_t offset, size_t length);

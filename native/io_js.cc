@@ -54,6 +54,27 @@ std::optional<DeviceContext::Pending> DeviceContext::take_pending(Napi::Env env,
   return p;
 }
 
+namespace {
+constexpr size_t kMaxSpareBuffers = 4;
+}
+
+AlignedBuffer DeviceContext::take_buffer(size_t size, size_t alignment) {
+  for (auto it = spare_buffers_.begin(); it != spare_buffers_.end(); ++it) {
+    if (it->size() == size && reinterpret_cast<uintptr_t>(it->data()) % alignment == 0) {
+      AlignedBuffer buffer = std::move(*it);
+      spare_buffers_.erase(it);
+      return buffer;
+    }
+  }
+  return AlignedBuffer(size, alignment, false);
+}
+
+void DeviceContext::give_back(AlignedBuffer&& buffer) {
+  if (buffer.data() == nullptr) return;
+  if (spare_buffers_.size() >= kMaxSpareBuffers) spare_buffers_.erase(spare_buffers_.begin());
+  spare_buffers_.push_back(std::move(buffer));
+}
+
 void DeviceContext::post(DeviceMessage* message) {
   if (tsfn_.NonBlockingCall(message) != napi_ok) delete message;
 }
@@ -107,6 +128,8 @@ void DeviceContext::settle(Napi::Env env, IoOutcome& outcome) {
   if (outcome.id >= kHeartbeatIdBase) return report_heartbeat(env, outcome);
   std::optional<Pending> p = take_pending(env, outcome.id);
   if (!p) return;
+  last_timings_ = {outcome.timings.queued_ns, outcome.timings.syscall_ns,
+                   nanoseconds_between(outcome.timings.finished, Clock::now())};
   bool sector_io = p->op == IoOp::Read || p->op == IoOp::Write;
   if (!outcome.ok) {
     std::optional<uint64_t> offset = sector_io ? std::optional<uint64_t>(p->offset) : std::nullopt;
@@ -114,6 +137,7 @@ void DeviceContext::settle(Napi::Env env, IoOutcome& outcome) {
   } else {
     p->deferred.Resolve(success_value(env, outcome));
   }
+  give_back(std::move(outcome.buffer));
   if (p->op == IoOp::Open) self_.Reset();
 }
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "io_worker.h"
 
@@ -46,6 +47,19 @@ class DeviceContext : public IoSink {
   // onWrite(index, error | undefined) for the heartbeat writer's writes.
   void set_heartbeat_callback(Napi::Function fn) { on_heartbeat_ = Napi::Persistent(fn); }
 
+  // Aligned buffers for sector I/O, reused (JS thread only): a fresh allocation per I/O
+  // churns the heap next to the Buffers handed to JS and faults pages in again.
+  AlignedBuffer take_buffer(size_t size, size_t alignment);
+  void give_back(AlignedBuffer&& buffer);
+
+  // The hand-off figures of the last settled I/O (JS thread only); see lastIoTimings.
+  struct SettledTimings {
+    uint64_t queued_ns = 0;    // submission -> syscall start on the I/O thread
+    uint64_t syscall_ns = 0;   // the syscall on the I/O thread
+    uint64_t delivery_ns = 0;  // syscall end -> the JS thread starts settling the promise
+  };
+  const SettledTimings& last_timings() const { return last_timings_; }
+
   // IoSink: any thread, worker mutex held.
   void completed(IoOutcome&& outcome) override;
   void health_changed(Health health, uint64_t stuck_ms) override;
@@ -74,6 +88,8 @@ class DeviceContext : public IoSink {
   Napi::FunctionReference on_health_;
   Napi::FunctionReference on_heartbeat_;
   Napi::ObjectReference self_;  // keeps the handle alive until open settles
+  SettledTimings last_timings_;
+  std::vector<AlignedBuffer> spare_buffers_;
 };
 
 }  // namespace ycs

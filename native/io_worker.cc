@@ -1,6 +1,9 @@
 #include "io_worker.h"
 
+#include <sched.h>
+
 #include <algorithm>
+#include <cstdlib>
 
 namespace ycs {
 
@@ -30,15 +33,33 @@ static uint64_t elapsed_ms(Clock::time_point from, Clock::time_point to) {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count());
 }
 
+uint64_t nanoseconds_between(Clock::time_point from, Clock::time_point to) {
+  return to <= from ? 0 : static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(to - from).count());
+}
+
 IoWorker::IoWorker(std::string device, BackendOpener opener, IoSink* sink)
-    : device_(std::move(device)), opener_(std::move(opener)), sink_(sink) {}
+    : device_(std::move(device)), opener_(std::move(opener)), sink_(sink) {
+  spin_ = spin_after_completion();
+}
+
+// How long the I/O thread spins for the next job after a completion: kSpinAfterCompletion,
+// YCS_IO_SPIN_US when set (0 turns the spin off), and never with a single usable CPU,
+// where a spinning I/O thread would only hold off the JS thread that is to submit.
+std::chrono::nanoseconds IoWorker::spin_after_completion() {
+  cpu_set_t cpus;
+  if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) < 2) return std::chrono::nanoseconds(0);
+  const char* knob = std::getenv("YCS_IO_SPIN_US");
+  if (knob != nullptr && *knob != '\0') return std::chrono::microseconds(std::strtoul(knob, nullptr, 10));
+  return kSpinAfterCompletion;
+}
 
 void IoWorker::start(uint64_t open_id, uint32_t timeout_ms) {
   IoRequest open;
   open.op = IoOp::Open;
   open.id = open_id;
   open.timeout_ms = timeout_ms;
-  open.deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  open.submitted = Clock::now();
+  open.deadline = open.submitted + std::chrono::milliseconds(timeout_ms);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     queue_.push_back(std::move(open));
@@ -59,9 +80,11 @@ IoWorker::Submit IoWorker::submit(IoRequest&& request) {
 }
 
 void IoWorker::enqueue_locked(IoRequest&& request) {
-  request.deadline = Clock::now() + std::chrono::milliseconds(request.timeout_ms);
+  request.submitted = Clock::now();
+  request.deadline = request.submitted + std::chrono::milliseconds(request.timeout_ms);
   Clock::time_point deadline = request.deadline;
   queue_.push_back(std::move(request));
+  work_signalled_.store(true, std::memory_order_release);
   io_cv_.notify_one();
   wake_watchdog_locked(deadline);
 }
@@ -88,6 +111,7 @@ bool IoWorker::request_close(uint64_t close_id, uint32_t timeout_ms) {
   closing_ = true;
   close_id_ = close_id;
   close_deadline_ = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  work_signalled_.store(true, std::memory_order_release);
   if (health_ == Health::Stalled) {
     close_reported_ = true;
     if (sink_ != nullptr) sink_->closed(close_id, false);
@@ -127,7 +151,10 @@ uint64_t IoWorker::stuck_ms_locked(Clock::time_point now) {
 }
 
 void IoWorker::io_loop() {
+  Clock::time_point last_finished = Clock::time_point::min();
+  bool spin = false;
   for (;;) {
+    if (spin) spin_for_next_job(last_finished);
     IoRequest request;
     {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -135,13 +162,20 @@ void IoWorker::io_loop() {
       if (queue_.empty()) break;
       request = std::move(queue_.front());
       queue_.pop_front();
+      work_signalled_.store(!queue_.empty() || closing_, std::memory_order_relaxed);
       in_flight_ = InFlight{request.id, request.op, request.offset, request.length, request.timeout_ms,
                             Clock::now(), request.deadline};
     }
     const Clock::time_point started = Clock::now();
     IoOutcome outcome = execute(request);
-    last_io_ns_.store(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started).count()),
-                      std::memory_order_relaxed);
+    outcome.timings.finished = Clock::now();
+    // Requests are frequent when this one came within the spin window of the previous
+    // completion (or was queued while it ran): then the next one likely comes soon too.
+    spin = spin_.count() > 0 && request.submitted < last_finished + spin_;
+    last_finished = outcome.timings.finished;
+    outcome.timings.queued_ns = nanoseconds_between(request.submitted, started);
+    outcome.timings.syscall_ns = nanoseconds_between(started, outcome.timings.finished);
+    last_io_ns_.store(outcome.timings.syscall_ns, std::memory_order_relaxed);
     const bool open_failed = request.op == IoOp::Open && !outcome.ok;
     std::lock_guard<std::mutex> lock(mutex_);
     const bool timed_out = in_flight_->timed_out;
@@ -183,6 +217,23 @@ void IoWorker::io_loop() {
   sink_ = nullptr;
 }
 
+// A short bounded spin after a completion, only while requests come back to back: a
+// request that arrives within it is taken without the futex wake-up, which on a VM costs
+// an inter-processor interrupt to a halted vCPU (tens of microseconds, docs/native-io.md).
+// Returns true when work arrived during the spin.
+bool IoWorker::spin_for_next_job(Clock::time_point finished) {
+  const Clock::time_point until = finished + spin_;
+  while (!work_signalled_.load(std::memory_order_acquire)) {
+    if (Clock::now() >= until) return false;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+  }
+  return true;
+}
+
 IoOutcome IoWorker::execute(IoRequest& request) {
   IoOutcome out;
   out.id = request.id;
@@ -207,9 +258,9 @@ IoOutcome IoWorker::execute(IoRequest& request) {
       out.ok = false;
       out.error = io_error(-rc, op_name(request.op), request.length, request.offset, device_);
     } else if (request.op == IoOp::Read) {
-      out.buffer = std::move(request.buffer);
       out.length = request.length;
     }
+    out.buffer = std::move(request.buffer);  // read data; for a write, the buffer goes back for reuse
   } catch (const std::exception& e) {
     out.ok = false;
     out.error = {"E_INTERNAL", "",

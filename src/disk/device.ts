@@ -86,12 +86,23 @@ export interface NativeHeartbeat {
   stop(): void;
 }
 
+/** Where the last settled I/O's time went (diagnostic, nanoseconds). */
+export interface IoTimings {
+  /** Submission to the start of the syscall on the I/O thread (the hand-off there). */
+  queuedNs: number;
+  /** The syscall on the I/O thread. */
+  syscallNs: number;
+  /** End of the syscall to the JS thread settling the promise (the hand-off back). */
+  deliveryNs: number;
+}
+
 export const DEFAULT_IO_TIMEOUT_MS = 5000;
 const MAX_TIMEOUT_MS = 3_600_000;
 
 interface NativeDevice {
   readonly health: DeviceHealth;
   readonly lastIoNs: number;
+  readonly lastIoTimings: IoTimings;
   readonly info: DeviceInfo | null;
   read(offset: number, length: number, timeoutMs?: number): Promise<Buffer>;
   write(offset: number, data: Uint8Array, timeoutMs?: number): Promise<void>;
@@ -243,6 +254,11 @@ export class SectorDevice {
    */
   get lastIoNs(): number {
     return this.#native.lastIoNs;
+  }
+
+  /** Diagnostic: the hand-offs and the syscall of the last I/O whose promise settled. */
+  get lastIoTimings(): IoTimings {
+    return this.#native.lastIoTimings;
   }
 
   /** Reads whole sectors into a fresh Buffer. */
