@@ -282,6 +282,9 @@ export function decodeHeader(sector: Buffer): DiskHeader {
     throw corruptHeader('reserved bytes are not zero');
   }
   const header = readHeaderFields(sector, version);
+  if (header.voteAreaSizeBytes === 0) {
+    throw corruptHeader('no vote area size: initialized by a pre-release ycs with one vote sector per host; run ycsctl disk init --force');
+  }
   try {
     validateHeader(header);
   } catch (err) {

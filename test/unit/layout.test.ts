@@ -66,6 +66,14 @@ describe.each([512, 4096])('layout v1 with %i-byte sectors', (sectorSize) => {
     expect(decodeHeader(sector)).toEqual(header);
   });
 
+  it('refuses, loudly, a header from before the vote copies (vote area size 0 at byte 136)', () => {
+    const sector = encodeHeader(sampleHeader(sectorSize));
+    sector.writeBigUInt64LE(0n, 136);
+    sector.writeUInt32LE(crc32c(sector.subarray(0, 508)), 508);
+    const err = expectError(() => decodeHeader(sector), 'E_CORRUPT');
+    expect(err.message).toContain('ycsctl disk init --force');
+  });
+
   it('round-trips heartbeat and vote records', () => {
     const hb = encodeHeartbeatSlot(heartbeat, UUID, sectorSize);
     expect(hb.length).toBe(sectorSize);
