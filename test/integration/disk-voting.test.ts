@@ -1,11 +1,13 @@
 // VotingDisk over real devices: one-I/O area reads, slot writes, header checks against
 // the device (sector size, size, cluster UUID), and init's zeroing of stale slots.
-import { truncateSync } from 'node:fs';
+import { truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SlotRecord, VotePayload } from '../../src/core/types.js';
 import { SectorDevice } from '../../src/disk/device.js';
 import { VotingDisk, initVotingDisk, inspectVotingDisk, wipeVotingDisk } from '../../src/disk/voting-disk.js';
+import { slotOffset } from '../../src/disk/layout.js';
+import { nextIncarnation } from '../../src/daemon/disk-shell.js';
 import { attachLoop, createLoop, detachAll, scratchDir, sparseFile } from '../helpers/loop.js';
 
 const MIB = 1024 * 1024;
@@ -145,5 +147,28 @@ describe('VotingDisk', () => {
     const shown = await inspectVotingDisk(loop.device);
     expect(shown.voteCopies[1]!.map((c) => c.verdict)).toEqual(['ok', 'ok']);
     expect(shown.votes[1]!.record).toMatchObject({ incarnation: 5, sequence: 2 });
+  });
+
+  it('a torn heartbeat and a torn vote copy never make the incarnation go back (vote copies and the persisted floor count)', async () => {
+    const file = sparseFile(join(scratch.dir, 'inc.img'), 4 * MIB);
+    await initVotingDisk(file, { clusterName: 'inc', hostSlots: 2 });
+    const disk = await openDisk(file);
+    await disk.writeVote({ ...vote(1, 1), incarnation: 4 }); // copy A
+    await disk.writeVote({ ...vote(1, 1), incarnation: 5 }); // copy B
+    await disk.writeHeartbeat({ hostId: 1, incarnation: 5, sequence: 9, payload: { role: 'standby', epoch: 3, masterId: 2, heard: [], resources: [], flags: 0 } });
+    const raw = await SectorDevice.open(file);
+    open.push(raw);
+    const garbage = Buffer.alloc(512, 0x5a);
+    await raw.write(slotOffset(disk.header, 'heartbeat', 1), garbage);
+    expect((await disk.readOwnSlots(1)).vote.record?.incarnation).toBe(5); // copy B still counts
+    const floorPath = join(scratch.dir, 'host1.incarnation');
+    expect(await nextIncarnation([disk], 1, floorPath)).toBe(6);
+    // Copy B torn too (a second failure): the disk alone now shows incarnation 4 at most,
+    // the floor the daemon persisted before using 6 keeps the next run above it.
+    await raw.write(slotOffset(disk.header, 'vote', 1, 1), garbage);
+    expect((await disk.readOwnSlots(1)).vote.record?.incarnation).toBe(4);
+    expect(await nextIncarnation([disk], 1, floorPath)).toBe(7);
+    writeFileSync(floorPath, '0\n');
+    expect(await nextIncarnation([disk], 1, floorPath)).toBe(5); // without the floor: the disk's word only
   });
 });
