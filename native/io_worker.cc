@@ -1,5 +1,6 @@
 #include "io_worker.h"
 
+#include <pthread.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -65,10 +66,16 @@ void IoWorker::start(uint64_t open_id, uint32_t timeout_ms) {
     queue_.push_back(std::move(open));
   }
   auto self = shared_from_this();
-  watchdog_ = std::thread([self] { self->watchdog_loop(); });
+  watchdog_ = std::thread([self] {
+    pthread_setname_np(pthread_self(), "ycs-watchdog");  // names show in top -H and /proc
+    self->watchdog_loop();
+  });
   // Detached: a thread stuck in the kernel must never be joined from the event loop.
   // It owns a reference to this worker and exits by itself once its syscall returns.
-  std::thread([self] { self->io_loop(); }).detach();
+  std::thread([self] {
+    pthread_setname_np(pthread_self(), "ycs-io");
+    self->io_loop();
+  }).detach();
 }
 
 IoWorker::Submit IoWorker::submit(IoRequest&& request) {
