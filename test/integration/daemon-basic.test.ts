@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusResult } from '../../src/cli/status.js';
 import { callDaemon } from '../../src/daemon/control-client.js';
-import { HEARTBEAT_AREA_OFFSET, VOTE_AREA_OFFSET } from '../../src/disk/layout.js';
+import { decodeHeader, slotOffset } from '../../src/disk/layout.js';
 import { REPO_ROOT, agreedMaster, startLocalCluster, ycsPidsFromLog, type LocalCluster } from '../../src/demo/cluster.js';
 import { scratchDir } from '../helpers/loop.js';
 
@@ -144,15 +144,18 @@ describe('a three-host local cluster', () => {
     const ycsPids = cluster!.hosts.map((h) => ycsPidsFromLog(h.logPath));
     const fd = openSync(disk, 'r+');
     try {
+      const headerSector = Buffer.alloc(512);
+      readSync(fd, headerSector, 0, 512, 0);
+      const header = decodeHeader(headerSector);
       const sector = Buffer.alloc(512);
-      readSync(fd, sector, 0, 512, HEARTBEAT_AREA_OFFSET); // host 1's heartbeat
-      writeSync(fd, sector, 0, 512, HEARTBEAT_AREA_OFFSET + 7 * 512); // as host 8's: misplaced
+      readSync(fd, sector, 0, 512, slotOffset(header, 'heartbeat', 1));
+      writeSync(fd, sector, 0, 512, slotOffset(header, 'heartbeat', 8)); // host 1's record in host 8's slot: misplaced
       const garbage = Buffer.alloc(512, 0x5a);
-      writeSync(fd, garbage, 0, 512, HEARTBEAT_AREA_OFFSET + 6 * 512); // host 7: garbage
-      writeSync(fd, garbage, 0, 512, VOTE_AREA_OFFSET + 6 * 512);
+      writeSync(fd, garbage, 0, 512, slotOffset(header, 'heartbeat', 7)); // host 7: garbage
+      writeSync(fd, garbage, 0, 512, slotOffset(header, 'vote', 7, 0));
       const flipped = Buffer.from(sector);
       flipped[100] = (flipped[100] ?? 0) ^ 0xff; // a torn copy: CRC mismatch
-      writeSync(fd, flipped, 0, 512, VOTE_AREA_OFFSET + 7 * 512);
+      writeSync(fd, flipped, 0, 512, slotOffset(header, 'vote', 7, 1));
     } finally {
       closeSync(fd);
     }
