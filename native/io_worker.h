@@ -139,7 +139,8 @@ class IoWorker : public std::enable_shared_from_this<IoWorker> {
   void watchdog_loop();
   IoOutcome execute(IoRequest& request);
   void open_backend(IoOutcome& outcome);
-  void enqueue_locked(IoRequest&& request);
+  void enqueue_locked(IoRequest&& request);  // the caller then calls signal_io_thread()
+  void signal_io_thread();
   void wake_watchdog_locked(Clock::time_point deadline);
   void expire_locked(Clock::time_point now);
   void enter_stall_locked();
@@ -154,8 +155,9 @@ class IoWorker : public std::enable_shared_from_this<IoWorker> {
 
   std::mutex mutex_;
   std::condition_variable io_cv_;
-  // Set with the mutex held whenever the I/O thread has something to do (a job, a close);
-  // read without it by the I/O thread's spin (io_loop).
+  // Set whenever the I/O thread has something to do (a job, a close), after the state
+  // change under the mutex; read without it by the I/O thread's spin (io_loop). Only a
+  // hint: the condition variable's predicate decides.
   std::atomic<bool> work_signalled_{false};
   std::chrono::nanoseconds spin_;
   std::atomic<uint64_t> last_io_ns_{0};  // written by the I/O thread, read by JS without the mutex
