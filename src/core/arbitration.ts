@@ -17,7 +17,7 @@ import {
   roundOf,
   type Attempt,
 } from './paxos.js';
-import type { Decision, HostId, Output, VotePayload } from './types.js';
+import type { Decision, HeartbeatPayload, HostId, Output, SlotRead, VotePayload } from './types.js';
 
 export type ArbiterResult =
   | { kind: 'chosen'; value: Decision; ballot: number }
@@ -46,7 +46,7 @@ export class DiskPaxosArbiter implements Arbiter {
   private voteSeq = 0;
   private pendingDurable: Decision | null = null;
   private firstRecoveryAtMs: number | null = null;
-  /** Highest epoch any trusted sector showed since start (heartbeats, blocks): the recovery floor. */
+  /** Highest epoch any trusted sector showed since start (heartbeats, blocks, the start floor): the recovery floor. */
   private highestEpochSeen = 0;
   private refusalLogged = false;
 
@@ -57,7 +57,11 @@ export class DiskPaxosArbiter implements Arbiter {
     private readonly skipPhase1Check: boolean,
     private readonly majority: number,
     private readonly recoveryGraceMs: number,
-  ) {}
+    /** The epoch floor found in our own sectors at start: seen like any trusted sector's epoch. */
+    epochFloor = 0,
+  ) {
+    this.highestEpochSeen = epochFloor;
+  }
 
   ready(): boolean {
     return this.recovered;
@@ -199,4 +203,25 @@ function highestEpochShown(reads: Iterable<DiskReadResult>): number {
     }
   }
   return highest;
+}
+
+/** One disk's view of a host's own sectors, as read at start (the chosen vote copy). */
+export interface OwnSlots {
+  heartbeat: SlotRead<HeartbeatPayload>;
+  vote: SlotRead<VotePayload>;
+}
+
+/**
+ * The epoch floor of a starting host (EngineConfig.epochFloor): the highest epoch its own
+ * valid sectors show on any disk read: the heartbeat's epoch, the vote block's decided
+ * epoch and instance - 1. The daemon and the simulator both derive it here.
+ */
+export function ownEpochFloor(disks: Iterable<OwnSlots>): number {
+  let floor = 0;
+  for (const own of disks) {
+    if (own.heartbeat.verdict === 'ok' && own.heartbeat.record) floor = Math.max(floor, own.heartbeat.record.payload.epoch);
+    const p = own.vote.verdict === 'ok' ? own.vote.record?.payload : undefined;
+    if (p !== undefined) floor = Math.max(floor, p.decided?.epoch ?? 0, p.instance - 1);
+  }
+  return floor;
 }

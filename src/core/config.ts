@@ -37,6 +37,13 @@ export interface EngineConfig {
   incarnation: number;
   /** 'pr': the new master fences evicted hosts (SCSI-3 PR) and may promote once fenced. */
   fencing: 'pr' | 'none';
+  /**
+   * The highest epoch this host's own sectors showed at start (heartbeat epoch, vote
+   * copies' decided epoch and instance - 1, on every disk): an epoch known to be decided.
+   * The first heartbeat of a run is written before the first read, so without it a
+   * restart would lose that trace (docs/engine.md, "Epoch floor"). 0 when unknown.
+   */
+  epochFloor?: number;
   rules?: BrokenRules;
 }
 
@@ -65,6 +72,8 @@ export function resolveConfig(input: EngineConfigInput): EngineConfig {
   if (!Number.isSafeInteger(config.incarnation) || config.incarnation < 1) {
     invalid(`incarnation must be a positive safe integer, got ${config.incarnation}`);
   }
+  const floor = config.epochFloor ?? 0;
+  if (!Number.isSafeInteger(floor) || floor < 0) invalid(`epochFloor must be a non-negative safe integer, got ${floor}`);
   return config;
 }
 

@@ -16,10 +16,12 @@ import {
   HEARTBEAT_FLAG_PROMOTING,
   type ClusterView,
   type Decision,
+  type HeartbeatPayload,
   type HostId,
   type Input,
   type Output,
   type Role,
+  type SlotRead,
 } from './types.js';
 import { buildView } from './view.js';
 
@@ -45,6 +47,8 @@ export class ClusterEngine implements Engine {
   private readonly rounds: DiskRounds;
   readonly detector: Detector;
   private readonly resources: Resources;
+  /** An epoch known decided before this run (config.epochFloor): the fencing token never goes below it. */
+  private readonly epochFloor: number;
 
   role: Role = 'starting';
   private roleSinceMs = 0;
@@ -81,6 +85,7 @@ export class ClusterEngine implements Engine {
     this.config = config;
     this.t = config.timeouts;
     this.self = config.hostId;
+    this.epochFloor = config.epochFloor ?? 0;
     this.rounds = new DiskRounds(config.diskCount, majorityOf(config.diskCount), this.t.diskIoDeadlineMs);
     this.detector = new Detector(this.self, this.t.diskHbKeepAliveMs, this.t.networkHbTimeoutMs);
     this.resources = new Resources(config.resources, this.t.networkHbTimeoutMs, this.t.networkHbTimeoutMs);
@@ -91,6 +96,7 @@ export class ClusterEngine implements Engine {
       config.rules?.skipPhase1Check === true,
       majorityOf(config.diskCount),
       this.t.startupObserveMs,
+      this.epochFloor,
     );
   }
 
@@ -117,7 +123,7 @@ export class ClusterEngine implements Engine {
       // Incarnation 1 is this host's first run on these disks: none of its databases can
       // be running, so there is nothing to wait for.
       if (this.config.incarnation > 1) this.resources.awaitReconnects(now + reconnectWaitMs(this.t));
-      this.log(out, 'info', 'engine started', { incarnation: this.config.incarnation, role: this.role });
+      this.log(out, 'info', 'engine started', { incarnation: this.config.incarnation, epochFloor: this.epochFloor, role: this.role });
     } else {
       if (!this.started) throw new Error(`engine invariant: '${input.kind}' before 'start'`);
       if (now < this.lastStepMs) throw new Error(`engine invariant: time went back (${now} < ${this.lastStepMs})`);
@@ -142,7 +148,7 @@ export class ClusterEngine implements Engine {
         const read = { heartbeats: input.heartbeats, votes: input.votes };
         const own = input.votes.find((slot) => slot.hostId === this.self);
         if (own !== undefined && own.verdict !== 'ok' && own.verdict !== 'empty') this.ownVoteSlotDamaged = true;
-        this.detector.onHeartbeatSlots(now, input.heartbeats);
+        this.detector.onHeartbeatSlots(now, input.heartbeats.map(withoutFloorOnly));
         this.learn(now, currentBlocks([read]), out);
         this.rounds.answer(input.requestId, true, out, read);
         return;
@@ -290,6 +296,7 @@ export class ClusterEngine implements Engine {
     const p = this.promotion;
     const d = this.decision;
     if (p === null || d === null || d.epoch !== p.epoch || this.role === 'master') return;
+    if (d.epoch < this.epochFloor) return; // a stale decision: this host already followed a later epoch
     if (!this.windowValid(now)) return;
     const waited = this.decisionDurableAtMs !== null && now - this.decisionDurableAtMs >= this.t.selfFenceWaitMs;
     const allCleared = this.config.hostIds.every((h) => h === this.self || cleared(this.detector.peer(h), h, p, d));
@@ -357,6 +364,9 @@ export class ClusterEngine implements Engine {
     let reason: string | null;
     if (this.decision === null) {
       reason = 'no decision yet';
+    } else if (this.decision.epoch < this.epochFloor) {
+      // Paxos carries every later chosen value forward: propose until the floor is reached.
+      reason = `decision ${this.decision.epoch} is older than epoch ${this.epochFloor} this host followed before its restart`;
     } else {
       reason = masterAbnormality(this.snapshot(now, [this.self, this.decision.masterId]));
     }
@@ -498,8 +508,7 @@ export class ClusterEngine implements Engine {
       this.nextDiskAtMs = now + this.t.diskHbIntervalMs;
       const payload = {
         role: this.role,
-        epoch: this.decision?.epoch ?? 0,
-        masterId: this.decision?.masterId ?? 0,
+        ...this.publishedEpoch(),
         heard: this.detector.heardSet(now),
         resources: this.resources.states().map((state) => ({ state })),
         flags: this.flags(),
@@ -527,6 +536,18 @@ export class ClusterEngine implements Engine {
       });
     }
     for (const round of this.rounds.drainResolved()) this.onRoundResolved(now, round, out);
+  }
+
+  /**
+   * The epoch (and its master) our disk heartbeats show. Never below the floor: a heartbeat is
+   * the durable trace of the epoch this host followed, and the next run's floor; until the
+   * real decision is learned the floor is shown with master 0 (unknown), which peers read
+   * as "not caught up" (withoutFloorOnly).
+   */
+  private publishedEpoch(): { epoch: number; masterId: HostId } {
+    const d = this.decision;
+    if (d === null || d.epoch < this.epochFloor) return { epoch: this.epochFloor, masterId: 0 };
+    return { epoch: d.epoch, masterId: d.masterId };
   }
 
   private flags(): number {
@@ -557,4 +578,16 @@ export class ClusterEngine implements Engine {
   private log(out: Output[], level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void {
     out.push(fields === undefined ? { kind: 'log', level, msg } : { kind: 'log', level, msg, fields });
   }
+}
+
+/**
+ * A heartbeat showing an epoch with master 0 carries only its host's epoch floor (a
+ * restarted host that has not learned the decision yet, publishedEpoch): peers judge it
+ * as not caught up (epoch 0), so it neither acknowledges a promotion nor counts as a
+ * master that released its role. The arbiter still sees the raw epoch as a trace.
+ */
+function withoutFloorOnly(slot: SlotRead<HeartbeatPayload>): SlotRead<HeartbeatPayload> {
+  const p = slot.record?.payload;
+  if (slot.record === undefined || p === undefined || p.masterId !== 0 || p.epoch === 0) return slot;
+  return { ...slot, record: { ...slot.record, payload: { ...p, epoch: 0 } } };
 }

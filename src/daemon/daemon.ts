@@ -20,7 +20,7 @@ import { startResources, type ResourceStack } from '../resource/index.js';
 import { daemonCommands } from './commands.js';
 import type { Config } from './config.js';
 import { ControlServer } from './control.js';
-import { DiskShell, nextIncarnation, openVotingDisks } from './disk-shell.js';
+import { DiskShell, openVotingDisks, readStartState } from './disk-shell.js';
 import { FenceShell } from './fence-shell.js';
 import type { DaemonLoggers } from './logger.js';
 
@@ -97,7 +97,8 @@ export class Daemon {
     const { disks, clusterUuid } = await openVotingDisks(config, loggers.of('disk'));
     p.clusterUuid = clusterUuid;
     p.disks = new DiskShell({ disks, feed: (i) => this.feed(i), now: () => this.now(), log: loggers.of('disk') });
-    p.incarnation = await nextIncarnation(disks, config.hostId, join(config.runDir, 'incarnation'));
+    const start = await readStartState(disks, config.hostId, join(config.runDir, 'incarnation'));
+    p.incarnation = start.incarnation;
     p.fence = await FenceShell.open({ config, clusterUuid, disks, feed: (i) => this.feed(i), now: () => this.now(), log: loggers.of('fence') });
     p.engine = createEngine({
       hostId: config.hostId,
@@ -106,6 +107,7 @@ export class Daemon {
       resources: config.resources.map((r) => r.name),
       timeouts: config.timeouts,
       incarnation: p.incarnation,
+      epochFloor: start.epochFloor,
       fencing: p.fence.engineMode,
     });
     const self = config.hosts.find((h) => h.id === config.hostId);
@@ -138,7 +140,7 @@ export class Daemon {
       onLost: (why) => loggers.of('monitor').warn({ why }, 'lost the local heartbeat channel to ycsm'),
     });
     loggers.of('daemon').info(
-      { incarnation: p.incarnation, clusterUuid, disks: config.votingDisks, fencing: config.fencing, controlSocket: config.controlSocket, ycsm: p.monitor.active },
+      { incarnation: p.incarnation, epochFloor: start.epochFloor, clusterUuid, disks: config.votingDisks, fencing: config.fencing, controlSocket: config.controlSocket, ycsm: p.monitor.active },
       `ycs host ${config.hostId} of cluster '${config.cluster}' started with incarnation ${p.incarnation}`,
     );
   }

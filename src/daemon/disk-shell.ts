@@ -9,6 +9,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
+import { ownEpochFloor } from '../core/arbitration.js';
 import type { DiskError, Input, Output } from '../core/types.js';
 import { VotingDisk, type DeviceAccess } from '../disk/voting-disk.js';
 import { YcsError, toYcsError } from '../errors.js';
@@ -108,13 +109,22 @@ function readFloor(path: string): number {
   }
 }
 
+/** What this host's own slots say at start: the new run's incarnation and the engine's epoch floor. */
+export interface StartState {
+  incarnation: number;
+  /** Highest epoch own sectors show (heartbeat epoch, vote decided epoch and instance - 1) on every readable disk. */
+  epochFloor: number;
+}
+
 /**
- * This run's incarnation: one more than the highest of this host's slots on a majority of
- * the disks and of the floor persisted by the previous run, so peers' replay guards and
- * the Disk Paxos recovery can tell this run from every earlier one. The new value is
- * persisted (atomically) before it is used.
+ * Reads this host's own slots on every disk (a majority must answer) and derives the
+ * run's incarnation: one more than the highest of these slots and of the floor persisted
+ * by the previous run, so peers' replay guards and the Disk Paxos recovery can tell this
+ * run from every earlier one. The new value is persisted (atomically) before it is used.
+ * The epoch floor (docs/engine.md, "Epoch floor") comes from the same reads: the first
+ * heartbeat of this run goes out before its first read and would erase that trace.
  */
-export async function nextIncarnation(disks: VotingDisk[], hostId: number, floorPath: string): Promise<number> {
+export async function readStartState(disks: VotingDisk[], hostId: number, floorPath: string): Promise<StartState> {
   const reads = await Promise.allSettled(disks.map((d) => d.readOwnSlots(hostId)));
   const ok = reads.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   if (ok.length < Math.floor(disks.length / 2) + 1) {
@@ -132,7 +142,12 @@ export async function nextIncarnation(disks: VotingDisk[], hostId: number, floor
   mkdirSync(dirname(floorPath), { recursive: true });
   writeFileSync(`${floorPath}.tmp`, `${incarnation}\n`);
   renameSync(`${floorPath}.tmp`, floorPath);
-  return incarnation;
+  return { incarnation, epochFloor: ownEpochFloor(ok) };
+}
+
+/** This run's incarnation (see readStartState). */
+export async function nextIncarnation(disks: VotingDisk[], hostId: number, floorPath: string): Promise<number> {
+  return (await readStartState(disks, hostId, floorPath)).incarnation;
 }
 
 export interface DiskShellOptions {

@@ -27,6 +27,8 @@ export interface EngineSetup {
   diskCount: number;
   resources: string[];
   incarnation: number;
+  /** Highest epoch the host's own sectors showed at start (EngineConfig.epochFloor). */
+  epochFloor: number;
   fencing: 'pr' | 'none';
   timeoutsVariant: number;
   /** Name of a deliberately broken rule (tests only), passed to the engine's `rules`. */

@@ -65,6 +65,7 @@ export const coreBinding: EngineBinding = {
       resources: setup.resources,
       timeouts: coreTimeouts(setup.timeoutsVariant),
       incarnation: setup.incarnation,
+      epochFloor: setup.epochFloor,
       fencing: setup.fencing,
       ...(setup.brokenRule ? { rules } : {}),
     });

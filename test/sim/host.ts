@@ -1,6 +1,7 @@
 // One simulated host: its local clock (own offset and a rate within the drift bound), the
 // ycs engine of its current incarnation, pauses and crashes, and the shell that carries
 // out the engine's outputs against the simulated disks, network, fencing and databases.
+import { ownEpochFloor } from '../../src/core/arbitration.js';
 import type { Input, Output, Role } from '../../src/core/types.js';
 import type { SimEngine } from './binding.js';
 import { submitRead, submitWrite } from './disk.js';
@@ -74,6 +75,7 @@ export class SimHost {
       diskCount: w.knobs.diskCount,
       resources: w.resources,
       incarnation: this.incarnation,
+      epochFloor: this.startEpochFloor(),
       fencing: w.knobs.fencing,
       timeoutsVariant: w.knobs.timeoutsVariant,
       ...(w.options.brokenRule ? { brokenRule: w.options.brokenRule } : {}),
@@ -81,6 +83,16 @@ export class SimHost {
     w.check.onStart(this);
     this.step({ kind: 'start', nowMs: this.localNow() });
     this.scheduleTick(w.rng.host.range(0, w.timeouts.tickMs));
+  }
+
+  /**
+   * As the daemon's readStartState: this host's own sectors on every disk it can read
+   * now (a disk failing for it is skipped), reduced by the same ownEpochFloor.
+   */
+  private startEpochFloor(): number {
+    const now = this.world.now;
+    const readable = this.world.disks.filter((d) => !d.failing(this.id, now));
+    return ownEpochFloor(readable.map((d) => ({ heartbeat: d.hb[this.id - 1]!, vote: d.votes[this.id - 1]! })));
   }
 
   crash(powerLoss: boolean): void {

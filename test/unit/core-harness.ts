@@ -2,6 +2,7 @@
 // a network, resources and fencing, all on one virtual clock. The full randomized
 // simulator lives in test/sim; this one is deliberately small and scripted.
 
+import { ownEpochFloor } from '../../src/core/arbitration.js';
 import { createEngine, type ClusterEngine } from '../../src/core/engine.js';
 import type { BrokenRules } from '../../src/core/config.js';
 import { deriveTimeouts, type Timeouts } from '../../src/core/timeouts.js';
@@ -82,12 +83,19 @@ export class Harness {
       resources: this.opts.resources ?? ['db'],
       timeouts: this.timeouts,
       incarnation,
+      epochFloor: this.ownEpochFloor(h),
       fencing: this.opts.fencing ?? 'none',
       ...(this.opts.rules?.[h] === undefined ? {} : { rules: this.opts.rules[h] }),
     }) as ClusterEngine;
     this.engines.set(h, engine);
     this.deliver(h, { kind: 'start', nowMs: this.now });
     this.push(this.now + 50, h, null);
+  }
+
+  /** As the daemon at start: the highest epoch host h's own sectors show on the disks. */
+  private ownEpochFloor(h: HostId): number {
+    const ok = <P>(record: SlotRecord<P> | undefined): SlotRead<P> => (record === undefined ? { hostId: h, verdict: 'empty' } : { hostId: h, verdict: 'ok', record });
+    return ownEpochFloor(this.disks.map((d) => ({ heartbeat: ok(d.heartbeats.get(h)), vote: ok(d.votes.get(h)) })));
   }
 
   crash(h: HostId): void {
