@@ -1,6 +1,7 @@
 // The invariants, checked at every engine step and at every change of who can act:
 //  - one master per epoch; a master is the decided master of its epoch;
-//  - epochs only grow for a host (within an incarnation);
+//  - epochs only grow for a host (within an incarnation), and a restarted host's heartbeat
+//    never shows less than the epoch floor its own sectors gave it at start;
 //  - a decided value never changes;
 //  - at most one host acts as master at any instant of real time: a host "acts" while it
 //    is alive, its ycs is not frozen and it is not fenced, so a paused master that never
@@ -63,7 +64,8 @@ export class Checker {
   }
 
   onStart(h: SimHost): void {
-    this.heartbeatEpoch.set(h.id, 0);
+    // A restarted host never shows less than its own sectors showed at its start.
+    this.heartbeatEpoch.set(h.id, h.epochFloor);
   }
 
   onOutputs(h: SimHost, _input: Input, outputs: Output[]): void {

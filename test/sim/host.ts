@@ -12,6 +12,8 @@ import type { Gate, SimEvent, World } from './world.js';
 export class SimHost {
   alive = false;
   incarnation = 0;
+  /** The epoch floor this incarnation started with (its own sectors, as the daemon reads them). */
+  epochFloor = 0;
   engine: SimEngine | undefined;
   pausedUntil = 0; // whole host frozen (false death): engine and databases
   stalledUntil = 0; // only the ycs event loop is late (a slow host)
@@ -69,13 +71,14 @@ export class SimHost {
     this.role = 'starting';
     this.epoch = 0;
     this.masterId = 0;
+    this.epochFloor = this.startEpochFloor();
     this.engine = w.binding.create({
       hostId: this.id,
       hostIds: w.hosts.map((h) => h.id),
       diskCount: w.knobs.diskCount,
       resources: w.resources,
       incarnation: this.incarnation,
-      epochFloor: this.startEpochFloor(),
+      epochFloor: this.epochFloor,
       fencing: w.knobs.fencing,
       timeoutsVariant: w.knobs.timeoutsVariant,
       ...(w.options.brokenRule ? { brokenRule: w.options.brokenRule } : {}),
