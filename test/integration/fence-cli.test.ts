@@ -1,9 +1,6 @@
 // `ycsctl fence status|HOST` and `ycsctl unfence` through the real CLI process against a
 // real iSCSI target (tgtd) whose LUN is a voting disk with three registered hosts.
-import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SectorDevice } from '../../src/disk/device.js';
 import { initVotingDisk } from '../../src/disk/voting-disk.js';
@@ -11,45 +8,14 @@ import { formatKey } from '../../src/fence/cdb.js';
 import { PrFenceDriver } from '../../src/fence/driver.js';
 import { reservationKey } from '../../src/fence/keys.js';
 import { ScsiPrTransport } from '../../src/fence/transport.js';
-import { packageRoot } from '../../src/native.js';
+import { ensureBuilt, expectOneLineError, ycsctlAsync, type CliRun } from '../helpers/cli.js';
 import { scratchDir } from '../helpers/loop.js';
 import { startTgtd, type Tgtd } from '../helpers/tgtd.js';
 
-const ROOT = packageRoot();
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const iqn = (host: number): string => `iqn.2026-11.io.ycs.test:host${host}`;
 
-function ensureBuilt(): void {
-  const sources = ['src/cli/main.ts', 'src/cli/fence.ts', 'src/fence/manual.ts', 'src/fence/driver.ts', 'src/fence/transport.ts', 'src/fence/cdb.ts'];
-  const built = existsSync(CLI) ? statSync(CLI).mtimeMs : 0;
-  if (sources.some((s) => statSync(join(ROOT, s)).mtimeMs > built)) {
-    spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
-  }
-}
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function ycsctl(...args: string[]): Promise<Run> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 20_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
-
-function oneLineError(run: Run, code: string, exitCode = 1): string {
-  expect(run.code, run.stderr).toBe(exitCode);
-  const lines = run.stderr.split('\n').filter((l) => l.length > 0);
-  expect(lines, run.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(new RegExp(`^${code}: \\S`));
-  return lines[0]!;
-}
+const ycsctl = (...args: string[]): Promise<CliRun> => ycsctlAsync(args, 20_000);
+const oneLineError = expectOneLineError;
 
 describe('ycsctl fence on an iSCSI voting disk', () => {
   let scratch: { dir: string; remove(): void };

@@ -3,51 +3,16 @@
 // persistent reservations on a real iSCSI target (tgtd on 127.0.0.1). The daemon decides:
 // only the reservation holder fences, the local host never, and unfence only while the
 // cluster admits the host. Needs root and tgtd.
-import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agreedMaster, startLocalCluster, type LocalCluster } from '../../src/demo/cluster.js';
-import { packageRoot } from '../../src/native.js';
+import { ensureBuilt, expectOneLineError, ycsctlAsync, type CliRun } from '../helpers/cli.js';
 import { scratchDir } from '../helpers/loop.js';
 import { startTgtd, type Tgtd } from '../helpers/tgtd.js';
 
-const ROOT = packageRoot();
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
-/** The CLI and the daemon both run from dist/: compile when a source involved is newer. */
-function ensureBuilt(): void {
-  const sources = ['src/cli/main.ts', 'src/cli/fence.ts', 'src/cli/status.ts', 'src/daemon/commands.ts', 'src/daemon/fence-shell.ts', 'src/daemon/daemon.ts', 'src/daemon/config.ts', 'src/monitor/main.ts'];
-  const built = existsSync(CLI) ? statSync(CLI).mtimeMs : 0;
-  if (sources.some((s) => statSync(join(ROOT, s)).mtimeMs > built)) {
-    spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
-  }
-}
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function ycsctl(...args: string[]): Promise<Run> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
-
-function oneLineError(run: Run, code: string, exitCode = 1): string {
-  expect(run.code, run.stderr).toBe(exitCode);
-  const lines = run.stderr.split('\n').filter((l) => l.length > 0);
-  expect(lines, run.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(new RegExp(`^${code}: \\S`));
-  return lines[0]!;
-}
+const ycsctl = (...args: string[]): Promise<CliRun> => ycsctlAsync(args, 30_000);
+const oneLineError = expectOneLineError;
 
 interface FenceStatusJson {
   hostId: number;

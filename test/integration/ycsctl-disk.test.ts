@@ -1,48 +1,20 @@
 // `ycsctl disk` through the real CLI process on real loop devices (512 B and 4 KiB
 // sectors), a read-only loop device and regular files. Refusals must print one line
 // `CODE: message`, exit non-zero and leave every byte of the disk unchanged.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, ensureBuilt, expectOneLineError, ycsctlSync, type CliRun } from '../helpers/cli.js';
 import { createLoop, detachAll, scratchDir, sparseFile, type LoopDevice } from '../helpers/loop.js';
-import { packageRoot } from '../../src/native.js';
 import { SectorDevice } from '../../src/disk/device.js';
 import { slotOffset } from '../../src/disk/layout.js';
 import { VotingDisk } from '../../src/disk/voting-disk.js';
 
-const ROOT = packageRoot();
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const MIB = 1024 * 1024;
 
-/** Compiles when the CLI in dist/ is older than its sources (tests run the real binary). */
-function ensureBuilt(): void {
-  const sources = ['src/cli/main.ts', 'src/cli/disk.ts', 'src/cli/output.ts', 'src/disk/layout.ts', 'src/disk/voting-disk.ts', 'src/disk/device.ts'];
-  const built = existsSync(CLI) ? statSync(CLI).mtimeMs : 0;
-  if (sources.some((s) => statSync(join(ROOT, s)).mtimeMs > built)) {
-    spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
-  }
-}
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function ycsctl(...args: string[]): Run {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 20_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function expectOneLineError(run: Run, code: string, exitCode = 1): string {
-  expect(run.code, run.stderr).toBe(exitCode);
-  const lines = run.stderr.split('\n').filter((l) => l.length > 0);
-  expect(lines, run.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(new RegExp(`^${code}: \\S`));
-  return lines[0]!;
-}
+const ycsctl = (...args: string[]): CliRun => ycsctlSync(args);
 
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
