@@ -223,7 +223,7 @@ async function status(argv: string[]): Promise<number> {
     return EXIT_OK;
   }
   if (values.socket !== undefined || values.config !== undefined) throw usageError('--socket and --config ask the daemon: leave out DEVICE');
-  const access: DeviceAccess = { initiatorIqn: values.initiator ?? defaultStatusInitiator() };
+  const access: DeviceAccess = { iscsiInitiatorIqn: values.initiator ?? defaultStatusInitiator() };
   const report = await fenceStatus(device, values['cluster-uuid'], access);
   if (values.json) printJson(deviceJson(report));
   else print(deviceText(report));
@@ -254,7 +254,7 @@ function directAction(values: ActionValues) {
     paths: values.device ?? [],
     localHost: hostIdArg('host-id', values['host-id']),
     ...(values['cluster-uuid'] !== undefined ? { clusterUuid: values['cluster-uuid'] } : {}),
-    access: { ...(values.initiator !== undefined ? { initiatorIqn: values.initiator } : {}), ...(isid !== undefined ? { isid } : {}) },
+    access: { ...(values.initiator !== undefined ? { iscsiInitiatorIqn: values.initiator } : {}), ...(isid !== undefined ? { iscsiIsid: isid } : {}) },
   };
 }
 

@@ -8,6 +8,7 @@ import type { HostId } from '../core/types.js';
 import { DEFAULT_BASE_TIMEOUTS, type Timeouts, deriveTimeouts } from '../core/timeouts.js';
 import { MAX_RESOURCES, VOTING_DISK_COUNTS, clusterNameProblem } from '../disk/layout.js';
 import { YcsError } from '../errors.js';
+import type { ResourceConfig as ResourceSpec } from '../resource/types.js';
 
 export type FencingDriver = 'none' | 'scsi-pr' | 'block-pr' | 'iscsi-pr';
 export type ConfigLogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
@@ -18,16 +19,10 @@ export interface HostConfig {
   port: number;
 }
 
-export interface ResourceConfig {
-  name: string;
-  /** Absolute path of the agent command (start/stop/monitor/promote/demote). */
-  agent: string;
+/** A resource as loaded: the fields of src/resource's ResourceConfig with every default applied. */
+export interface ResourceConfig extends ResourceSpec {
   /** Unix socket for network heartbeat 2; default `<runDir>/<name>.sock`. */
   socket: string;
-  monitorIntervalMs: number;
-  /** Deadline for one agent action. */
-  actionTimeoutMs: number;
-  /** Extra environment for the agent. */
   env: Record<string, string>;
 }
 

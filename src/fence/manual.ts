@@ -2,18 +2,14 @@
 // close them again. `ycsctl fence status|HOST --device` and `ycsctl unfence --force` use
 // these; the daemon's control socket will offer the same actions through its own driver.
 import { SectorDevice } from '../disk/device.js';
-import { readHeader } from '../disk/voting-disk.js';
+import { readHeader, type DeviceAccess } from '../disk/voting-disk.js';
 import { YcsError, isYcsError } from '../errors.js';
 import { type DeviceFenceStatus, type FenceOutcome, PrFenceDriver, type PrFenceDevice, readDeviceStatus } from './driver.js';
 import { uuidBytes } from './keys.js';
 import { prTransportFor, transportKindFor } from './transport.js';
 
-export interface DeviceAccess {
-  /** This host's initiator name for iscsi:// devices (the daemon's, to act as the local host). */
-  initiatorIqn?: string;
-  isid?: bigint;
-  ioTimeoutMs?: number;
-}
+/** How to reach the devices: I/O deadline, and for iscsi:// the local host's initiator name and ISID. */
+export type { DeviceAccess };
 
 interface OpenedDevices {
   devices: PrFenceDevice[];
@@ -31,15 +27,10 @@ async function openAll(paths: string[], access: DeviceAccess, readOnly: boolean)
       if (transportKindFor(path) === 'none') {
         throw new YcsError('E_PR_UNSUPPORTED', `device does not support persistent reservations: ${path} (a regular file; the cluster uses fencing driver "none")`, { device: path });
       }
-      if (path.startsWith('iscsi://') && access.initiatorIqn === undefined) {
+      if (path.startsWith('iscsi://') && access.iscsiInitiatorIqn === undefined) {
         throw new YcsError('E_USAGE', `${path} needs --initiator IQN (the local host's initiator name)`);
       }
-      sectorDevices.push(await SectorDevice.open(path, {
-        readOnly,
-        ...(access.ioTimeoutMs !== undefined ? { ioTimeoutMs: access.ioTimeoutMs } : {}),
-        ...(path.startsWith('iscsi://') && access.initiatorIqn !== undefined ? { iscsiInitiatorIqn: access.initiatorIqn } : {}),
-        ...(access.isid !== undefined ? { iscsiIsid: access.isid } : {}),
-      }));
+      sectorDevices.push(await SectorDevice.open(path, { ...access, readOnly }));
     }
   } catch (err) {
     await close();
