@@ -10,6 +10,7 @@ import { agreedMaster, startLocalCluster, type LocalCluster } from '../../src/de
 import { isYcsError } from '../../src/errors.js';
 import { scratchDir } from '../helpers/loop.js';
 import { startTgtd, type Tgtd } from '../helpers/tgtd.js';
+import { waitUntil as pollProbe } from '../helpers/wait.js';
 
 interface FenceStatusJson {
   state: string;
@@ -29,15 +30,8 @@ function registeredHosts(status: FenceStatusJson): number[] {
   return (status.devices[0]?.registrations ?? []).map((r) => r.hostId ?? 0).sort((a, b) => a - b);
 }
 
-async function waitUntil<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const waitUntil = <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> =>
+  pollProbe(what, timeoutMs, probe, 100);
 
 beforeAll(async () => {
   scratch = scratchDir('ycs-daemon-fence-');

@@ -9,6 +9,7 @@ import { agreedMaster, startLocalCluster, type LocalCluster } from '../../src/de
 import { ensureBuilt, expectOneLineError, ycsctlAsync, type CliRun } from '../helpers/cli.js';
 import { scratchDir } from '../helpers/loop.js';
 import { startTgtd, type Tgtd } from '../helpers/tgtd.js';
+import { waitUntil as pollProbe } from '../helpers/wait.js';
 
 
 const ycsctl = (...args: string[]): Promise<CliRun> => ycsctlAsync(args, 30_000);
@@ -21,15 +22,8 @@ interface FenceStatusJson {
   devices: Array<{ device: string; reservation: { hostId: number | null; type: number } | null; registrations: Array<{ key: string; hostId: number | null; count: number }> }>;
 }
 
-async function waitUntil<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
+const waitUntil = <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> =>
+  pollProbe(what, timeoutMs, probe, 150);
 
 let scratch: { dir: string; remove(): void };
 let tgtd: Tgtd | undefined;

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { processStartTime } from '../../src/monitor/channel.js';
 import { scratchDir } from '../helpers/loop.js';
+import { waitFor as pollUntil } from '../helpers/wait.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const ycsmMain = join(root, 'dist/src/monitor/main.js');
@@ -78,13 +79,7 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function waitFor(check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const waitFor = (check: () => boolean, timeoutMs = 5_000): Promise<void> => pollUntil(check, timeoutMs, 20);
 
 /** ycsm has had the first local heartbeat of the current ycs. */
 const beating = (ycsm: RunningYcsm): boolean => ycsm.stdout().includes('first local heartbeat from ycs');

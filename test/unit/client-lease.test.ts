@@ -9,6 +9,7 @@ import { connectYcs, type YcsClient, type YcsRoleState } from '../../src/client/
 import { Hb2Server } from '../../src/resource/hb2-server.js';
 import type { ResourceAuthority } from '../../src/resource/manager.js';
 import { scratchDir } from '../helpers/loop.js';
+import { waitFor as pollUntil } from '../helpers/wait.js';
 
 let scratch: { dir: string; remove(): void };
 let servers: Hb2Server[];
@@ -31,13 +32,7 @@ afterEach(async () => {
   scratch.remove();
 });
 
-async function waitFor(check: () => boolean, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const waitFor = (check: () => boolean, timeoutMs = 3_000): Promise<void> => pollUntil(check, timeoutMs, 5);
 
 async function startServer(authority: { current: ResourceAuthority }, events: string[] = []): Promise<Hb2Server> {
   const server = new Hb2Server({

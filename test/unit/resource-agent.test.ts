@@ -9,6 +9,7 @@ import { agentSucceeded, runAgent } from '../../src/resource/agent.js';
 import { ResourceManager } from '../../src/resource/manager.js';
 import type { AgentContext, ResourceConfig } from '../../src/resource/types.js';
 import { scratchDir } from '../helpers/loop.js';
+import { waitFor as pollUntil } from '../helpers/wait.js';
 
 let scratch: { dir: string; remove(): void };
 // Processes a test may leave behind if it fails, with their start times, so that the
@@ -53,13 +54,7 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function waitFor(check: () => boolean, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const waitFor = (check: () => boolean, timeoutMs = 3_000): Promise<void> => pollUntil(check, timeoutMs, 20);
 
 describe('runAgent', () => {
   it('reports the OCF-like exit codes per action', async () => {

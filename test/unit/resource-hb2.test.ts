@@ -11,6 +11,7 @@ import { Hb2Server, type Hb2ServerOptions } from '../../src/resource/hb2-server.
 import { nativePeerPid } from '../../src/resource/index.js';
 import type { ResourceAuthority } from '../../src/resource/manager.js';
 import { scratchDir } from '../helpers/loop.js';
+import { waitFor as pollUntil } from '../helpers/wait.js';
 
 let scratch: { dir: string; remove(): void };
 let server: Hb2Server;
@@ -56,13 +57,7 @@ async function rawClient(): Promise<{ send(line: string): void; replies: any[]; 
   return { send: (line) => socket.write(`${line}\n`), replies, closed, socket };
 }
 
-async function waitFor(check: () => boolean, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const waitFor = (check: () => boolean, timeoutMs = 3_000): Promise<void> => pollUntil(check, timeoutMs, 10);
 
 beforeEach(() => {
   scratch = scratchDir('ycs-hb2-');

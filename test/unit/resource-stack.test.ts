@@ -10,6 +10,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Input } from '../../src/core/types.js';
 import { startResources, type ResourceStack } from '../../src/resource/index.js';
 import { scratchDir } from '../helpers/loop.js';
+import { waitFor as pollUntil } from '../helpers/wait.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const demoDb = join(root, 'dist/scripts/demo-db.js');
@@ -42,13 +43,7 @@ afterEach(async () => {
   scratch.remove();
 });
 
-async function waitFor(check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const waitFor = (check: () => boolean, timeoutMs = 5_000): Promise<void> => pollUntil(check, timeoutMs, 10);
 
 const dataFile = (): string => join(scratch.dir, 'data');
 const dataLines = (): string[] => (existsSync(dataFile()) ? readFileSync(dataFile(), 'utf8').trim().split('\n').filter(Boolean) : []);
