@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { processStartTime } from '../../src/monitor/channel.js';
 import { scratchDir } from '../helpers/loop.js';
+import { isAlive } from '../helpers/processes.js';
 import { waitFor as pollUntil } from '../helpers/wait.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -69,15 +70,6 @@ function starts(): Array<{ pid: number; atMs: number }> {
 }
 const startedPids = (): number[] => starts().map((s) => s.pid);
 const databasePids = (): number[] => lines(dbFile).map((l) => Number(l.split(' ')[0]));
-
-function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 const waitFor = (check: () => boolean, timeoutMs = 5_000): Promise<void> => pollUntil(check, timeoutMs, 20);
 

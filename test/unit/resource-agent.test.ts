@@ -9,6 +9,7 @@ import { agentSucceeded, runAgent } from '../../src/resource/agent.js';
 import { ResourceManager } from '../../src/resource/manager.js';
 import type { AgentContext, ResourceConfig } from '../../src/resource/types.js';
 import { scratchDir } from '../helpers/loop.js';
+import { isAlive } from '../helpers/processes.js';
 import { waitFor as pollUntil } from '../helpers/wait.js';
 
 let scratch: { dir: string; remove(): void };
@@ -43,16 +44,6 @@ function config(agent: string, extra: Partial<ResourceConfig> = {}): ResourceCon
 }
 
 const ctx: AgentContext = { hostId: 3, epoch: 42, role: 'standby', hbSocketPath: '/run/ycs/hb2.sock' };
-
-/** Alive = exists and is not a zombie. */
-function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 const waitFor = (check: () => boolean, timeoutMs = 3_000): Promise<void> => pollUntil(check, timeoutMs, 20);
 
