@@ -10,6 +10,7 @@
         "native/io_errors.cc",
         "native/io_heartbeat.cc",
         "native/io_js.cc",
+        "native/io_ring.cc",
         "native/io_worker.cc",
         "native/scsi_passthrough.cc",
         "native/iscsi_backend.cc",
@@ -24,7 +25,7 @@
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
       "cflags": ["-Wall", "-Wextra", "-Werror"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Werror", "-fvisibility=hidden"],
-      "libraries": ["-liscsi", "-lpthread"]
+      "libraries": ["-liscsi", "-luring", "-lpthread"]
     }
   ]
 }

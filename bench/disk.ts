@@ -3,11 +3,11 @@
 // 10 ms, as the daemon reads every 100-250 ms), and the event-loop lag while all host
 // slots are read every 100 ms.
 //
-// Addon latency is end to end as TypeScript sees it (call -> I/O thread -> pwrite/pread ->
-// thread-safe function -> promise settled); fio's is its completion latency (clat) of the
-// same syscall with ioengine=psync, direct=1, sync=1, same block size, offsets and count.
-// Beside it: where the addon's time went (queued = hand-off to the I/O thread, syscall
-// on the I/O thread, delivery = hand-off back to the JS thread), medians over the I/Os.
+// Addon latency is end to end as TypeScript sees it, from the call to the settled promise;
+// fio's is its completion latency (clat) of the same syscall with ioengine=psync, direct=1,
+// sync=1, same block size, offsets and count. Each operation is measured through both
+// engines: io_uring (submitted from the JS thread, the default) and the device's I/O thread.
+// Beside it: where the addon's time went, medians over the I/Os (docs/native-io.md).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpus, loadavg, setPriority } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -99,20 +99,41 @@ function runFio(device: string, job: FioJob): { fioP50Us: number; fioP99Us: numb
   return { fioP50Us: (p['50.000000'] ?? 0) / 1000, fioP99Us: (p['99.000000'] ?? 0) / 1000, count: stats.total_ios };
 }
 
-/** Alternates addon and fio round by round, so that drift on a shared machine hits both alike. */
-async function measure(device: SectorDevice, loop: LoopDevice, pattern: Pattern): Promise<{ write: Round[]; read: Round[] }> {
+/** One table row: an operation through one device handle, and fio doing the same I/O. */
+interface Operation {
+  name: string;
+  device: SectorDevice;
+  rw: 'read' | 'write';
+  run(i: number): Promise<unknown>;
+}
+
+function operations(uring: SectorDevice, thread: SectorDevice): Operation[] {
   const sector = Buffer.alloc(SECTOR, 0xa5);
-  const writeOp = (i: number): Promise<void> => device.write((i % SLOTS) * SECTOR, sector);
-  const readOp = (): Promise<Buffer> => device.read(0, ALL_SLOTS_BYTES);
+  const slots = Buffer.alloc(ALL_SLOTS_BYTES);
+  const ops: Operation[] = [];
+  for (const device of [uring, thread]) {
+    const engine = device.info.ioEngine;
+    ops.push({ name: `write 1 sector, ${engine}`, device, rw: 'write', run: (i) => device.write((i % SLOTS) * SECTOR, sector) });
+    // What the daemon does every 100-250 ms (VotingDisk.readHeartbeats): one reused buffer.
+    ops.push({ name: `read ${SLOTS} slots, ${engine}`, device, rw: 'read', run: () => device.readInto(0, slots) });
+  }
+  // The same read returning a fresh 32 KiB Buffer each time (SectorDevice.read).
+  ops.push({ name: `  ...into a new Buffer`, device: uring, rw: 'read', run: () => uring.read(0, ALL_SLOTS_BYTES) });
+  return ops;
+}
+
+/** Alternates addon and fio op by op and round by round, so drift on a shared machine hits both alike. */
+async function measure(ops: Operation[], loop: LoopDevice, pattern: Pattern): Promise<Round[][]> {
   const thinktimeUs = pattern.pauseMs * 1000;
-  const rounds = { write: [] as Round[], read: [] as Round[] };
+  const rounds: Round[][] = ops.map(() => []);
   for (let round = 0; round < ROUNDS; round++) {
-    const w = await timeEach(device, pattern.writeLoops * SLOTS, pattern.pauseMs, writeOp);
-    const fw = runFio(loop.device, { rw: 'write', bs: SECTOR, loops: pattern.writeLoops, thinktimeUs });
-    rounds.write.push({ ...w, ...fw, count: w.count + fw.count });
-    const fr = runFio(loop.device, { rw: 'read', bs: ALL_SLOTS_BYTES, loops: pattern.readCount, thinktimeUs });
-    const r = await timeEach(device, pattern.readCount, pattern.pauseMs, readOp);
-    rounds.read.push({ ...r, ...fr, count: r.count + fr.count });
+    for (const [k, op] of ops.entries()) {
+      const writes = op.rw === 'write';
+      const count = writes ? pattern.writeLoops * SLOTS : pattern.readCount;
+      const fio = runFio(loop.device, { rw: op.rw, bs: writes ? SECTOR : ALL_SLOTS_BYTES, loops: writes ? pattern.writeLoops : pattern.readCount, thinktimeUs });
+      const addon = await timeEach(op.device, count, pattern.pauseMs, op.run);
+      rounds[k]!.push({ ...addon, ...fio, count: addon.count + fio.count });
+    }
   }
   return rounds;
 }
@@ -136,21 +157,21 @@ function row(name: string, rounds: Round[]): string {
   ].join(' ');
 }
 
-function printTable(pattern: Pattern, figures: { write: Round[]; read: Round[] }): void {
-  const ios = (rounds: Round[]): number => rounds.reduce((sum, r) => sum + r.count, 0) / 2;
-  console.log(`\n${pattern.name}: ${ios(figures.write)} writes and ${ios(figures.read)} reads on each side`);
+function printTable(pattern: Pattern, ops: Operation[], figures: Round[][]): void {
+  const perRound = `${pattern.writeLoops * SLOTS} one-sector writes or ${pattern.readCount} reads of ${ALL_SLOTS_BYTES / 1024} KiB`;
+  console.log(`\n${pattern.name}: ${perRound} per round on each side`);
   console.log(['operation'.padEnd(24), 'addon p50', 'addon p99', '  fio p50', '  fio p99', '  p50 x', '  (rounds)', '  p99 x',
     'target'.padEnd(14), '   queued', '  syscall', ' delivery', 'sysc. x'].join(' '));
-  console.log(row('write 1 sector O_DSYNC', figures.write));
-  console.log(row(`read ${SLOTS} slots (${ALL_SLOTS_BYTES / 1024} KiB)`, figures.read));
+  ops.forEach((op, k) => console.log(row(op.name, figures[k]!)));
 }
 
 async function measureLag(device: SectorDevice): Promise<{ p99Ms: number; maxMs: number; reads: number }> {
   const lag = monitorEventLoopDelay({ resolution: 1 });
+  const slots = Buffer.alloc(ALL_SLOTS_BYTES);
   let reads = 0;
   lag.enable();
   const timer = setInterval(() => {
-    void device.read(0, ALL_SLOTS_BYTES).then(() => reads++);
+    void device.readInto(0, slots).then(() => reads++);
   }, 100);
   await sleep(LAG_SECONDS * 1000);
   clearInterval(timer);
@@ -160,13 +181,15 @@ async function measureLag(device: SectorDevice): Promise<{ p99Ms: number; maxMs:
 
 async function bench(loop: LoopDevice): Promise<void> {
   const device = await SectorDevice.open(loop.device);
+  const threaded = await SectorDevice.open(loop.device, { ioEngine: 'thread' });
   try {
+    if (device.info.ioEngine !== 'io_uring') console.log('note: io_uring is not available here; both rows use the I/O thread');
+    const ops = operations(device, threaded);
     // Warm-up: threads, caches, the backing file's blocks.
-    await timeEach(device, 2 * SLOTS, 0, (i) => device.write((i % SLOTS) * SECTOR, Buffer.alloc(SECTOR)));
-    await timeEach(device, 200, 0, () => device.read(0, ALL_SLOTS_BYTES));
+    for (const op of ops) await timeEach(op.device, 2 * SLOTS, 0, op.run);
     runFio(loop.device, { rw: 'read', bs: ALL_SLOTS_BYTES, loops: 200, thinktimeUs: 0 });
-    const backToBack = await measure(device, loop, BACK_TO_BACK);
-    const paced = await measure(device, loop, PACED);
+    const backToBack = await measure(ops, loop, BACK_TO_BACK);
+    const paced = await measure(ops, loop, PACED);
     // The hand-off floor: a call that does no I/O (a loop device refuses block PR at once)
     // still crosses to the I/O thread and back.
     const floor = await timeEach(device, BACK_TO_BACK.readCount, 0, () => device.blockPr({ op: 'clear', oldKey: 1n }));
@@ -176,17 +199,20 @@ async function bench(loop: LoopDevice): Promise<void> {
       `${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, node ${process.version}, ${cpus().length} CPUs, load ${load1?.toFixed(1)}, nice -10)`);
     console.log(`latency in microseconds, median over ${ROUNDS} alternating rounds; p50 x = addon p50 / fio p50, the median ` +
       `of the per-round ratios and their range (target <= ${TARGET_RATIO})`);
-    console.log('addon = end to end in JS (call -> I/O thread -> syscall -> promise settled); fio = clat of the same pread/pwrite');
-    console.log('diagnostics (p50 on the addon side): queued = hand-off to the I/O thread, syscall = the I/O timed on the I/O ' +
-      'thread, delivery = hand-off back to JS; sysc. x = syscall / fio p50');
-    printTable(BACK_TO_BACK, backToBack);
-    printTable(PACED, paced);
+    console.log('addon = end to end in JS, from the call to the settled promise; fio = clat of the same pread/pwrite');
+    console.log('engines: io_uring = submitted from the JS thread, completion through an eventfd on the event loop (the default); ' +
+      'thread = the device\'s I/O thread and a thread-safe function (iscsi://, or no io_uring)');
+    console.log('diagnostics (p50 on the addon side): queued = hand-off to the I/O thread (0 with io_uring), syscall = the I/O ' +
+      '(io_uring: submission to completion), delivery = on to the JS thread settling the promise; sysc. x = syscall / fio p50');
+    printTable(BACK_TO_BACK, ops, backToBack);
+    printTable(PACED, ops, paced);
     console.log(`\nhand-off floor (a call with no I/O, to the I/O thread and back): p50 ${floor.addonP50Us.toFixed(1)} us, ` +
       `p99 ${floor.addonP99Us.toFixed(1)} us`);
     console.log(`event-loop lag while reading ${SLOTS} slots every 100 ms for ${LAG_SECONDS} s: ` +
       `p99 ${lag.p99Ms.toFixed(2)} ms, max ${lag.maxMs.toFixed(2)} ms (${lag.reads} reads)`);
   } finally {
     await device.close();
+    await threaded.close();
   }
 }
 

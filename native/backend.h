@@ -62,6 +62,9 @@ class Backend {
     (void)req;
     return -95;  // -EOPNOTSUPP
   }
+  // The O_DIRECT descriptor that sector I/O may be submitted on through io_uring, or -1
+  // when the backend has none (libiscsi runs its own protocol on a socket).
+  virtual int direct_fd() const { return -1; }
   virtual void close() = 0;
 };
 

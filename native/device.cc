@@ -92,6 +92,7 @@ Napi::Value DeviceWrap::Guarded(const Napi::CallbackInfo& info) {
 Napi::Function DeviceWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativeDevice",
                      {InstanceMethod<&DeviceWrap::Guarded<&DeviceWrap::Read>>("read"),
+                      InstanceMethod<&DeviceWrap::Guarded<&DeviceWrap::ReadInto>>("readInto"),
                       InstanceMethod<&DeviceWrap::Guarded<&DeviceWrap::Write>>("write"),
                       InstanceMethod<&DeviceWrap::Guarded<&DeviceWrap::Scsi>>("scsi"),
                       InstanceMethod<&DeviceWrap::Guarded<&DeviceWrap::BlockPr>>("blockPr"),
@@ -110,7 +111,10 @@ DeviceWrap::DeviceWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Device
 DeviceWrap::~DeviceWrap() {
   heartbeat_.reset();
   // Garbage-collected without close(): close in the background, reporting to no one.
-  if (worker_) worker_->request_close(0, timeout_ms_);
+  if (worker_ && !worker_->closing()) {
+    context_->stop_ring_polling();
+    worker_->request_close(0, timeout_ms_);
+  }
 }
 
 Napi::Value DeviceWrap::Start(Napi::Env env, Napi::Object self, const std::string& path, Napi::Object options) {
@@ -124,12 +128,18 @@ Napi::Value DeviceWrap::Start(Napi::Env env, Napi::Object self, const std::strin
     iscsi.initiator_iqn = options.Get("iscsiInitiatorIqn").As<Napi::String>().Utf8Value();
   }
   iscsi.isid = bigint_arg(env, options.Get("iscsiIsid"), "iscsiIsid", path);
+  Napi::Value engine = options.Get("ioEngine");
+  if (!engine.IsUndefined() && !(engine.IsString() && (engine.As<Napi::String>().Utf8Value() == "auto" ||
+                                                       engine.As<Napi::String>().Utf8Value() == "thread"))) {
+    throw_error(env, usage("ioEngine must be 'auto' or 'thread'"), path, "open");
+  }
+  const bool use_ring = engine.IsUndefined() || engine.As<Napi::String>().Utf8Value() == "auto";
   BackendOpener opener = [path, iscsi, read_only]() -> std::unique_ptr<Backend> {
     if (path.rfind("iscsi://", 0) == 0) return make_iscsi_backend(path, iscsi, read_only);
     return open_file_backend(path, read_only);
   };
   context_ = new DeviceContext(env, path, options.Get("onStateChange"));
-  worker_ = std::make_shared<IoWorker>(path, std::move(opener), context_);
+  worker_ = std::make_shared<IoWorker>(path, std::move(opener), context_, use_ring);
   context_->attach(worker_);
   uint64_t open_id = next_id_++;
   auto deferred = Napi::Promise::Deferred::New(env);
@@ -173,14 +183,14 @@ uint32_t DeviceWrap::TimeoutArg(const Napi::CallbackInfo& info, size_t index) {
   return static_cast<uint32_t>(t);
 }
 
-Napi::Value DeviceWrap::Submit(Napi::Env env, IoRequest&& request) {
+Napi::Value DeviceWrap::Submit(Napi::Env env, IoRequest&& request, std::optional<Napi::Uint8Array> target) {
   request.id = next_id_++;
   const uint64_t id = request.id;
   const IoOp op = request.op;
   const uint64_t offset = request.offset;
   const size_t length = request.length;
   auto deferred = Napi::Promise::Deferred::New(env);
-  context_->add_pending(env, id, deferred, op, offset);
+  context_->add_pending(env, id, deferred, op, offset, target);
   IoWorker::Submit result = worker_->submit(std::move(request));
   if (result == IoWorker::Submit::Queued) return deferred.Promise();
   // Refused before queuing: settle here, on the JS thread.
@@ -193,19 +203,39 @@ Napi::Value DeviceWrap::Submit(Napi::Env env, IoRequest&& request) {
   return deferred.Promise();
 }
 
+// read(offset, length, timeoutMs?) -> Promise<Buffer>: a fresh Buffer.
 Napi::Value DeviceWrap::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t offset = integer_arg(env, info[0], "offset", path_, "read");
   size_t length = static_cast<size_t>(integer_arg(env, info[1], "length", path_, "read"));
+  return SubmitRead(env, offset, length, TimeoutArg(info, 2), std::nullopt);
+}
+
+// readInto(offset, target: Uint8Array, timeoutMs?) -> Promise<void>: fills all of target.
+// The kernel reads into the device's own aligned buffer, which a stuck read keeps; the
+// bytes are copied into target on the JS thread only once the read has succeeded, so
+// target is never written by a read that timed out.
+Napi::Value DeviceWrap::ReadInto(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t offset = integer_arg(env, info[0], "offset", path_, "read");
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw_error(env, usage("target must be a Uint8Array"), path_, "read");
+  }
+  Napi::Uint8Array target = info[1].As<Napi::Uint8Array>();
+  return SubmitRead(env, offset, target.ByteLength(), TimeoutArg(info, 2), target);
+}
+
+Napi::Value DeviceWrap::SubmitRead(Napi::Env env, uint64_t offset, size_t length, uint32_t timeout_ms,
+                                   std::optional<Napi::Uint8Array> target) {
   const Geometry& g = OpenGeometry(env, IoOp::Read, offset, length);
   CheckSectorRange(env, g, IoOp::Read, offset, length);
   IoRequest request;
   request.op = IoOp::Read;
   request.offset = offset;
   request.length = length;
-  request.timeout_ms = TimeoutArg(info, 2);
+  request.timeout_ms = timeout_ms;
   request.buffer = context_->take_buffer(length, g.memory_alignment);  // only a complete read is returned
-  return Submit(env, std::move(request));
+  return Submit(env, std::move(request), target);
 }
 
 Napi::Value DeviceWrap::Write(const Napi::CallbackInfo& info) {
@@ -296,6 +326,7 @@ Napi::Value DeviceWrap::Close(const Napi::CallbackInfo& info) {
     return deferred.Promise();
   }
   uint64_t close_id = next_id_++;
+  context_->stop_ring_polling();  // from here the I/O thread reaps a job still on the ring
   context_->add_pending(env, close_id, deferred, IoOp::Open, 0);
   if (!worker_->request_close(close_id, timeout_ms)) {
     context_->forget_pending(env, close_id);
@@ -389,6 +420,7 @@ Napi::Value DeviceWrap::GetInfo(const Napi::CallbackInfo& info) {
   o.Set("sizeBytes", Napi::Number::New(env, static_cast<double>(g.size_bytes)));
   o.Set("identity", g.identity);
   o.Set("readOnly", Napi::Boolean::New(env, g.read_only));
+  if (worker_) o.Set("ioEngine", worker_->engine());
   return o;
 }
 

@@ -7,6 +7,7 @@
 #include <napi.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "io_heartbeat.h"
@@ -29,6 +30,9 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
   template <Napi::Value (DeviceWrap::*Method)(const Napi::CallbackInfo&)>
   Napi::Value Guarded(const Napi::CallbackInfo& info);
   Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value ReadInto(const Napi::CallbackInfo& info);
+  Napi::Value SubmitRead(Napi::Env env, uint64_t offset, size_t length, uint32_t timeout_ms,
+                         std::optional<Napi::Uint8Array> target);
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value Scsi(const Napi::CallbackInfo& info);
   Napi::Value BlockPr(const Napi::CallbackInfo& info);
@@ -41,7 +45,7 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
   Napi::Value GetLastIoNs(const Napi::CallbackInfo& info);
   Napi::Value GetLastIoTimings(const Napi::CallbackInfo& info);
 
-  Napi::Value Submit(Napi::Env env, IoRequest&& request);
+  Napi::Value Submit(Napi::Env env, IoRequest&& request, std::optional<Napi::Uint8Array> target = std::nullopt);
   const Geometry& OpenGeometry(Napi::Env env, IoOp op, uint64_t offset, size_t length);
   void CheckSectorRange(Napi::Env env, const Geometry& g, IoOp op, uint64_t offset, size_t length);
   uint32_t TimeoutArg(const Napi::CallbackInfo& info, size_t index);

@@ -44,6 +44,7 @@ class FileBackend : public Backend {
   }
 
   int block_pr(const BlockPrRequest& req) override { return block_pr_ioctl(fd_, req); }
+  int direct_fd() const override { return fd_; }
 
   void close() override {
     if (fd_ >= 0) ::close(fd_);

@@ -1,5 +1,7 @@
 #include "io_js.h"
 
+#include <cstring>
+
 #include "io_heartbeat.h"
 
 namespace ycs {
@@ -21,7 +23,8 @@ void throw_error(Napi::Env env, const IoError& error, const std::string& device,
   throw Napi::Error(env, make_error(env, error, device, op, offset));
 }
 
-DeviceContext::DeviceContext(Napi::Env env, std::string device, Napi::Value on_health) : device_(std::move(device)) {
+DeviceContext::DeviceContext(Napi::Env env, std::string device, Napi::Value on_health)
+    : async_context_(env, "ycs:disk-io"), device_(std::move(device)) {
   if (on_health.IsFunction()) on_health_ = Napi::Persistent(on_health.As<Napi::Function>());
   tsfn_ = Tsfn::New(env, "ycs-device-io", 0, 1, this, Finalize, static_cast<void*>(nullptr));
   tsfn_.Unref(env);
@@ -31,18 +34,58 @@ DeviceContext::DeviceContext(Napi::Env env, std::string device, Napi::Value on_h
 
 void DeviceContext::OnEnvTeardown(void* arg) {
   auto* context = static_cast<DeviceContext*>(arg);
+  context->stop_ring_polling();
   if (context->worker_) context->worker_->detach_sink();
 }
 
 void DeviceContext::Finalize(Napi::Env env, void*, DeviceContext* context) {
   napi_remove_env_cleanup_hook(env, OnEnvTeardown, context);
+  context->stop_ring_polling();
   delete context;
 }
 
+void DeviceContext::start_ring_polling(Napi::Env env) {
+  const int fd = worker_ ? worker_->ring_event_fd() : -1;
+  if (fd < 0 || ring_poll_ != nullptr) return;
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return;
+  auto* poll = new uv_poll_t();
+  if (uv_poll_init(loop, poll, fd) != 0) {
+    delete poll;
+    return;  // nothing polls the ring, so nothing is submitted to it: see close()
+  }
+  poll->data = this;
+  uv_poll_start(poll, UV_READABLE, OnRingReady);
+  // An idle device must not keep the process alive; a pending promise refs the TSFN.
+  uv_unref(reinterpret_cast<uv_handle_t*>(poll));
+  ring_poll_ = poll;
+}
+
+void DeviceContext::stop_ring_polling() {
+  if (ring_poll_ == nullptr) return;
+  uv_poll_stop(ring_poll_);
+  uv_close(reinterpret_cast<uv_handle_t*>(ring_poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+  ring_poll_ = nullptr;
+}
+
+// The ring's eventfd is readable: settle the finished job in a callback scope, so the
+// promise's continuations run before the event loop goes on, as after any callback.
+void DeviceContext::OnRingReady(uv_poll_t* handle, int, int) {
+  auto* context = static_cast<DeviceContext*>(handle->data);
+  std::optional<IoOutcome> outcome = context->worker_->reap_ring();
+  if (!outcome) return;
+  Napi::Env env = context->async_context_.Env();
+  Napi::HandleScope scope(env);
+  Napi::CallbackScope callback_scope(env, context->async_context_);
+  context->settle(env, *outcome);
+}
+
 void DeviceContext::add_pending(Napi::Env env, uint64_t id, Napi::Promise::Deferred deferred, IoOp op,
-                                uint64_t offset) {
+                                uint64_t offset, std::optional<Napi::Uint8Array> target) {
   if (pending_.empty()) tsfn_.Ref(env);
-  pending_.emplace(id, Pending{deferred, op, offset});
+  std::shared_ptr<Napi::Reference<Napi::Uint8Array>> held;
+  if (target) held = std::make_shared<Napi::Reference<Napi::Uint8Array>>(Napi::Persistent(*target));
+  pending_.emplace(id, Pending{deferred, op, offset, std::move(held)});
 }
 
 std::optional<DeviceContext::Pending> DeviceContext::take_pending(Napi::Env env, uint64_t id) {
@@ -131,14 +174,32 @@ void DeviceContext::settle(Napi::Env env, IoOutcome& outcome) {
   last_timings_ = {outcome.timings.queued_ns, outcome.timings.syscall_ns,
                    nanoseconds_between(outcome.timings.finished, Clock::now())};
   bool sector_io = p->op == IoOp::Read || p->op == IoOp::Write;
+  if (outcome.ok && p->target && !fill_target(*p, outcome)) {
+    outcome.ok = false;
+    outcome.error = {"E_INVALID_ARGUMENT", "",
+                     describe_io("read", outcome.length, p->offset, device_) +
+                         ": the target buffer was detached or shrunk while the read was in flight"};
+  }
   if (!outcome.ok) {
     std::optional<uint64_t> offset = sector_io ? std::optional<uint64_t>(p->offset) : std::nullopt;
     p->deferred.Reject(make_error(env, outcome.error, device_, op_name(p->op), offset));
+  } else if (p->target) {
+    p->deferred.Resolve(env.Undefined());
   } else {
     p->deferred.Resolve(success_value(env, outcome));
   }
   give_back(std::move(outcome.buffer));
-  if (p->op == IoOp::Open) self_.Reset();
+  if (p->op == IoOp::Open) {
+    self_.Reset();
+    if (outcome.ok) start_ring_polling(env);
+  }
+}
+
+bool DeviceContext::fill_target(Pending& pending, const IoOutcome& outcome) {
+  Napi::Uint8Array target = pending.target->Value();
+  if (target.IsEmpty() || target.ByteLength() < outcome.length) return false;
+  std::memcpy(target.Data(), outcome.buffer.data(), outcome.length);
+  return true;
 }
 
 Napi::Value DeviceContext::success_value(Napi::Env env, IoOutcome& outcome) {

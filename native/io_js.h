@@ -5,6 +5,7 @@
 #pragma once
 
 #include <napi.h>
+#include <uv.h>
 
 #include <memory>
 #include <optional>
@@ -39,9 +40,14 @@ class DeviceContext : public IoSink {
   // environment teardown so the worker's threads stop reporting into a dead environment.
   DeviceContext(Napi::Env env, std::string device, Napi::Value on_health);
   void attach(std::shared_ptr<IoWorker> worker) { worker_ = std::move(worker); }
+  // The event loop watches the worker's io_uring eventfd from a successful open until
+  // close (JS thread). Stopped before the worker may tear the ring down.
+  void stop_ring_polling();
 
   // JS thread. A pending promise keeps the event loop alive, like an fs request.
-  void add_pending(Napi::Env env, uint64_t id, Napi::Promise::Deferred deferred, IoOp op, uint64_t offset);
+  // `target`: a read's destination (readInto), filled when the read succeeds.
+  void add_pending(Napi::Env env, uint64_t id, Napi::Promise::Deferred deferred, IoOp op, uint64_t offset,
+                   std::optional<Napi::Uint8Array> target = std::nullopt);
   void forget_pending(Napi::Env env, uint64_t id) { take_pending(env, id); }
   void hold_until_open(Napi::Object self) { self_ = Napi::Persistent(self); }
   // onWrite(index, error | undefined) for the heartbeat writer's writes.
@@ -71,17 +77,24 @@ class DeviceContext : public IoSink {
     Napi::Promise::Deferred deferred;
     IoOp op;
     uint64_t offset;
+    std::shared_ptr<Napi::Reference<Napi::Uint8Array>> target;  // readInto only
   };
   static void OnEnvTeardown(void* arg);
+  static void OnRingReady(uv_poll_t* handle, int status, int events);
+  void start_ring_polling(Napi::Env env);
   static void Finalize(Napi::Env env, void* unused, DeviceContext* context);
   void post(DeviceMessage* message);
   std::optional<Pending> take_pending(Napi::Env env, uint64_t id);
   void settle(Napi::Env env, IoOutcome& outcome);
   Napi::Value success_value(Napi::Env env, IoOutcome& outcome);
+  // Copies a read into its readInto target; false when the target no longer holds it.
+  bool fill_target(Pending& pending, const IoOutcome& outcome);
   void report_health(Napi::Env env, Health health, uint64_t stuck_ms);
   void report_heartbeat(Napi::Env env, IoOutcome& outcome);
 
   Tsfn tsfn_;
+  Napi::AsyncContext async_context_;  // promises settled from the ring poll run in it
+  uv_poll_t* ring_poll_ = nullptr;
   std::shared_ptr<IoWorker> worker_;
   std::string device_;
   std::unordered_map<uint64_t, Pending> pending_;

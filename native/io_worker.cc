@@ -38,8 +38,8 @@ uint64_t nanoseconds_between(Clock::time_point from, Clock::time_point to) {
   return to <= from ? 0 : static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(to - from).count());
 }
 
-IoWorker::IoWorker(std::string device, BackendOpener opener, IoSink* sink)
-    : device_(std::move(device)), opener_(std::move(opener)), sink_(sink) {
+IoWorker::IoWorker(std::string device, BackendOpener opener, IoSink* sink, bool use_ring)
+    : device_(std::move(device)), opener_(std::move(opener)), sink_(sink), use_ring_(use_ring) {
   spin_ = spin_after_completion();
 }
 
@@ -83,10 +83,120 @@ IoWorker::Submit IoWorker::submit(IoRequest&& request) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (closing_) return Submit::Closed;
     if (health_ == Health::Stalled) return Submit::Stalled;
+    if (submit_to_ring_locked(request)) return Submit::Queued;
     enqueue_locked(std::move(request));
   }
   signal_io_thread();
   return Submit::Queued;
+}
+
+// A sector read or write on an idle device goes to the ring. Anything else, or a device
+// with a job in flight or queued, keeps the one queue's order through the I/O thread.
+bool IoWorker::submit_to_ring_locked(IoRequest& request) {
+  if (!ring_ || (request.op != IoOp::Read && request.op != IoOp::Write) || in_flight_ || !queue_.empty()) {
+    return false;
+  }
+  request.submitted = Clock::now();
+  request.deadline = request.submitted + std::chrono::milliseconds(request.timeout_ms);
+  int rc = request.op == IoOp::Read
+               ? ring_->submit_read(request.id, request.buffer.data(), request.length, request.offset)
+               : ring_->submit_write(request.id, request.buffer.data(), request.length, request.offset);
+  if (rc != 0) return false;  // the ring refused it (out of memory, say): the I/O thread runs it
+  in_flight_ = InFlight{request.id,      request.op,        request.offset, request.length, request.timeout_ms,
+                        request.submitted, request.deadline, false,          true};
+  ring_done_ = 0;
+  wake_watchdog_locked(request.deadline);
+  ring_job_ = std::move(request);
+  return true;
+}
+
+std::optional<IoOutcome> IoWorker::reap_ring() {
+  std::optional<IoOutcome> outcome;
+  bool queued_work = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!ring_ || closing_) return std::nullopt;
+    ring_->clear_event();  // before polling, so a completion posted after it signals again
+    while (!outcome && ring_busy_locked()) {
+      std::optional<RingLane::Completion> completion = ring_->poll();
+      if (!completion) break;
+      outcome = finish_ring_job_locked(*completion);
+    }
+    queued_work = !ring_busy_locked() && !queue_.empty();
+  }
+  if (queued_work) signal_io_thread();
+  return outcome;
+}
+
+// A completion of the ring job: a short transfer is continued, anything else ends the
+// job. Returns its outcome, or nothing when it goes on or had timed out (then dropped,
+// as the I/O thread drops the late result of a stuck syscall).
+std::optional<IoOutcome> IoWorker::finish_ring_job_locked(RingLane::Completion completion) {
+  IoRequest& job = *ring_job_;
+  const bool timed_out = in_flight_->timed_out;
+  int result = completion.result;
+  if (result > 0 && ring_done_ + static_cast<size_t>(result) < job.length && !timed_out) {
+    ring_done_ += static_cast<size_t>(result);
+    uint8_t* rest = job.buffer.data() + ring_done_;
+    const size_t left = job.length - ring_done_;
+    const uint64_t at = job.offset + ring_done_;
+    int rc = job.op == IoOp::Read ? ring_->submit_read(job.id, rest, left, at) : ring_->submit_write(job.id, rest, left, at);
+    if (rc == 0) return std::nullopt;
+    result = rc;
+  }
+  IoOutcome out;
+  out.id = job.id;
+  out.op = job.op;
+  out.timings.finished = Clock::now();
+  out.timings.syscall_ns = nanoseconds_between(job.submitted, out.timings.finished);  // submit to completion
+  last_io_ns_.store(out.timings.syscall_ns, std::memory_order_relaxed);
+  if (result <= 0) {
+    out.ok = false;  // a zero-byte transfer before the end: past the end, as on the I/O thread
+    out.error = io_error(result == 0 ? EIO : -result, op_name(job.op), job.length, job.offset, device_);
+  } else if (job.op == IoOp::Read) {
+    out.length = job.length;
+  }
+  out.buffer = std::move(job.buffer);
+  ring_job_.reset();
+  in_flight_.reset();
+  if (health_ == Health::Stalled) {
+    health_ = Health::Ok;
+    if (sink_ != nullptr) sink_->health_changed(Health::Ok, 0);
+  }
+  if (timed_out) return std::nullopt;
+  return out;
+}
+
+// Closing with a job on the ring: the JS thread no longer polls, so the I/O thread waits
+// for the completion (as it would wait in a stuck syscall) and reports it through the sink.
+void IoWorker::reap_ring_while_closing(std::unique_lock<std::mutex>& lock) {
+  while (ring_busy_locked()) {
+    lock.unlock();
+    RingLane::Completion completion = ring_->wait();
+    lock.lock();
+    std::optional<IoOutcome> outcome = finish_ring_job_locked(completion);
+    if (outcome && sink_ != nullptr) sink_->completed(std::move(*outcome));
+  }
+}
+
+int IoWorker::ring_event_fd() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return ring_ ? ring_->event_fd() : -1;
+}
+
+const char* IoWorker::engine() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return ring_ ? "io_uring" : "thread";
+}
+
+// After a successful open, on the I/O thread: a ring for the backend's descriptor, when
+// it has one and io_uring works here; otherwise sector I/O stays on this thread.
+void IoWorker::open_ring() {
+  if (!use_ring_ || backend_->direct_fd() < 0) return;
+  std::string why;
+  std::unique_ptr<RingLane> ring = RingLane::create(backend_->direct_fd(), why);
+  std::lock_guard<std::mutex> lock(mutex_);
+  ring_ = std::move(ring);
 }
 
 // After the mutex is released: a spinning I/O thread that sees the flag then takes the
@@ -176,7 +286,11 @@ void IoWorker::io_loop() {
     IoRequest request;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      io_cv_.wait(lock, [this] { return !queue_.empty() || closing_; });
+      io_cv_.wait(lock, [this] { return closing_ || (!queue_.empty() && !ring_busy_locked()); });
+      if (ring_busy_locked()) {
+        reap_ring_while_closing(lock);
+        continue;
+      }
       if (queue_.empty()) break;
       request = std::move(queue_.front());
       queue_.pop_front();
@@ -195,6 +309,7 @@ void IoWorker::io_loop() {
     outcome.timings.syscall_ns = nanoseconds_between(started, outcome.timings.finished);
     last_io_ns_.store(outcome.timings.syscall_ns, std::memory_order_relaxed);
     const bool open_failed = request.op == IoOp::Open && !outcome.ok;
+    if (request.op == IoOp::Open && outcome.ok) open_ring();  // before JS hears of the open
     std::lock_guard<std::mutex> lock(mutex_);
     const bool timed_out = in_flight_->timed_out;
     in_flight_.reset();
@@ -210,6 +325,10 @@ void IoWorker::io_loop() {
       close_reported_ = true;
       break;
     }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ring_.reset();  // nothing is on it: reaped above; the JS thread stopped polling before close
   }
   if (backend_) backend_->close();
   {

@@ -9,6 +9,11 @@
 // so is every new job, until the I/O thread returns from the syscall that was in flight.
 // The result of a timed-out job is dropped when it finally arrives: a write that timed
 // out may or may not have reached the disk.
+//
+// The io_uring lane (io_ring.h): on a block device or file, a read or write that finds
+// the device idle is submitted by the JS thread itself and reaped by it (reap_ring) when
+// the event loop sees the ring's eventfd. It is the job in flight like any other: the
+// watchdog enforces its deadline, and jobs submitted meanwhile queue behind it.
 #pragma once
 
 #include <atomic>
@@ -26,6 +31,7 @@
 #include "aligned_buffer.h"
 #include "backend.h"
 #include "io_errors.h"
+#include "io_ring.h"
 
 namespace ycs {
 
@@ -98,10 +104,20 @@ class IoWorker : public std::enable_shared_from_this<IoWorker> {
  public:
   enum class Submit { Queued, Stalled, Closed };
 
-  IoWorker(std::string device, BackendOpener opener, IoSink* sink);
+  // use_ring: submit sector I/O through io_uring when the backend and kernel allow it.
+  IoWorker(std::string device, BackendOpener opener, IoSink* sink, bool use_ring);
   // Starts both threads; the first job opens the backend and probes it.
   void start(uint64_t open_id, uint32_t timeout_ms);
+  // JS thread only: a read or write on an idle device goes straight to the ring.
   Submit submit(IoRequest&& request);
+  // JS thread, when the ring's eventfd is readable: the outcome of the ring job, if it
+  // has finished (nothing for a job that timed out, or once the device is closing: the
+  // I/O thread reaps it then).
+  std::optional<IoOutcome> reap_ring();
+  // The eventfd to poll, -1 when sector I/O runs on the I/O thread. Fixed once open.
+  int ring_event_fd();
+  // "io_uring" or "thread": how sector reads and writes are issued.
+  const char* engine();
   // For submitters off the JS thread (the heartbeat writer): a refused request is
   // reported through the sink like any other outcome.
   void submit_or_report(IoRequest&& request);
@@ -131,10 +147,16 @@ class IoWorker : public std::enable_shared_from_this<IoWorker> {
     Clock::time_point started;
     Clock::time_point deadline;
     bool timed_out = false;
+    bool on_ring = false;
   };
 
   static std::chrono::nanoseconds spin_after_completion();
   void io_loop();
+  bool ring_busy_locked() const { return in_flight_ && in_flight_->on_ring; }
+  bool submit_to_ring_locked(IoRequest& request);
+  std::optional<IoOutcome> finish_ring_job_locked(RingLane::Completion completion);
+  void reap_ring_while_closing(std::unique_lock<std::mutex>& lock);
+  void open_ring();
   bool spin_for_next_job(Clock::time_point finished);
   void watchdog_loop();
   IoOutcome execute(IoRequest& request);
@@ -166,6 +188,10 @@ class IoWorker : public std::enable_shared_from_this<IoWorker> {
   std::deque<IoRequest> queue_;
   std::optional<InFlight> in_flight_;
   std::optional<Geometry> geometry_;
+  const bool use_ring_;
+  std::unique_ptr<RingLane> ring_;        // set once after open; submitted to by the JS thread
+  std::optional<IoRequest> ring_job_;     // the job on the ring (owns its buffer until reaped)
+  size_t ring_done_ = 0;                  // bytes of ring_job_ transferred so far
   Health health_ = Health::Ok;
   bool closing_ = false;
   bool close_reported_ = false;

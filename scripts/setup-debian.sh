@@ -2,13 +2,14 @@
 # Installs the Debian packages ycs needs to build and to run its tests:
 #   g++/make/python3  native addon (node-gyp)
 #   libiscsi-dev      userspace iSCSI initiator (iscsi:// devices, persistent reservations)
+#   liburing-dev      io_uring: sector I/O submitted from the event loop without blocking it
 #   tgt               iSCSI target for the fencing tests (tgtd on 127.0.0.1)
 #   fio               reference I/O figures in the disk benchmark
 #   bindfs fuse3      a FUSE file system the tests stop with SIGSTOP to hang a loop device
 #   iproute2 nftables network namespaces and partitions in the integration tests
 #   etcd              the lease backend (etcd mode)
 set -euo pipefail
-packages=(g++ make python3 libiscsi-dev libiscsi-bin tgt fio bindfs fuse3 sg3-utils
+packages=(g++ make python3 libiscsi-dev liburing-dev libiscsi-bin tgt fio bindfs fuse3 sg3-utils
           iproute2 nftables util-linux etcd-server etcd-client)
 missing=()
 for p in "${packages[@]}"; do

@@ -20,7 +20,15 @@ export interface DeviceInfo {
   sizeBytes: number;
   identity: string;
   readOnly: boolean;
+  /**
+   * How sector reads and writes are issued: 'io_uring' (submitted from the JS thread
+   * without blocking it, one wake-up on completion) or 'thread' (the device's I/O thread:
+   * iscsi:// devices, ioEngine 'thread', or a kernel that refuses io_uring).
+   */
+  ioEngine: IoEngine;
 }
+
+export type IoEngine = 'io_uring' | 'thread';
 
 export type DeviceHealth = 'ok' | 'stalled' | 'closed';
 
@@ -31,6 +39,8 @@ export interface OpenOptions {
   iscsiInitiatorIqn?: string;
   /** Pinned 48-bit ISID (libiscsi otherwise picks a random one per connection). */
   iscsiIsid?: bigint;
+  /** 'auto' (default): io_uring where the kernel allows it; 'thread': always the I/O thread. */
+  ioEngine?: 'auto' | 'thread';
   /** 'stalled' as soon as an I/O passes its deadline, 'ok' when it returns, 'closed' once. */
   onHealthChange?: (health: DeviceHealth, device: string) => void;
 }
@@ -105,6 +115,7 @@ interface NativeDevice {
   readonly lastIoTimings: IoTimings;
   readonly info: DeviceInfo | null;
   read(offset: number, length: number, timeoutMs?: number): Promise<Buffer>;
+  readInto(offset: number, target: Uint8Array, timeoutMs?: number): Promise<void>;
   write(offset: number, data: Uint8Array, timeoutMs?: number): Promise<void>;
   scsi(cdb: Uint8Array, direction: ScsiDirection, data: Uint8Array | number, timeoutMs: number): Promise<ScsiReply>;
   blockPr(request: BlockPrRequest): Promise<number>;
@@ -195,6 +206,9 @@ function checkOpenOptions(path: unknown, options: OpenOptions): asserts path is 
     throw invalid('readOnly must be a boolean', path, 'open');
   }
   checkTimeout(options.ioTimeoutMs, path, 'open');
+  if (options.ioEngine !== undefined && options.ioEngine !== 'auto' && options.ioEngine !== 'thread') {
+    throw invalid(`ioEngine must be 'auto' or 'thread', not ${JSON.stringify(options.ioEngine)}`, path, 'open');
+  }
   if (options.iscsiIsid !== undefined && (typeof options.iscsiIsid !== 'bigint' || options.iscsiIsid < 0n || options.iscsiIsid >= 1n << 48n)) {
     throw invalid('iscsiIsid must be a 48-bit bigint', path, 'open');
   }
@@ -233,6 +247,7 @@ export class SectorDevice {
         ioTimeoutMs: options.ioTimeoutMs ?? DEFAULT_IO_TIMEOUT_MS,
         ...(options.iscsiInitiatorIqn !== undefined ? { iscsiInitiatorIqn: options.iscsiInitiatorIqn } : {}),
         ...(options.iscsiIsid !== undefined ? { iscsiIsid: options.iscsiIsid } : {}),
+        ...(options.ioEngine !== undefined ? { ioEngine: options.ioEngine } : {}),
         onStateChange,
       });
     } catch (err) {
@@ -267,6 +282,19 @@ export class SectorDevice {
     checkSectorRange(this.info, 'read', offset, length);
     checkTimeout(opts.timeoutMs, this.info.path, 'read');
     return this.#call(() => this.#native.read(offset, length, opts.timeoutMs));
+  }
+
+  /**
+   * Reads whole sectors into `target` (all of it), for a caller that reuses one buffer
+   * instead of allocating a fresh one per read. `target` is written only when the read
+   * succeeds: a read that times out never touches it, even when it completes later.
+   */
+  readInto(offset: number, target: Uint8Array, opts: IoCallOptions = {}): Promise<void> {
+    this.#checkOpen('read', offset);
+    if (!(target instanceof Uint8Array)) throw invalid('target must be a Uint8Array', this.info.path, 'read');
+    checkSectorRange(this.info, 'read', offset, target.byteLength);
+    checkTimeout(opts.timeoutMs, this.info.path, 'read');
+    return this.#call(() => this.#native.readInto(offset, target, opts.timeoutMs));
   }
 
   /** Writes whole sectors; durable (O_DSYNC) when the promise resolves. */

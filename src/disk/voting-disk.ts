@@ -52,6 +52,12 @@ export class VotingDisk {
    * record is never written over, and a torn write cannot take it down.
    */
   private readonly voteTarget = new Map<number, number>();
+  /**
+   * One buffer per area, reused by the periodic whole-area reads (every 100-250 ms) so they
+   * allocate nothing: lent to one read at a time, and a concurrent read of the same area
+   * gets a fresh one. Decoding copies everything out before the buffer is lent again.
+   */
+  private readonly spareAreas = new Map<number, Buffer>();
 
   private constructor(
     readonly device: SectorDevice,
@@ -79,8 +85,7 @@ export class VotingDisk {
 
   /** Every host's heartbeat slot, host 1 first, from ONE read of the heartbeat area. */
   async readHeartbeats(io: IoOptions = {}): Promise<SlotRead<HeartbeatPayload>[]> {
-    const area = await this.device.read(this.header.heartbeatAreaOffset, this.header.heartbeatAreaSizeBytes, io);
-    return decodeHeartbeatArea(area, this.header);
+    return this.readArea(this.header.heartbeatAreaOffset, this.header.heartbeatAreaSizeBytes, io, (area) => decodeHeartbeatArea(area, this.header));
   }
 
   /** Every host's vote (Disk Paxos block), host 1 first, from ONE read of the vote area: the copy chooseCopy picks. */
@@ -90,8 +95,18 @@ export class VotingDisk {
 
   /** Both copies of every host's vote, copies[host - 1] = [A, B], from ONE read (what `disk show --all` prints). */
   async readVoteCopies(io: IoOptions = {}): Promise<SlotRead<VotePayload>[][]> {
-    const area = await this.device.read(this.header.voteAreaOffset, this.header.voteAreaSizeBytes, io);
-    return decodeVoteAreaCopies(area, this.header);
+    return this.readArea(this.header.voteAreaOffset, this.header.voteAreaSizeBytes, io, (area) => decodeVoteAreaCopies(area, this.header));
+  }
+
+  private async readArea<T>(offset: number, length: number, io: IoOptions, decode: (area: Buffer) => T): Promise<T> {
+    const area = this.spareAreas.get(offset) ?? Buffer.allocUnsafe(length);
+    this.spareAreas.delete(offset);
+    try {
+      await this.device.readInto(offset, area, io);
+      return decode(area);
+    } finally {
+      this.spareAreas.set(offset, area);
+    }
   }
 
   /** Reads one host's own sectors (heartbeat, vote pair): what a starting daemon needs about itself. */

@@ -33,7 +33,7 @@ async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<v
   while (!condition() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
 }
 
-describe('a device whose I/O hangs in the kernel', () => {
+describe.each(['auto', 'thread'] as const)('a device whose I/O hangs in the kernel, ioEngine %s', (ioEngine) => {
   let fuse: FuseStall;
   let scratch: { dir: string; remove(): void };
   let healthy: LoopDevice;
@@ -66,6 +66,7 @@ describe('a device whose I/O hangs in the kernel', () => {
   async function openDevice(path: string, events?: DeviceHealth[]): Promise<SectorDevice> {
     const device = await SectorDevice.open(path, {
       ioTimeoutMs: IO_TIMEOUT_MS,
+      ioEngine,
       ...(events ? { onHealthChange: (h: DeviceHealth) => events.push(h) } : {}),
     });
     open.push(device);
@@ -132,11 +133,28 @@ describe('a device whose I/O hangs in the kernel', () => {
     fuse.resume();
   });
 
+  it('never writes into a readInto target when the read timed out, even after it completes', async () => {
+    const stuck = await openDevice(fuse.loop.device);
+    expect(stuck.info.ioEngine).toBe(ioEngine === 'auto' ? 'io_uring' : 'thread');
+    await stuck.write(192 * 1024, Buffer.alloc(512, 9));
+    const target = Buffer.alloc(512, 0xaa);
+    fuse.stall();
+    const late = await failure(stuck.readInto(192 * 1024, target));
+    expect(late.err.code).toBe('E_DISK_TIMEOUT');
+    fuse.resume();
+    await waitUntil(() => stuck.health === 'ok', 5000);
+    expect(stuck.health).toBe('ok');
+    expect(target.equals(Buffer.alloc(512, 0xaa))).toBe(true);
+    // The device is usable again, through the same engine.
+    await stuck.readInto(192 * 1024, target);
+    expect(target.equals(Buffer.alloc(512, 9))).toBe(true);
+  });
+
   it('times out an open that hangs', async () => {
     const file = sparseFile(join(fuse.mountDir, 'direct.img'), MiB);
     fuse.stall();
     const start = performance.now();
-    const hung = await failure(SectorDevice.open(file, { ioTimeoutMs: IO_TIMEOUT_MS }));
+    const hung = await failure(SectorDevice.open(file, { ioTimeoutMs: IO_TIMEOUT_MS, ioEngine }));
     expect(hung.err.code).toBe('E_DISK_TIMEOUT');
     expect(hung.err.op).toBe('open');
     expect(performance.now() - start).toBeLessThan(IO_TIMEOUT_MS + TIMEOUT_SLACK_MS);
