@@ -189,12 +189,17 @@ Napi::Value DeviceWrap::Submit(Napi::Env env, IoRequest&& request, std::optional
   const IoOp op = request.op;
   const uint64_t offset = request.offset;
   const size_t length = request.length;
+  // Submitted first and registered after, so the device works on it meanwhile: nothing
+  // can settle it before this call returns, because outcomes reach JS on this thread only.
+  std::optional<IoOutcome> done;
+  IoWorker::Submit result = worker_->submit(std::move(request), done);
   auto deferred = Napi::Promise::Deferred::New(env);
-  context_->add_pending(env, id, deferred, op, offset, target);
-  IoWorker::Submit result = worker_->submit(std::move(request));
-  if (result == IoWorker::Submit::Queued) return deferred.Promise();
+  if (result == IoWorker::Submit::Queued) {
+    context_->add_pending(env, id, deferred, op, offset, target);
+    if (done) context_->settle(env, *done);  // finished during the submission: settled now
+    return deferred.Promise();
+  }
   // Refused before queuing: settle here, on the JS thread.
-  context_->forget_pending(env, id);
   IoError error = result == IoWorker::Submit::Stalled
                       ? stalled_error(op, offset, length, path_, worker_->stuck_ms())
                       : IoError{"E_CLOSED", "", describe_io(op_name(op), length, offset, path_) + " refused: closed"};

@@ -5,6 +5,8 @@ namespace ycs {
 HeartbeatWriter::HeartbeatWriter(std::shared_ptr<IoWorker> worker, uint64_t offset, uint32_t interval_ms,
                                  uint32_t timeout_ms)
     : worker_(std::move(worker)), offset_(offset), interval_(interval_ms), timeout_ms_(timeout_ms) {
+  // Its writes must not wait behind a ring job, whose completion needs the JS thread.
+  worker_->hold_ring(true);
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -15,6 +17,7 @@ HeartbeatWriter::~HeartbeatWriter() {
   }
   cv_.notify_one();
   thread_.join();
+  worker_->hold_ring(false);
 }
 
 void HeartbeatWriter::arm(std::deque<AlignedBuffer> records, Clock::time_point valid_until) {

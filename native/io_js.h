@@ -58,6 +58,10 @@ class DeviceContext : public IoSink {
   AlignedBuffer take_buffer(size_t size, size_t alignment);
   void give_back(AlignedBuffer&& buffer);
 
+  // Settles the promise of a finished job (JS thread): from the thread-safe function, the
+  // ring's poll, or the submission itself when the kernel finished the I/O inline.
+  void settle(Napi::Env env, IoOutcome& outcome);
+
   // The hand-off figures of the last settled I/O (JS thread only); see lastIoTimings.
   struct SettledTimings {
     uint64_t queued_ns = 0;    // submission -> syscall start on the I/O thread
@@ -85,7 +89,6 @@ class DeviceContext : public IoSink {
   static void Finalize(Napi::Env env, void* unused, DeviceContext* context);
   void post(DeviceMessage* message);
   std::optional<Pending> take_pending(Napi::Env env, uint64_t id);
-  void settle(Napi::Env env, IoOutcome& outcome);
   Napi::Value success_value(Napi::Env env, IoOutcome& outcome);
   // Copies a read into its readInto target; false when the target no longer holds it.
   bool fill_target(Pending& pending, const IoOutcome& outcome);

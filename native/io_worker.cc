@@ -78,12 +78,17 @@ void IoWorker::start(uint64_t open_id, uint32_t timeout_ms) {
   }).detach();
 }
 
-IoWorker::Submit IoWorker::submit(IoRequest&& request) {
+IoWorker::Submit IoWorker::submit(IoRequest&& request, std::optional<IoOutcome>& done) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (closing_) return Submit::Closed;
     if (health_ == Health::Stalled) return Submit::Stalled;
-    if (submit_to_ring_locked(request)) return Submit::Queued;
+    if (submit_to_ring_locked(request)) {
+      // The completion is posted before io_uring_enter returns to user space when the
+      // kernel finished the I/O inline; then there is nothing to wait for.
+      done = reap_ring_locked(false);
+      return Submit::Queued;
+    }
     enqueue_locked(std::move(request));
   }
   signal_io_thread();
@@ -93,7 +98,8 @@ IoWorker::Submit IoWorker::submit(IoRequest&& request) {
 // A sector read or write on an idle device goes to the ring. Anything else, or a device
 // with a job in flight or queued, keeps the one queue's order through the I/O thread.
 bool IoWorker::submit_to_ring_locked(IoRequest& request) {
-  if (!ring_ || (request.op != IoOp::Read && request.op != IoOp::Write) || in_flight_ || !queue_.empty()) {
+  if (!ring_ || ring_held_ || (request.op != IoOp::Read && request.op != IoOp::Write) || in_flight_ ||
+      !queue_.empty()) {
     return false;
   }
   request.submitted = Clock::now();
@@ -116,15 +122,26 @@ std::optional<IoOutcome> IoWorker::reap_ring() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (!ring_ || closing_) return std::nullopt;
-    ring_->clear_event();  // before polling, so a completion posted after it signals again
-    while (!outcome && ring_busy_locked()) {
-      std::optional<RingLane::Completion> completion = ring_->poll();
-      if (!completion) break;
-      outcome = finish_ring_job_locked(*completion);
-    }
+    outcome = reap_ring_locked(true);
     queued_work = !ring_busy_locked() && !queue_.empty();
   }
   if (queued_work) signal_io_thread();
+  return outcome;
+}
+
+// The eventfd is cleared before the completion queue is read (and before a short transfer
+// is resubmitted), so a completion posted after that signals it again. `woken`: the event
+// loop saw the eventfd readable; otherwise (right after a submission) it is cleared only
+// when a completion is there, sparing a syscall in the common case.
+std::optional<IoOutcome> IoWorker::reap_ring_locked(bool woken) {
+  std::optional<IoOutcome> outcome;
+  if (woken) ring_->clear_event();
+  while (!outcome && ring_busy_locked()) {
+    std::optional<RingLane::Completion> completion = ring_->poll();
+    if (!completion) break;
+    if (!woken) ring_->clear_event();
+    outcome = finish_ring_job_locked(*completion);
+  }
   return outcome;
 }
 
@@ -177,6 +194,11 @@ void IoWorker::reap_ring_while_closing(std::unique_lock<std::mutex>& lock) {
     std::optional<IoOutcome> outcome = finish_ring_job_locked(completion);
     if (outcome && sink_ != nullptr) sink_->completed(std::move(*outcome));
   }
+}
+
+void IoWorker::hold_ring(bool held) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ring_held_ = held;
 }
 
 int IoWorker::ring_event_fd() {

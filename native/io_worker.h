@@ -108,14 +108,19 @@ class IoWorker : public std::enable_shared_from_this<IoWorker> {
   IoWorker(std::string device, BackendOpener opener, IoSink* sink, bool use_ring);
   // Starts both threads; the first job opens the backend and probes it.
   void start(uint64_t open_id, uint32_t timeout_ms);
-  // JS thread only: a read or write on an idle device goes straight to the ring.
-  Submit submit(IoRequest&& request);
+  // JS thread only: a read or write on an idle device goes straight to the ring. When
+  // the kernel completed it during the submission (a NOWAIT issue that found the data at
+  // hand), its outcome is put in `done` at once, for the caller to settle.
+  Submit submit(IoRequest&& request, std::optional<IoOutcome>& done);
   // JS thread, when the ring's eventfd is readable: the outcome of the ring job, if it
   // has finished (nothing for a job that timed out, or once the device is closing: the
   // I/O thread reaps it then).
   std::optional<IoOutcome> reap_ring();
   // The eventfd to poll, -1 when sector I/O runs on the I/O thread. Fixed once open.
   int ring_event_fd();
+  // While held, every job runs on the I/O thread: the native heartbeat writer holds it, so
+  // its writes never queue behind a ring job whose completion waits for the JS thread.
+  void hold_ring(bool held);
   // "io_uring" or "thread": how sector reads and writes are issued.
   const char* engine();
   // For submitters off the JS thread (the heartbeat writer): a refused request is
@@ -154,6 +159,7 @@ class IoWorker : public std::enable_shared_from_this<IoWorker> {
   void io_loop();
   bool ring_busy_locked() const { return in_flight_ && in_flight_->on_ring; }
   bool submit_to_ring_locked(IoRequest& request);
+  std::optional<IoOutcome> reap_ring_locked(bool woken);
   std::optional<IoOutcome> finish_ring_job_locked(RingLane::Completion completion);
   void reap_ring_while_closing(std::unique_lock<std::mutex>& lock);
   void open_ring();
@@ -192,6 +198,7 @@ class IoWorker : public std::enable_shared_from_this<IoWorker> {
   std::unique_ptr<RingLane> ring_;        // set once after open; submitted to by the JS thread
   std::optional<IoRequest> ring_job_;     // the job on the ring (owns its buffer until reaped)
   size_t ring_done_ = 0;                  // bytes of ring_job_ transferred so far
+  bool ring_held_ = false;                // hold_ring: the ring takes no new job
   Health health_ = Health::Ok;
   bool closing_ = false;
   bool close_reported_ = false;

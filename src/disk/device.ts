@@ -187,14 +187,14 @@ export function checkSectorRange(info: DeviceInfo, op: 'read' | 'write', offset:
   checkInteger(offset, 'offset', info.path, op);
   checkInteger(length, 'length', info.path, op);
   const sector = info.logicalSectorSize;
-  const what = `${op} of ${length} bytes at offset ${offset} on ${info.path}`;
+  const what = (): string => `${op} of ${length} bytes at offset ${offset} on ${info.path}`;
   if (length === 0 || offset % sector !== 0 || length % sector !== 0) {
-    throw new YcsError('E_MISALIGNED', `${what} is not a whole number of ${sector}-byte logical sectors`, {
+    throw new YcsError('E_MISALIGNED', `${what()} is not a whole number of ${sector}-byte logical sectors`, {
       errno: 'EINVAL', device: info.path, op, offset,
     });
   }
   if (offset + length > info.sizeBytes) {
-    throw new YcsError('E_INVALID_ARGUMENT', `${what} extends past the end of the device (${info.sizeBytes} bytes)`, {
+    throw new YcsError('E_INVALID_ARGUMENT', `${what()} extends past the end of the device (${info.sizeBytes} bytes)`, {
       device: info.path, op, offset,
     });
   }

@@ -3,6 +3,7 @@
 // deadline while the syscall is still stuck, later requests must fail fast, the event
 // loop must stay responsive and another device must keep working; after SIGCONT the
 // device recovers.
+import { closeSync, openSync, readSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -148,6 +149,35 @@ describe.each(['auto', 'thread'] as const)('a device whose I/O hangs in the kern
     // The device is usable again, through the same engine.
     await stuck.readInto(192 * 1024, target);
     expect(target.equals(Buffer.alloc(512, 9))).toBe(true);
+  });
+
+  it('keeps the native heartbeat writer on time while the event loop is blocked behind an I/O in flight', async () => {
+    // Not stalled: FUSE I/O only takes long enough (the loop driver's worker, bindfs) for
+    // the write below to be in flight while the JS thread is blocked.
+    const device = await openDevice(fuse.loop.device);
+    const intervalMs = 20;
+    const hb = device.startHeartbeat({ offset: 4096, intervalMs });
+    hb.arm(Array.from({ length: 100 }, (_, i) => Buffer.alloc(512, i + 1)), 10_000);
+    await new Promise((r) => setTimeout(r, 2 * intervalMs));
+    // With io_uring, only the JS thread reaps a completion from the ring: the writer's
+    // jobs must not queue behind that write while the JS thread cannot run.
+    const pending = device.write(0, Buffer.alloc(512, 0xee));
+    const blockedUntil = performance.now() + 10 * intervalMs;
+    while (performance.now() < blockedUntil) {
+      // the event loop is blocked: nothing JS-side can reap, settle or re-arm
+    }
+    // Read back before the event loop runs again (a buffered read: the writer's O_DIRECT
+    // writes invalidate the page cache).
+    const sector = Buffer.alloc(512);
+    const fd = openSync(fuse.loop.device, 'r');
+    try {
+      readSync(fd, sector, 0, 512, 4096);
+    } finally {
+      closeSync(fd);
+    }
+    expect(sector[0]).toBeGreaterThanOrEqual(8); // about 12 ticks have passed
+    await pending;
+    hb.stop();
   });
 
   it('times out an open that hangs', async () => {
