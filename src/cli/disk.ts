@@ -187,15 +187,15 @@ async function show(argv: string[]): Promise<number> {
 }
 
 function deviceJson(i: DiskInspection) {
-  const { path, kind, logicalSectorSize, physicalSectorSize, sizeBytes, identity } = i.device;
-  return { path, kind, logicalSectorSize, physicalSectorSize, sizeBytes, identity };
+  const { path, kind, logicalSectorSize, physicalSectorSize, sizeBytes, identity, ioEngine } = i.device;
+  return { path, kind, logicalSectorSize, physicalSectorSize, sizeBytes, identity, ioEngine };
 }
 
 function describeHeader(i: DiskInspection): string {
   const h = i.header;
   const d = i.device;
   return renderFields([
-    ['Device', `${d.path} (${d.kind}, ${formatBytes(d.sizeBytes)}, ${d.logicalSectorSize}/${d.physicalSectorSize}-byte logical/physical sectors, id ${d.identity})`],
+    ['Device', `${d.path} (${d.kind}, ${formatBytes(d.sizeBytes)}, ${d.logicalSectorSize}/${d.physicalSectorSize}-byte logical/physical sectors, id ${d.identity}, I/O through ${d.ioEngine})`],
     ['Cluster', `${h.clusterName} (${h.clusterUuid})`],
     ['Layout', `version ${h.version}, voting disk ${h.diskIndex} of ${h.diskCount}, ${h.hostSlots} host slots`],
     ['Heartbeat area', `offset ${h.heartbeatAreaOffset}, ${h.heartbeatAreaSizeBytes} bytes (1 sector per host)`],

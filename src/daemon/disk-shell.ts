@@ -90,7 +90,10 @@ export async function openVotingDisks(config: Config, log: Logger): Promise<{ di
         if (health === 'stalled') log.warn({ device, health }, `voting disk ${device} is stalled: an I/O passed its deadline`);
         else if (health === 'ok') log.info({ device, health }, `voting disk ${device} answers again`);
       };
-      disks.push(await VotingDisk.open(path, deviceAccessFor(path, config, onHealth)));
+      const disk = await VotingDisk.open(path, deviceAccessFor(path, config, onHealth));
+      disks.push(disk);
+      const { kind, logicalSectorSize, ioEngine } = disk.device.info;
+      log.info({ device: path, kind, logicalSectorSize, ioEngine }, `voting disk ${path} opened (${kind}, ${logicalSectorSize}-byte sectors, I/O through ${ioEngine})`);
     }
     const clusterUuid = checkDiskSet(disks, config);
     return { disks, clusterUuid };

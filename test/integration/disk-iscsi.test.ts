@@ -40,7 +40,7 @@ describe('ycsctl disk on an iSCSI LUN', () => {
 
     const show = ycsctl('disk', 'show', url, '--initiator', INITIATOR, '--json');
     expect(show.code, show.stderr).toBe(0);
-    expect(JSON.parse(show.stdout)).toMatchObject({ device: { kind: 'iscsi', logicalSectorSize: 4096 }, header: { clusterName: 'san' } });
+    expect(JSON.parse(show.stdout)).toMatchObject({ device: { kind: 'iscsi', logicalSectorSize: 4096, ioEngine: 'thread' }, header: { clusterName: 'san' } });
 
     const again = ycsctl('disk', 'init', url, '--cluster', 'san', '--hosts', '3', '--initiator', INITIATOR);
     expect(again.code).toBe(1);

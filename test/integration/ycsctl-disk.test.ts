@@ -47,7 +47,7 @@ describe('ycsctl disk init / show / wipe', () => {
     expect(show.code, show.stderr).toBe(0);
     const shown = JSON.parse(show.stdout) as { header: unknown; device: Record<string, unknown>; heartbeats: unknown[]; votes: unknown[] };
     expect(shown.header).toEqual(created.header);
-    expect(shown.device).toMatchObject({ path: t.device, kind: 'block', logicalSectorSize: t.sector, sizeBytes: 8 * MIB });
+    expect(shown.device).toMatchObject({ path: t.device, kind: 'block', logicalSectorSize: t.sector, sizeBytes: 8 * MIB, ioEngine: 'io_uring' });
     expect(shown.heartbeats).toEqual([]);
     expect(shown.votes).toEqual([]);
 
@@ -58,6 +58,7 @@ describe('ycsctl disk init / show / wipe', () => {
     const table = ycsctl('disk', 'show', t.device);
     expect(table.code).toBe(0);
     expect(table.stdout).toContain('prod-db');
+    expect(table.stdout).toContain('I/O through io_uring');
     expect(table.stdout).toContain('Heartbeat slots');
 
     const wipe = ycsctl('disk', 'wipe', t.device, '--yes');
