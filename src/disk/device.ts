@@ -1,6 +1,6 @@
 // Sector I/O on a voting disk (block device, regular file or iscsi:// LUN) through the
-// native addon: O_DIRECT | O_DSYNC, aligned buffers, one dedicated I/O thread per device,
-// a deadline on every I/O (docs/native-io.md).
+// native addon: O_DIRECT | O_DSYNC, aligned buffers, io_uring submitted from the JS thread or
+// one dedicated I/O thread per device, a deadline on every I/O (docs/native-io.md).
 //
 // Arguments are checked here before native code runs (better-sqlite3 style): a bad
 // argument, a misaligned range, a write on a read-only device or any call after close()
