@@ -112,7 +112,8 @@ DeviceWrap::~DeviceWrap() {
   heartbeat_.reset();
   // Garbage-collected without close(): close in the background, reporting to no one.
   if (worker_ && !worker_->closing()) {
-    context_->stop_ring_polling();
+    // At environment teardown the context may be gone; its teardown hook stopped polling.
+    if (worker_->has_sink()) context_->stop_ring_polling();
     worker_->request_close(0, timeout_ms_);
   }
 }

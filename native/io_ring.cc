@@ -71,12 +71,12 @@ std::optional<RingLane::Completion> RingLane::poll() {
   return c;
 }
 
-RingLane::Completion RingLane::wait() {
+std::optional<RingLane::Completion> RingLane::wait() {
   for (;;) {
     io_uring_cqe* cqe = nullptr;
     int rc = io_uring_wait_cqe(&ring_, &cqe);
-    if (rc == -EINTR) continue;
-    if (rc < 0) return {0, rc};
+    if (rc == -EINTR || rc == -EAGAIN) continue;
+    if (rc < 0) return std::nullopt;
     Completion c{io_uring_cqe_get_data64(cqe), cqe->res};
     io_uring_cqe_seen(&ring_, cqe);
     return c;

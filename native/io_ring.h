@@ -42,8 +42,9 @@ class RingLane {
   void clear_event();
   // A completion when one is waiting; never blocks.
   std::optional<Completion> poll();
-  // Blocks until a completion arrives (the I/O thread, while closing).
-  Completion wait();
+  // Blocks until a completion arrives (the I/O thread, while closing); nothing when the
+  // ring itself fails, and then nobody can tell when the kernel lets go of the buffer.
+  std::optional<Completion> wait();
 
  private:
   RingLane(int fd, int event_fd) : fd_(fd), event_fd_(event_fd) {}

@@ -189,10 +189,31 @@ std::optional<IoOutcome> IoWorker::finish_ring_job_locked(RingLane::Completion c
 void IoWorker::reap_ring_while_closing(std::unique_lock<std::mutex>& lock) {
   while (ring_busy_locked()) {
     lock.unlock();
-    RingLane::Completion completion = ring_->wait();
+    std::optional<RingLane::Completion> completion = ring_->wait();
     lock.lock();
-    std::optional<IoOutcome> outcome = finish_ring_job_locked(completion);
+    if (!completion) return abandon_ring_locked();
+    std::optional<IoOutcome> outcome = finish_ring_job_locked(*completion);
     if (outcome && sink_ != nullptr) sink_->completed(std::move(*outcome));
+  }
+}
+
+// The ring failed while its request was still in the kernel, which may yet write into the
+// job's buffer, and tearing the ring down would wait for the request: both are left
+// behind, never freed. The job ends as an I/O error (unless it had timed out already).
+void IoWorker::abandon_ring_locked() {
+  new IoRequest(std::move(*ring_job_));  // leaked on purpose: owns the buffer
+  static_cast<void>(ring_.release());    // leaked on purpose: owns the request
+  const InFlight f = *in_flight_;
+  ring_job_.reset();
+  in_flight_.reset();
+  if (!f.timed_out && sink_ != nullptr) {
+    IoOutcome out;
+    out.id = f.id;
+    out.op = f.op;
+    out.ok = false;
+    out.error = {"E_IO", "", describe_request(f.op, f.offset, f.length, device_) +
+                                 " failed: the I/O ring failed while the I/O was in the kernel"};
+    sink_->completed(std::move(out));
   }
 }
 
@@ -274,6 +295,11 @@ bool IoWorker::request_close(uint64_t close_id, uint32_t timeout_ms) {
 void IoWorker::detach_sink() {
   std::lock_guard<std::mutex> lock(mutex_);
   sink_ = nullptr;
+}
+
+bool IoWorker::has_sink() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return sink_ != nullptr;
 }
 
 bool IoWorker::closing() {

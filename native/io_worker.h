@@ -133,6 +133,9 @@ class IoWorker : public std::enable_shared_from_this<IoWorker> {
   bool request_close(uint64_t close_id, uint32_t timeout_ms);
   // The sink is going away (environment teardown): report nothing more.
   void detach_sink();
+  // False once the sink is detached (environment teardown) or gone (threads exiting):
+  // then the DeviceContext may already be deleted.
+  bool has_sink();
 
   bool closing();
   Health health();
@@ -162,6 +165,7 @@ class IoWorker : public std::enable_shared_from_this<IoWorker> {
   std::optional<IoOutcome> reap_ring_locked(bool woken);
   std::optional<IoOutcome> finish_ring_job_locked(RingLane::Completion completion);
   void reap_ring_while_closing(std::unique_lock<std::mutex>& lock);
+  void abandon_ring_locked();
   void open_ring();
   bool spin_for_next_job(Clock::time_point finished);
   void watchdog_loop();
