@@ -25,6 +25,14 @@ uint64_t integer_arg(Napi::Env env, Napi::Value value, const char* name, const s
   return static_cast<uint64_t>(d);
 }
 
+Napi::Uint8Array uint8_array_arg(Napi::Env env, Napi::Value value, const char* name, const std::string& device,
+                                 const char* op) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw_error(env, usage(std::string(name) + " must be a Uint8Array"), device, op);
+  }
+  return value.As<Napi::Uint8Array>();
+}
+
 uint64_t bigint_arg(Napi::Env env, Napi::Value value, const char* name, const std::string& device) {
   if (value.IsUndefined()) return 0;
   if (!value.IsBigInt()) throw_error(env, usage(std::string(name) + " must be a bigint"), device, "block-pr");
@@ -224,10 +232,7 @@ Napi::Value DeviceWrap::Read(const Napi::CallbackInfo& info) {
 Napi::Value DeviceWrap::ReadInto(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t offset = integer_arg(env, info[0], "offset", path_, "read");
-  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    throw_error(env, usage("target must be a Uint8Array"), path_, "read");
-  }
-  Napi::Uint8Array target = info[1].As<Napi::Uint8Array>();
+  Napi::Uint8Array target = uint8_array_arg(env, info[1], "target", path_, "read");
   return SubmitRead(env, offset, target.ByteLength(), TimeoutArg(info, 2), target);
 }
 
@@ -247,10 +252,7 @@ Napi::Value DeviceWrap::SubmitRead(Napi::Env env, uint64_t offset, size_t length
 Napi::Value DeviceWrap::Write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t offset = integer_arg(env, info[0], "offset", path_, "write");
-  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    throw_error(env, usage("data must be a Uint8Array"), path_, "write");
-  }
-  Napi::Uint8Array data = info[1].As<Napi::Uint8Array>();
+  Napi::Uint8Array data = uint8_array_arg(env, info[1], "data", path_, "write");
   const Geometry& g = OpenGeometry(env, IoOp::Write, offset, data.ByteLength());
   if (g.read_only) {
     throw_error(env,
@@ -271,8 +273,7 @@ Napi::Value DeviceWrap::Write(const Napi::CallbackInfo& info) {
 // scsi(cdb, direction 'none'|'in'|'out', data: Uint8Array (out) | number (in), scsiTimeoutMs)
 Napi::Value DeviceWrap::Scsi(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray()) throw_error(env, usage("cdb must be a Uint8Array"), path_, "scsi");
-  Napi::Uint8Array cdb = info[0].As<Napi::Uint8Array>();
+  Napi::Uint8Array cdb = uint8_array_arg(env, info[0], "cdb", path_, "scsi");
   if (cdb.ByteLength() < 6 || cdb.ByteLength() > 16) throw_error(env, usage("cdb must be 6..16 bytes"), path_, "scsi");
   std::string direction = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
   const Geometry& g = OpenGeometry(env, IoOp::Scsi, 0, 0);
@@ -284,8 +285,7 @@ Napi::Value DeviceWrap::Scsi(const Napi::CallbackInfo& info) {
     request.length = static_cast<size_t>(integer_arg(env, info[2], "data length", path_, "scsi"));
     request.buffer = AlignedBuffer(request.length, g.memory_alignment);
   } else if (direction == "out") {
-    if (!info[2].IsTypedArray()) throw_error(env, usage("data must be a Uint8Array"), path_, "scsi");
-    Napi::Uint8Array data = info[2].As<Napi::Uint8Array>();
+    Napi::Uint8Array data = uint8_array_arg(env, info[2], "data", path_, "scsi");
     request.scsi_direction = ScsiDirection::ToDevice;
     request.length = data.ByteLength();
     request.buffer = AlignedBuffer(request.length, g.memory_alignment);
@@ -370,11 +370,7 @@ Napi::Value DeviceWrap::ArmHeartbeat(const Napi::CallbackInfo& info) {
   Napi::Array list = info[0].As<Napi::Array>();
   std::deque<AlignedBuffer> records;
   for (uint32_t i = 0; i < list.Length(); i++) {
-    Napi::Value item = list.Get(i);
-    if (!item.IsTypedArray() || item.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-      throw_error(env, usage("records must be an array of Uint8Array"), path_, "heartbeat");
-    }
-    Napi::Uint8Array record = item.As<Napi::Uint8Array>();
+    Napi::Uint8Array record = uint8_array_arg(env, list.Get(i), "each record", path_, "heartbeat");
     CheckSectorRange(env, g, IoOp::Write, heartbeat_offset_, record.ByteLength());
     records.emplace_back(record.ByteLength(), g.memory_alignment, false);
     std::memcpy(records.back().data(), record.Data(), record.ByteLength());

@@ -34,6 +34,15 @@ static uint64_t elapsed_ms(Clock::time_point from, Clock::time_point to) {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count());
 }
 
+static IoOutcome failed_outcome(uint64_t id, IoOp op, IoError error) {
+  IoOutcome out;
+  out.id = id;
+  out.op = op;
+  out.ok = false;
+  out.error = std::move(error);
+  return out;
+}
+
 uint64_t nanoseconds_between(Clock::time_point from, Clock::time_point to) {
   return to <= from ? 0 : static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(to - from).count());
 }
@@ -207,13 +216,8 @@ void IoWorker::abandon_ring_locked() {
   ring_job_.reset();
   in_flight_.reset();
   if (!f.timed_out && sink_ != nullptr) {
-    IoOutcome out;
-    out.id = f.id;
-    out.op = f.op;
-    out.ok = false;
-    out.error = {"E_IO", "", describe_request(f.op, f.offset, f.length, device_) +
-                                 " failed: the I/O ring failed while the I/O was in the kernel"};
-    sink_->completed(std::move(out));
+    sink_->completed(failed_outcome(f.id, f.op, {"E_IO", "", describe_request(f.op, f.offset, f.length, device_) +
+                                                             " failed: the I/O ring failed while the I/O was in the kernel"}));
   }
 }
 
@@ -266,14 +270,8 @@ void IoWorker::submit_or_report(IoRequest&& request) {
     signal_io_thread();
     return;
   }
-  IoOutcome out;
-  out.id = request.id;
-  out.op = request.op;
-  out.ok = false;
-  out.error = closing_ ? IoError{"E_CLOSED", "", describe_io(op_name(request.op), request.length, request.offset, device_) +
-                                                     " refused: the device is closed"}
-                       : stalled_error(request.op, request.offset, request.length, device_, stuck_ms_locked(Clock::now()));
-  if (sink_ != nullptr) sink_->completed(std::move(out));
+  if (sink_ == nullptr) return;
+  sink_->completed(closing_ ? closed_outcome(request) : stalled_outcome(request));
 }
 
 bool IoWorker::request_close(uint64_t close_id, uint32_t timeout_ms) {
@@ -384,13 +382,7 @@ void IoWorker::io_loop() {
     if (!close_reported_ && sink_ != nullptr) sink_->closed(close_id_, true);
     close_reported_ = true;
     for (IoRequest& left : queue_) {
-      IoOutcome outcome;
-      outcome.id = left.id;
-      outcome.op = left.op;
-      outcome.ok = false;
-      outcome.error = {"E_CLOSED", "", describe_request(left.op, left.offset, left.length, device_) +
-                                           " refused: the device is closed"};
-      if (sink_ != nullptr) sink_->completed(std::move(outcome));
+      if (sink_ != nullptr) sink_->completed(closed_outcome(left));
     }
     queue_.clear();
     stopping_ = true;
@@ -550,26 +542,24 @@ void IoWorker::enter_stall_locked() {
 
 IoOutcome IoWorker::timeout_outcome(uint64_t id, IoOp op, uint64_t offset, size_t length, uint32_t timeout_ms,
                                     bool queued) {
-  IoOutcome out;
-  out.id = id;
-  out.op = op;
-  out.ok = false;
   std::string what = describe_request(op, offset, length, device_);
   std::string why = queued ? " waited in the queue behind an I/O that is stuck in the kernel"
                            : "; the I/O is still in the kernel";
-  out.error = {"E_DISK_TIMEOUT", "ETIMEDOUT",
-               what + " did not complete within " + std::to_string(timeout_ms) + " ms" + why + ", " + device_ +
-                   " is stalled"};
-  return out;
+  return failed_outcome(id, op,
+                        {"E_DISK_TIMEOUT", "ETIMEDOUT",
+                         what + " did not complete within " + std::to_string(timeout_ms) + " ms" + why + ", " +
+                             device_ + " is stalled"});
 }
 
 IoOutcome IoWorker::stalled_outcome(const IoRequest& request) {
-  IoOutcome out;
-  out.id = request.id;
-  out.op = request.op;
-  out.ok = false;
-  out.error = stalled_error(request.op, request.offset, request.length, device_, stuck_ms_locked(Clock::now()));
-  return out;
+  return failed_outcome(request.id, request.op,
+                        stalled_error(request.op, request.offset, request.length, device_, stuck_ms_locked(Clock::now())));
+}
+
+IoOutcome IoWorker::closed_outcome(const IoRequest& request) {
+  return failed_outcome(request.id, request.op,
+                        {"E_CLOSED", "", describe_request(request.op, request.offset, request.length, device_) +
+                                             " refused: the device is closed"});
 }
 
 IoError stalled_error(IoOp op, uint64_t offset, size_t length, const std::string& device, uint64_t stuck_ms) {

@@ -179,6 +179,7 @@ class IoWorker : public std::enable_shared_from_this<IoWorker> {
   std::optional<Clock::time_point> next_deadline_locked();
   IoOutcome timeout_outcome(uint64_t id, IoOp op, uint64_t offset, size_t length, uint32_t timeout_ms, bool queued);
   IoOutcome stalled_outcome(const IoRequest& request);
+  IoOutcome closed_outcome(const IoRequest& request);
   uint64_t stuck_ms_locked(Clock::time_point now);
 
   const std::string device_;
