@@ -10,6 +10,7 @@ import { YcsError, toYcsError } from '../errors.js';
 import { NoneFenceDriver, PrFenceDriver, createFenceDriver, type FenceDriver, type FenceOutcome } from '../fence/driver.js';
 import type { Config } from './config.js';
 import { deviceAccessFor } from './disk-shell.js';
+import { StepQueue } from './step-queue.js';
 
 export type FenceOutput = Extract<Output, { kind: 'fence' | 'unfence' }>;
 
@@ -90,15 +91,15 @@ export class FenceShell {
     this.opts.log.info({}, 'admitted: registered this host\'s reservation key on every fenced device');
   }
 
-  private queue: Promise<void> = Promise.resolve();
+  /** Every step on the storage, the operator's included, one after the other. */
+  private readonly steps = new StepQueue();
 
-  /** Runs fencing steps one after the other; a failed step is logged, the next still runs. */
+  /** Queues a step of the engine's: a failed step is logged, the next still runs. */
   private enqueue(what: string, step: () => Promise<void>): Promise<void> {
-    this.queue = this.queue.then(step).catch((err: unknown) => {
+    return this.steps.enqueue(step, (err: unknown) => {
       const e = toYcsError(err);
       this.opts.log.error({ code: e.code, step: what }, `fencing step ${what} failed: ${e.message}`);
     });
-    return this.queue;
   }
 
   /** Own I/O failed with RESERVATION CONFLICT: the driver must not re-register by itself. */
@@ -146,13 +147,15 @@ export class FenceShell {
       throw new YcsError('E_INVALID_ARGUMENT', `host must be one of the configured host ids (${this.opts.config.hosts.map((h) => h.id).join(', ')})`);
     }
     if (host === this.opts.config.hostId) throw new YcsError('E_REFUSED', 'a host never fences itself');
-    const outcome = await this.driver.fence(host);
+    // Queued behind the engine's own steps, so it never interleaves with a registration,
+    // a reservation or another fence on the same devices.
+    const outcome = await this.steps.run(() => this.driver.fence(host));
     this.opts.log.warn({ victim: host, outcome: jsonSafe(outcome) }, `operator fenced host ${host}`);
     return jsonSafe(outcome);
   }
 
   async unfenceByOperator(): Promise<unknown> {
-    await this.driver.unfence();
+    await this.steps.run(() => this.driver.unfence());
     this.opts.log.warn({}, 'operator re-registered this host\'s reservation key');
     return jsonSafe(await this.driver.status());
   }
