@@ -48,11 +48,11 @@ void DeviceContext::start_ring_polling(Napi::Env env) {
   const int fd = worker_ ? worker_->ring_event_fd() : -1;
   if (fd < 0 || ring_poll_ != nullptr) return;
   uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return;
   auto* poll = new uv_poll_t();
-  if (uv_poll_init(loop, poll, fd) != 0) {
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr || uv_poll_init(loop, poll, fd) != 0) {
     delete poll;
-    return;  // nothing polls the ring, so nothing is submitted to it: see close()
+    worker_->drop_ring();  // nothing could reap from it: sector I/O takes the I/O thread
+    return;
   }
   poll->data = this;
   uv_poll_start(poll, UV_READABLE, OnRingReady);

@@ -226,6 +226,11 @@ void IoWorker::hold_ring(bool held) {
   ring_held_ = held;
 }
 
+void IoWorker::drop_ring() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!ring_busy_locked()) ring_.reset();
+}
+
 int IoWorker::ring_event_fd() {
   std::lock_guard<std::mutex> lock(mutex_);
   return ring_ ? ring_->event_fd() : -1;

@@ -121,6 +121,8 @@ class IoWorker : public std::enable_shared_from_this<IoWorker> {
   // While held, every job runs on the I/O thread: the native heartbeat writer holds it, so
   // its writes never queue behind a ring job whose completion waits for the JS thread.
   void hold_ring(bool held);
+  // Gives the ring up for good, right after open when the event loop cannot poll it.
+  void drop_ring();
   // "io_uring" or "thread": how sector reads and writes are issued.
   const char* engine();
   // For submitters off the JS thread (the heartbeat writer): a refused request is
