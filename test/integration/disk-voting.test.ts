@@ -64,6 +64,25 @@ describe('VotingDisk', () => {
     expect(inspection.votes.filter((v) => v.verdict === 'ok')).toHaveLength(2);
   });
 
+  it('reuses its area buffer without letting one read\'s results change under the next', async () => {
+    const loop = createLoop(scratch.dir, 4 * MIB, 512);
+    await initVotingDisk(loop.device, { clusterName: 'reuse', hostSlots: 3 });
+    const disk = await openDisk(loop.device);
+    const beat = (sequence: number) => ({ hostId: 2, incarnation: 1, sequence, payload: { role: 'standby' as const, epoch: 3, masterId: 1, heard: [1], resources: [], flags: 0 } });
+    await disk.writeHeartbeat(beat(1));
+    const first = await disk.readHeartbeats();
+    await disk.writeHeartbeat(beat(2));
+    const second = await disk.readHeartbeats();
+    expect(first[1]!.record?.sequence).toBe(1); // decoded values are copies, not views of the buffer
+    expect(second[1]!.record?.sequence).toBe(2);
+    // Reads in flight together each get their own buffer.
+    await disk.writeHeartbeat(beat(3));
+    const together = await Promise.all([disk.readHeartbeats(), disk.readHeartbeats(), disk.readVotes()]);
+    expect(together[0][1]!.record?.sequence).toBe(3);
+    expect(together[1][1]!.record?.sequence).toBe(3);
+    expect(together[2].map((v) => v.verdict)).toEqual(['empty', 'empty', 'empty']);
+  });
+
   it('refuses another cluster\'s disk, a wrong sector size and a truncated copy', async () => {
     const file = sparseFile(join(scratch.dir, 'disk.img'), 4 * MIB);
     const header = await initVotingDisk(file, { clusterName: 'mine', hostSlots: 4 });
