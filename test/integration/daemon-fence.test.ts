@@ -6,19 +6,12 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusResult } from '../../src/cli/status.js';
 import { callDaemon } from '../../src/daemon/control-client.js';
-import { agreedMaster, startLocalCluster, type LocalCluster } from '../../src/demo/cluster.js';
+import { agreedMaster, type LocalCluster } from '../../src/demo/cluster.js';
 import { isYcsError } from '../../src/errors.js';
-import { scratchDir } from '../helpers/loop.js';
-import { startTgtd, type Tgtd } from '../helpers/tgtd.js';
+import { registeredHosts, startFencedCluster, type FencedCluster, type FenceStatusJson } from '../helpers/fenced-cluster.js';
 import { waitUntil as pollProbe } from '../helpers/wait.js';
 
-interface FenceStatusJson {
-  state: string;
-  devices: Array<{ registrations?: Array<{ hostId: number | null; count: number }>; reservation?: { hostId: number | null; type: number } | null }>;
-}
-
-let scratch: { dir: string; remove(): void };
-let tgtd: Tgtd | undefined;
+let fixture: FencedCluster | undefined;
 let cluster: LocalCluster | undefined;
 let master: number;
 
@@ -26,33 +19,16 @@ function fenceStatus(hostId: number): Promise<FenceStatusJson> {
   return callDaemon(cluster!.host(hostId).socketPath, 'fence-status', {}) as Promise<FenceStatusJson>;
 }
 
-function registeredHosts(status: FenceStatusJson): number[] {
-  return (status.devices[0]?.registrations ?? []).map((r) => r.hostId ?? 0).sort((a, b) => a - b);
-}
-
 const waitUntil = <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> =>
   pollProbe(what, timeoutMs, probe, 100);
 
 beforeAll(async () => {
-  scratch = scratchDir('ycs-daemon-fence-');
-  tgtd = await startTgtd({ dir: scratch.dir, sizeBytes: 16 << 20 });
-  // Timeouts above the defaults: other test files may load the machine at the same time.
-  cluster = await startLocalCluster({
-    dir: scratch.dir,
-    votingDisks: [tgtd.url()],
-    fencing: 'iscsi-pr',
-    timeouts: { DISK_HB_KEEP_ALIVE: 3000, NETWORK_HB_TIMEOUT: 3000 },
-  });
-  master = await cluster.waitFor((s) => agreedMaster(s), 30_000, 'an agreed master');
+  fixture = await startFencedCluster('ycs-daemon-fence-');
+  ({ cluster, master } = fixture);
 }, 60_000);
 
 afterAll(async () => {
-  try {
-    await cluster?.stop();
-    await tgtd?.stop();
-  } finally {
-    scratch?.remove();
-  }
+  await fixture?.stop();
 }, 60_000);
 
 describe('fencing through the daemon on an iSCSI LUN', () => {

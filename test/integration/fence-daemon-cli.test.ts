@@ -5,26 +5,19 @@
 // cluster admits the host. Needs root and tgtd.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agreedMaster, startLocalCluster, type LocalCluster } from '../../src/demo/cluster.js';
+import { agreedMaster, type LocalCluster } from '../../src/demo/cluster.js';
 import { ensureBuilt, expectOneLineError, ycsctlAsync, type CliRun } from '../helpers/cli.js';
-import { scratchDir } from '../helpers/loop.js';
-import { startTgtd, type Tgtd } from '../helpers/tgtd.js';
+import { registeredHosts as registered, startFencedCluster, type FencedCluster, type FenceStatusJson } from '../helpers/fenced-cluster.js';
+import type { Tgtd } from '../helpers/tgtd.js';
 import { waitUntil as pollProbe } from '../helpers/wait.js';
-
 
 const ycsctl = (...args: string[]): Promise<CliRun> => ycsctlAsync(args, 30_000);
 const oneLineError = expectOneLineError;
 
-interface FenceStatusJson {
-  hostId: number;
-  key: string;
-  state: string;
-  devices: Array<{ device: string; reservation: { hostId: number | null; type: number } | null; registrations: Array<{ key: string; hostId: number | null; count: number }> }>;
-}
-
 const waitUntil = <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> =>
   pollProbe(what, timeoutMs, probe, 150);
 
+let fixture: FencedCluster | undefined;
 let scratch: { dir: string; remove(): void };
 let tgtd: Tgtd | undefined;
 let cluster: LocalCluster | undefined;
@@ -40,21 +33,10 @@ async function fenceStatusJson(host: number): Promise<FenceStatusJson> {
   return JSON.parse(run.stdout) as FenceStatusJson;
 }
 
-const registered = (s: FenceStatusJson): number[] =>
-  (s.devices[0]?.registrations ?? []).map((r) => r.hostId ?? 0).sort((a, b) => a - b);
-
 beforeAll(async () => {
   ensureBuilt();
-  scratch = scratchDir('ycs-fence-daemon-cli-');
-  tgtd = await startTgtd({ dir: scratch.dir, sizeBytes: 16 << 20 });
-  // Timeouts above the defaults: other test files may load the machine at the same time.
-  cluster = await startLocalCluster({
-    dir: scratch.dir,
-    votingDisks: [tgtd.url()],
-    fencing: 'iscsi-pr',
-    timeouts: { DISK_HB_KEEP_ALIVE: 3000, NETWORK_HB_TIMEOUT: 3000 },
-  });
-  master = await cluster.waitFor((s) => agreedMaster(s), 30_000, 'an agreed master');
+  fixture = await startFencedCluster('ycs-fence-daemon-cli-');
+  ({ scratch, tgtd, cluster, master } = fixture);
   victim = master === 3 ? 2 : 3;
   bystander = [1, 2, 3].find((h) => h !== master && h !== victim)!;
   await waitUntil('three registrations and the master reservation', 15_000, async () => {
@@ -64,12 +46,7 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  try {
-    await cluster?.stop();
-    await tgtd?.stop();
-  } finally {
-    scratch?.remove();
-  }
+  await fixture?.stop();
 }, 60_000);
 
 describe('ycsctl fence through the daemon', () => {

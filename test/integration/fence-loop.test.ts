@@ -3,20 +3,10 @@
 // persistent reservations" with the device's name.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SectorDevice } from '../../src/disk/device.js';
-import { YcsError } from '../../src/errors.js';
 import { PrFenceDriver } from '../../src/fence/driver.js';
 import { BlockPrTransport, prTransportFor, ScsiPrTransport } from '../../src/fence/transport.js';
+import { rejection } from '../helpers/rejection.js';
 import { createLoop, detachAll, scratchDir, type LoopDevice } from '../helpers/loop.js';
-
-async function rejection(promise: Promise<unknown>): Promise<YcsError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof YcsError) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('persistent reservations on a loop device', () => {
   let scratch: { dir: string; remove(): void };

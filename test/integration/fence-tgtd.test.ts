@@ -5,13 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HeartbeatPayload, SlotRecord } from '../../src/core/types.js';
 import { SectorDevice } from '../../src/disk/device.js';
 import { initVotingDisk, VotingDisk } from '../../src/disk/voting-disk.js';
-import { YcsError } from '../../src/errors.js';
 import { prInCdb, PrType } from '../../src/fence/cdb.js';
 import { PrFenceDriver } from '../../src/fence/driver.js';
 import { reservationKey } from '../../src/fence/keys.js';
 import { decodeSense } from '../../src/fence/sense.js';
 import { ScsiPrTransport } from '../../src/fence/transport.js';
 import { scratchDir } from '../helpers/loop.js';
+import { rejection } from '../helpers/rejection.js';
 import { startTgtd, type Tgtd } from '../helpers/tgtd.js';
 
 const SECTOR = 512;
@@ -26,16 +26,6 @@ interface Host {
   device: SectorDevice;
   transport: ScsiPrTransport;
   driver: PrFenceDriver;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<YcsError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof YcsError) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** A raw WRITE(16) of one sector at LBA `lba`, so the test sees every status itself. */

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isYcsError, YcsError } from '../../src/errors.js';
 import { fromNativeError, SectorDevice, type DeviceHealth } from '../../src/disk/device.js';
 import { scratchDir, sparseFile } from '../helpers/loop.js';
+import { rejection as rejected } from '../helpers/rejection.js';
 
 const MiB = 1024 * 1024;
 
@@ -24,16 +25,6 @@ function thrown(fn: () => unknown): YcsError {
     throw err;
   }
   throw new Error('expected a synchronous YcsError');
-}
-
-async function rejected(p: Promise<unknown>): Promise<YcsError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof YcsError) return err;
-    throw err;
-  }
-  throw new Error('expected a rejected promise');
 }
 
 describe('SectorDevice on a regular file', () => {
