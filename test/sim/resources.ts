@@ -23,6 +23,11 @@ function dbEvent(w: World, h: SimHost, code: string, delayMs: number, run: () =>
   w.after(delayMs, { code, host: h.id, gate: 'db', inc: h.incarnation, run });
 }
 
+/** What the database tells this host's ycs over heartbeat 2, 0.1 ms later. */
+function dbTells(w: World, h: SimHost, resource: number, event: 'connected' | 'heartbeat' | 'disconnected'): void {
+  w.deliver(h.id, h.incarnation, 0.1, `db-${event}`, (nowMs) => ({ kind: 'resource-event', nowMs, resource, event }));
+}
+
 function done(w: World, h: SimHost, resource: number, action: ResourceAction, ok: boolean): void {
   w.deliver(h.id, h.incarnation, 0, 'resource-done', (nowMs) => ({
     kind: 'resource-action-done',
@@ -46,12 +51,7 @@ export function resourceAction(w: World, h: SimHost, resource: number, action: R
         if (db.state !== 'starting') return done(w, h, resource, action, false);
         db.state = 'standby';
         const g = db.generation;
-        w.deliver(h.id, h.incarnation, 0.1, 'db-connected', (nowMs) => ({
-          kind: 'resource-event',
-          nowMs,
-          resource,
-          event: 'connected',
-        }));
+        dbTells(w, h, resource, 'connected');
         heartbeatChain(w, h, resource, g);
         done(w, h, resource, action, true);
       });
@@ -90,12 +90,7 @@ function heartbeatChain(w: World, h: SimHost, resource: number, generation: numb
   const interval = h.realDelay(w.timeouts.netHbIntervalMs);
   dbEvent(w, h, 'db-heartbeat', interval * w.rng.db.range(0.9, 1.1), () => {
     if (!db || db.generation !== generation) return;
-    w.deliver(h.id, h.incarnation, 0.1, 'db-heartbeat', (nowMs) => ({
-      kind: 'resource-event',
-      nowMs,
-      resource,
-      event: 'heartbeat',
-    }));
+    dbTells(w, h, resource, 'heartbeat');
     heartbeatChain(w, h, resource, generation);
   });
 }
@@ -116,12 +111,7 @@ export function crashDb(w: World, h: SimHost, resource: number): void {
   db.state = 'failed';
   db.generation += 1;
   w.check.onPrimariesChanged(resource);
-  w.deliver(h.id, h.incarnation, 0.1, 'db-disconnected', (nowMs) => ({
-    kind: 'resource-event',
-    nowMs,
-    resource,
-    event: 'disconnected',
-  }));
+  dbTells(w, h, resource, 'disconnected');
 }
 
 /** The host went down: every database on it is gone with it. */
