@@ -38,6 +38,11 @@ export interface EngineConfig {
   /** 'pr': the new master fences evicted hosts (SCSI-3 PR) and may promote once fenced. */
   fencing: 'pr' | 'none';
   /**
+   * With 'pr': how many devices carry reservations (the voting disks, then the data disks,
+   * in the fence shell's order); `register` and `reserve` outputs name one of them. 0 with 'none'.
+   */
+  fenceDeviceCount: number;
+  /**
    * The highest epoch this host's own sectors showed at start (heartbeat epoch, vote
    * copies' decided epoch and instance - 1, on every disk): an epoch known to be decided.
    * The first heartbeat of a run is written before the first read, so without it a
@@ -47,9 +52,11 @@ export interface EngineConfig {
   rules?: BrokenRules;
 }
 
-export interface EngineConfigInput extends Omit<EngineConfig, 'timeouts' | 'fencing'> {
+export interface EngineConfigInput extends Omit<EngineConfig, 'timeouts' | 'fencing' | 'fenceDeviceCount'> {
   timeouts?: Timeouts;
   fencing?: 'pr' | 'none';
+  /** Defaults to the voting disks (diskCount) with 'pr', 0 with 'none'. */
+  fenceDeviceCount?: number;
 }
 
 function invalid(message: string): never {
@@ -62,6 +69,7 @@ export function resolveConfig(input: EngineConfigInput): EngineConfig {
     hostIds: [...new Set(input.hostIds)].sort((a, b) => a - b),
     timeouts: input.timeouts ?? deriveTimeouts(),
     fencing: input.fencing ?? 'none',
+    fenceDeviceCount: input.fencing === 'pr' ? (input.fenceDeviceCount ?? input.diskCount) : 0,
   };
   const isHostId = (h: number): boolean => Number.isInteger(h) && h >= 1 && h <= 255;
   if (!isHostId(config.hostId)) invalid(`hostId must be an integer 1..255, got ${config.hostId}`);
@@ -71,6 +79,9 @@ export function resolveConfig(input: EngineConfigInput): EngineConfig {
   if (config.resources.length > 16) invalid('at most 16 resources');
   if (!Number.isSafeInteger(config.incarnation) || config.incarnation < 1) {
     invalid(`incarnation must be a positive safe integer, got ${config.incarnation}`);
+  }
+  if (config.fencing === 'pr' && (!Number.isInteger(config.fenceDeviceCount) || config.fenceDeviceCount < 1 || config.fenceDeviceCount > 64)) {
+    invalid(`fenceDeviceCount must be an integer 1..64 with PR fencing, got ${config.fenceDeviceCount}`);
   }
   const floor = config.epochFloor ?? 0;
   if (!Number.isSafeInteger(floor) || floor < 0) invalid(`epochFloor must be a non-negative safe integer, got ${floor}`);

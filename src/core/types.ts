@@ -82,6 +82,9 @@ export type ResourceEvent =
 
 export type ResourceAction = 'start' | 'stop' | 'promote' | 'demote';
 
+/** A step on a fenced device that the engine orders (the fence of a victim is its own output). */
+export type FenceStep = 'register' | 'reserve';
+
 /** Network heartbeat 1 message body (the transport adds auth, incarnation, sequence). */
 export interface NetHeartbeat {
   from: HostId;
@@ -110,6 +113,8 @@ export type Input =
   | { kind: 'resource-event'; nowMs: number; resource: number; event: ResourceEvent }
   | { kind: 'resource-action-done'; nowMs: number; resource: number; action: ResourceAction; ok: boolean }
   | { kind: 'fence-done'; nowMs: number; victim: HostId; ok: boolean; detail?: string }
+  // The result of a `register` or `reserve` output on one fenced device.
+  | { kind: 'fence-step-done'; nowMs: number; step: FenceStep; device: number; ok: boolean; detail?: string }
   | { kind: 'shutdown'; nowMs: number }; // operator asked the daemon to stop normally
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -120,8 +125,21 @@ export type Output =
   | { kind: 'write-vote'; requestId: number; disk: number; record: SlotRecord<VotePayload> }
   | { kind: 'send-heartbeat'; message: NetHeartbeat } // to every peer
   | { kind: 'fence'; victim: HostId; epoch: number }
-  // Re-register own reservation key: emitted once a decision admits a host that was fenced.
-  | { kind: 'unfence'; epoch: number }
+  // Register own reservation key on fenced device `device` (REGISTER AND IGNORE EXISTING
+  // KEY): only while a decision admits this host, also after it was fenced.
+  | { kind: 'register'; device: number; epoch: number }
+  // Hold the master reservation (Write Exclusive - Registrants Only) on `device`: once per
+  // master term, after the term's fences.
+  | { kind: 'reserve'; device: number; epoch: number }
+  // Resource `resource` may act in its role until `untilMs` (own clock). `primary`: the grant
+  // bounds write authority (it never outlasts the master window); otherwise it only says
+  // that ycs is alive. The shell answers heartbeat 2 with what is left of the latest grant.
+  | { kind: 'grant-lease'; resource: number; untilMs: number; primary: boolean }
+  // Every resource loses primary write authority at once (this host stopped being master),
+  // before any queued demote or stop runs.
+  | { kind: 'revoke-authority'; reason: string }
+  // The decided member set changed (the first decision a run learns admits every member).
+  | { kind: 'membership'; epoch: number; masterId: HostId; members: HostId[]; admitted: HostId[]; evicted: HostId[] }
   | { kind: 'resource'; resource: number; action: ResourceAction; epoch: number }
   | { kind: 'role-change'; from: Role; to: Role; epoch: number; masterId: HostId | 0; reason: string }
   | { kind: 'log'; level: LogLevel; msg: string; fields?: Record<string, unknown> }
