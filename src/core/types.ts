@@ -128,6 +128,8 @@ export type Output =
   // Register own reservation key on fenced device `device` (REGISTER AND IGNORE EXISTING
   // KEY): only while a decision admits this host, also after it was fenced.
   | { kind: 'register'; device: number; epoch: number }
+  // Transitional (replaced by `register`; goes when the engine emits register).
+  | { kind: 'unfence'; epoch: number }
   // Hold the master reservation (Write Exclusive - Registrants Only) on `device`: once per
   // master term, after the term's fences.
   | { kind: 'reserve'; device: number; epoch: number }

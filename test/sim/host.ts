@@ -261,5 +261,7 @@ function describeOutput(out: Output): string {
       return `resource ${out.resource} ${out.action} epoch ${out.epoch}`;
     case 'exit':
       return out.reason;
+    default:
+      return JSON.stringify(out);
   }
 }
