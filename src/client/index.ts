@@ -157,9 +157,13 @@ class Hb2Client implements YcsClient {
     const sentAtMs = this.sentAtMs.get(seq);
     if (sentAtMs === undefined) return; // not ours, or older than one already acked
     for (const key of this.sentAtMs.keys()) if (key <= seq) this.sentAtMs.delete(key);
+    // A lease holds only for the authority it was granted with: a standby's lease (it only
+    // says that ycs is alive) must never stretch a primary's, which ends with the master
+    // window. A new role or epoch starts from this ack's lease alone.
+    const sameAuthority = role === this.serverRole && epoch === this.epoch;
     this.serverRole = role;
     this.epoch = epoch;
-    this.leaseUntilMs = Math.max(this.leaseUntilMs, sentAtMs + leaseMs);
+    this.leaseUntilMs = sameAuthority ? Math.max(this.leaseUntilMs, sentAtMs + leaseMs) : sentAtMs + leaseMs;
     this.armLeaseTimer();
   }
 

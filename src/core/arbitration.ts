@@ -4,6 +4,7 @@
 // master cluster using Raft") would implement the same interface with a compare-and-swap
 // on a key per epoch; its I/O would replace the vote-sector rounds.
 
+import { assert } from './assert.js';
 import type { DiskReadResult, DiskRounds, Round } from './disk-rounds.js';
 import {
   EMPTY_BLOCK,
@@ -49,6 +50,8 @@ export class DiskPaxosArbiter implements Arbiter {
   /** Highest epoch any trusted sector showed since start (heartbeats, blocks, the start floor): the recovery floor. */
   private highestEpochSeen = 0;
   private refusalLogged = false;
+  /** The (instance, ballot) of our last vote write: they never go back. */
+  private written = { instance: 0, mbal: 0 };
 
   constructor(
     private readonly selfId: HostId,
@@ -119,7 +122,7 @@ export class DiskPaxosArbiter implements Arbiter {
   }
 
   propose(nowMs: number, value: Decision, out: Output[]): { ballot: number } {
-    if (!this.recovered) throw new Error('engine invariant: proposing before recovering own block');
+    assert(this.recovered, 'proposing before recovering own block');
     const instance = value.epoch;
     const sameInstance = this.own.instance === instance;
     const seen = Math.max(this.seenRound, sameInstance ? roundOf(this.own.mbal) : 0);
@@ -181,7 +184,13 @@ export class DiskPaxosArbiter implements Arbiter {
   }
 
   private write(nowMs: number, purpose: string, out: Output[]): Round {
-    if (!this.recovered) throw new Error('engine invariant: vote write before recovering own block');
+    assert(this.recovered, 'vote write before recovering own block');
+    const [instance, mbal] = [this.own.instance, this.own.mbal];
+    assert(
+      instance > this.written.instance || (instance === this.written.instance && mbal >= this.written.mbal),
+      () => `ballot shrinks: writing instance ${instance} mbal ${mbal} after instance ${this.written.instance} mbal ${this.written.mbal}`,
+    );
+    this.written = { instance, mbal };
     const record = { hostId: this.selfId, incarnation: this.incarnation, sequence: ++this.voteSeq, payload: cloneBlock(this.own) };
     return this.rounds.issueVoteWrite(nowMs, purpose, record, out);
   }

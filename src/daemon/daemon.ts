@@ -165,7 +165,7 @@ export class Daemon {
    * without write authority get a plain lease (it only tells them ycs is alive).
    */
   private leaseFor(engine: Engine, index: number): number {
-    if (engine instanceof ClusterEngine && engine.role === 'master') return Math.floor(engine.windowRemainingMs(this.now()));
+    if (engine instanceof ClusterEngine && engine.role === 'master') return Math.floor(Math.max(0, (engine.windowEndMs() ?? 0) - this.now()));
     const authority = this.parts.resources?.manager.authority(index);
     return authority === undefined || authority.role === 'primary' ? 0 : this.config.timeouts.leaseMs;
   }

@@ -19,6 +19,7 @@ export interface SimTimeouts {
   rho: number; // bound on clock-rate drift, as a fraction (0.01 = 1%)
   maxSlowMs: number; // event-loop / I/O latency spike a slow host may have without eviction
   failoverBoundMs: number; // documented bound: faults healed -> a master exists
+  leaseMs: number; // the master window; a primary grant never runs further ahead
 }
 
 export interface EngineSetup {

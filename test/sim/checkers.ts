@@ -48,6 +48,8 @@ export class Checker {
   maxMasterEpoch = 0;
   private readonly heartbeatEpoch = new Map<number, number>();
   private readonly lastWrite = new Map<number, { host: number; epoch: number }>();
+  /** Per host: own-clock end of the latest primary grant per resource, while it is master. */
+  private readonly primaryGrants = new Map<number, Map<number, number>>();
 
   constructor(private readonly world: World) {}
 
@@ -60,7 +62,7 @@ export class Checker {
   }
 
   acting(h: SimHost): boolean {
-    return h.alive && !h.ycsFrozen && !this.world.dataFenced.has(h.id);
+    return h.alive && !h.ycsFrozen && !this.world.storage.fencedFromData(h.id);
   }
 
   onStart(h: SimHost): void {
@@ -93,6 +95,13 @@ export class Checker {
           break;
         case 'resource':
           if (out.action === 'promote') this.onPromote(h, out.resource, out.epoch);
+          break;
+        case 'grant-lease':
+          this.onGrant(h, out);
+          break;
+        case 'revoke-authority':
+          if (h.role === 'master') this.violation('revoke-while-master', h.id, out.reason);
+          this.primaryGrants.delete(h.id);
           break;
         default:
           break;
@@ -174,11 +183,11 @@ export class Checker {
     if (d && d.masterId !== h.id) this.violation('promote-not-decided', h.id, `epoch ${epoch} master is ${d.masterId}`);
   }
 
-  /** A host re-registers at the storage only once a decision admits it (issue 4). */
-  onUnfence(h: SimHost, epoch: number): void {
+  /** A host registers at the storage only while a decision admits it (never before). */
+  onRegister(h: SimHost, epoch: number): void {
     const d = this.decided.get(epoch);
-    if (!d) this.violation('unfence-without-decision', h.id, `epoch ${epoch} has no known decision`);
-    else if (!d.members.includes(h.id)) this.violation('unfence-not-admitted', h.id, `epoch ${epoch} members ${d.members.join(',')}`);
+    if (!d) this.violation('register-without-decision', h.id, `epoch ${epoch} has no known decision`);
+    else if (!d.members.includes(h.id)) this.violation('register-not-admitted', h.id, `epoch ${epoch} members ${d.members.join(',')}`);
   }
 
   /** After every step: the stepping host, if master, must be the only acting master. */
@@ -201,7 +210,7 @@ export class Checker {
   onPrimariesChanged(resource: number): void {
     const acting = this.world.hosts.filter((h) => {
       const db = h.dbs[resource];
-      return db?.state === 'primary' && h.alive && !h.frozen && !this.world.dataFenced.has(h.id);
+      return db?.actsAsPrimary(this.world.now) === true && h.alive && !h.frozen && !this.world.storage.fencedFromData(h.id);
     });
     if (acting.length > 1) {
       const who = acting.map((h) => `host ${h.id} epoch ${h.dbs[resource]?.epoch}`).join(', ');
@@ -209,7 +218,24 @@ export class Checker {
     }
   }
 
+  /** A primary grant only from the master, and never more than one lease ahead. */
+  private onGrant(h: SimHost, g: Extract<Output, { kind: 'grant-lease' }>): void {
+    if (!g.primary) return;
+    if (h.role !== 'master') this.violation('primary-grant-not-master', h.id, `resource ${g.resource} role ${h.role}`);
+    const leaseMs = this.world.timeouts.leaseMs;
+    if (this.world.options.brokenRule === undefined && g.untilMs > h.localNow() + leaseMs) {
+      this.violation('primary-grant-too-long', h.id, `resource ${g.resource} until ${g.untilMs} is beyond ${h.localNow()} + lease ${leaseMs}`);
+    }
+    const grants = this.primaryGrants.get(h.id) ?? new Map<number, number>();
+    grants.set(g.resource, g.untilMs);
+    this.primaryGrants.set(h.id, grants);
+  }
+
   onDataWrite(h: SimHost, resource: number, epoch: number): void {
+    const until = this.primaryGrants.get(h.id)?.get(resource);
+    if (until === undefined || h.localNow() >= until) {
+      this.violation('write-outside-lease', h.id, `resource ${resource} epoch ${epoch} wrote at ${h.localNow()}, primary grant until ${until ?? 'none'}`);
+    }
     const last = this.lastWrite.get(resource);
     if (last && last.epoch > epoch) {
       this.violation('stale-primary-write', h.id, `resource ${resource} epoch ${epoch} after host ${last.host} wrote at epoch ${last.epoch}`);

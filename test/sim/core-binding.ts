@@ -43,6 +43,7 @@ export function simTimeouts(t: Timeouts): SimTimeouts {
     rho: t.clockDriftRho,
     maxSlowMs: t.slowSpikeMs,
     failoverBoundMs: t.livenessBoundMs,
+    leaseMs: t.leaseMs,
   };
 }
 
@@ -67,6 +68,8 @@ export const coreBinding: EngineBinding = {
       incarnation: setup.incarnation,
       epochFloor: setup.epochFloor,
       fencing: setup.fencing,
+      // the voting disks and the shared data LUN (test/sim/fence.ts numbers them so)
+      fenceDeviceCount: setup.fencing === 'pr' ? setup.diskCount + 1 : 0,
       ...(setup.brokenRule ? { rules } : {}),
     });
   },

@@ -42,7 +42,6 @@ export class VotingDisk {
   private readonly voteCopies: Array<Array<SlotRead<VotePayload>>>;
   /** Per `${host}:${incarnation}` (one daemon process): the copy its next vote write goes to. */
   private readonly voteTargets = new Map<string, number>();
-  readonly fenced = new Set<HostId>();
   stalls: Window[] = [];
   errors: Window[] = [];
   private readonly channels = new Map<HostId, Channel>();
@@ -273,7 +272,7 @@ function writeEffect<P>(
   p: Planned,
 ): DiskError | 'ok' {
   const torn = Object.freeze({ hostId: h.id, verdict: 'crc-mismatch' as const });
-  if (disk.fenced.has(h.id)) return 'reservation-conflict'; // PREEMPT AND ABORT: never stored
+  if (w.storage.refuses(h.id, disk.index)) return 'reservation-conflict'; // not registered under a reservation: never stored
   const copy = area === 'vote' ? disk.voteTarget(h.id, inc) : 0;
   const where = area === 'vote' ? `vote slot ${h.id} copy ${'AB'[copy]}` : `heartbeat slot ${h.id}`;
   const powerLost = h.powerLossCrash && (h.incarnation !== inc || !h.alive) && h.crashedAtMs >= p.startMs;

@@ -20,6 +20,9 @@ export const FAULT_KINDS = [
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
+/** Share of drawn stalls that are wedges of the ycs engine instead (see 'stall'). */
+const WEDGE_ODDS = 0.3;
+
 export function pickVictim(w: World): SimHost {
   const rng = w.rng.faults;
   const master = w.hosts.find((h) => h.alive && h.role === 'master');
@@ -75,8 +78,16 @@ export function injectRandomFault(w: World): void {
       return crashHost(w, victim, rng.chance(0.5) ? span(200, 3_000) : span(3_000, 30_000), rng.chance(0.2));
     case 'pause': // false death: longer than every timeout, then the host resumes as it was
       return victim.freeze(span(1.2, 5) * t.keepAliveMs, true);
-    case 'stall': // a merely slow host: must not be evicted for this
-      return victim.freeze(span(20, t.maxSlowMs), false);
+    case 'stall': {
+      // a merely slow host: must not be evicted for this
+      const stallMs = span(20, t.maxSlowMs);
+      // Some stalls are a wedge instead: ycs stuck past every timeout while its host, its
+      // databases and the heartbeat-2 acks live on. Drawn from a stream of its own, so the
+      // seeds of every other fault schedule stay as they were before wedges existed.
+      const wedge = w.rng.wedge;
+      if (wedge.chance(WEDGE_ODDS)) return victim.freeze(wedge.range(1.2, 5) * t.keepAliveMs, false, true);
+      return victim.freeze(stallMs, false);
+    }
     case 'disk-stall': {
       const d = rng.pick(w.disks);
       const hosts = rng.chance(0.5) ? null : new Set([victim.id]);

@@ -5,8 +5,8 @@ import { ownEpochFloor } from '../../src/core/arbitration.js';
 import type { Input, Output, Role } from '../../src/core/types.js';
 import type { SimEngine } from './binding.js';
 import { submitRead, submitWrite } from './disk.js';
-import { applyFence, applyUnfence } from './fence.js';
-import { crashAllDbs, resourceAction, SimDb } from './resources.js';
+import { applyFence, applyFenceStep } from './fence.js';
+import { crashAllDbs, resourceAction, revokeAuthority, SimDb } from './resources.js';
 import type { Gate, SimEvent, World } from './world.js';
 
 export class SimHost {
@@ -23,6 +23,8 @@ export class SimHost {
   epoch = 0;
   masterId = 0;
   readonly dbs: SimDb[];
+  /** The latest grant-lease per resource (own clock), as the daemon's heartbeat-2 shell keeps it. */
+  readonly grants: Array<{ untilMs: number; primary: boolean } | null>;
   private clockBaseLocal: number;
   private clockBaseReal = 0;
   private rate: number;
@@ -37,6 +39,7 @@ export class SimHost {
     const fraction = world.knobs.skewFractions[id - 1] ?? 0;
     this.rate = 1 + fraction * world.timeouts.rho;
     this.dbs = world.resources.map(() => new SimDb());
+    this.grants = world.resources.map(() => null);
   }
 
   localNow(): number {
@@ -72,6 +75,7 @@ export class SimHost {
     this.epoch = 0;
     this.masterId = 0;
     this.epochFloor = this.startEpochFloor();
+    this.grants.fill(null);
     this.engine = w.binding.create({
       hostId: this.id,
       hostIds: w.hosts.map((h) => h.id),
@@ -120,13 +124,16 @@ export class SimHost {
     return gate === 'db' && this.frozen;
   }
 
-  /** Freeze the whole host (false death) or only its ycs event loop (slow host). */
-  freeze(durationMs: number, wholeHost: boolean): void {
+  /**
+   * Freeze the whole host (false death) or only its ycs engine: a slow host (by at most the
+   * spike the timeouts tolerate: those stalls never chain) or, with `wedged`, an engine
+   * stuck for any time while the host, its databases and the heartbeat-2 acks carry on.
+   */
+  freeze(durationMs: number, wholeHost: boolean, wedged = false): void {
     if (!this.alive) return;
     const until = this.world.now + durationMs;
     if (wholeHost) this.pausedUntil = Math.max(this.pausedUntil, until);
-    // A slow host is slow by at most the spike the timeouts tolerate: stalls never chain
-    // (a longer ycs-only freeze with the database still writing is outside the model).
+    else if (wedged) this.stalledUntil = Math.max(this.stalledUntil, until);
     else if (this.ycsFrozen) return;
     else this.stalledUntil = until;
     this.resumeTickDue = true;
@@ -216,9 +223,19 @@ export class SimHost {
       case 'fence':
         applyFence(w, this, out.victim);
         return;
-      case 'unfence':
-        applyUnfence(w, this, out.epoch);
+      case 'register':
+      case 'reserve':
+        applyFenceStep(w, this, out.kind, out.device, out.epoch);
         return;
+      case 'grant-lease':
+        this.grants[out.resource] = { untilMs: out.untilMs, primary: out.primary };
+        return;
+      case 'revoke-authority':
+        revokeAuthority(this);
+        w.check.onHostStateChanged(this, 'revoked');
+        return;
+      case 'membership':
+        return; // a log line in the daemon
       case 'resource':
         resourceAction(w, this, out.resource, out.action, out.epoch);
         return;
@@ -255,8 +272,15 @@ function describeOutput(out: Output): string {
       return `seq ${out.message.sequence} ${out.message.role} epoch ${out.message.epoch}`;
     case 'fence':
       return `victim ${out.victim} epoch ${out.epoch}`;
-    case 'unfence':
-      return `epoch ${out.epoch}`;
+    case 'register':
+    case 'reserve':
+      return `device ${out.device} epoch ${out.epoch}`;
+    case 'grant-lease':
+      return `resource ${out.resource} until ${out.untilMs.toFixed(1)}${out.primary ? ' primary' : ''}`;
+    case 'revoke-authority':
+      return out.reason;
+    case 'membership':
+      return `epoch ${out.epoch} members [${out.members.join(',')}] admitted [${out.admitted.join(',')}] evicted [${out.evicted.join(',')}]`;
     case 'resource':
       return `resource ${out.resource} ${out.action} epoch ${out.epoch}`;
     case 'exit':

@@ -3,6 +3,11 @@
 // to its data LUN every few milliseconds, and those writes are what the split-brain
 // checker judges. demote and stop block new I/O at once (the seed: block new I/O, let old
 // I/O finish), the action's completion comes later.
+//
+// Heartbeat 2 leases: ycs's shell answers each heartbeat with what is left of the latest
+// grant the engine emitted for that resource (SimHost.grants), without asking the engine,
+// so a wedged engine's grants simply run out. A primary writes only while its lease from
+// a primary grant holds; a revoke-authority ends it at once.
 import type { ResourceAction, ResourceState } from '../../src/core/types.js';
 import type { SimHost } from './host.js';
 import type { World } from './world.js';
@@ -13,6 +18,32 @@ export class SimDb {
   state: ResourceState = 'offline';
   epoch = 0;
   generation = 0; // bumped whenever the process starts or stops; old chains then end
+  /** Real time until which this database may write as primary (its heartbeat-2 lease). */
+  leaseUntil = -Infinity;
+
+  /** Primary and inside a lease the engine granted: what the split-brain checkers count. */
+  actsAsPrimary(nowMs: number): boolean {
+    return this.state === 'primary' && nowMs < this.leaseUntil;
+  }
+}
+
+/**
+ * The shell acks a heartbeat of resource `resource`: a primary database's lease runs to
+ * the end of the latest primary grant (converted from the host's clock to real time).
+ */
+export function ackHeartbeat(w: World, h: SimHost, resource: number): void {
+  const db = h.dbs[resource];
+  const g = h.grants[resource];
+  if (!db || db.state !== 'primary') return;
+  const leftMs = g?.primary === true ? Math.max(0, g.untilMs - h.localNow()) : 0;
+  db.leaseUntil = w.now + h.realDelay(leftMs);
+  if (leftMs > 0) w.check.onPrimariesChanged(resource);
+}
+
+/** revoke-authority: no database of this host writes as primary from now on. */
+export function revokeAuthority(h: SimHost): void {
+  for (const db of h.dbs) db.leaseUntil = -Infinity;
+  h.grants.fill(null);
 }
 
 function actionLatency(w: World): number {
@@ -63,6 +94,7 @@ export function resourceAction(w: World, h: SimHost, resource: number, action: R
         }
         db.state = 'primary';
         db.epoch = epoch;
+        ackHeartbeat(w, h, resource); // the promoted database's first heartbeat as primary
         w.check.onPrimariesChanged(resource);
         writeChain(w, h, resource, db.generation, epoch);
         done(w, h, resource, action, true);
@@ -91,6 +123,7 @@ function heartbeatChain(w: World, h: SimHost, resource: number, generation: numb
   dbEvent(w, h, 'db-heartbeat', interval * w.rng.db.range(0.9, 1.1), () => {
     if (!db || db.generation !== generation) return;
     dbTells(w, h, resource, 'heartbeat');
+    ackHeartbeat(w, h, resource);
     heartbeatChain(w, h, resource, generation);
   });
 }
@@ -99,7 +132,7 @@ function writeChain(w: World, h: SimHost, resource: number, generation: number, 
   const db = h.dbs[resource];
   dbEvent(w, h, 'db-write', DATA_WRITE_INTERVAL_MS * w.rng.db.range(0.5, 1.5), () => {
     if (!db || db.generation !== generation || db.state !== 'primary') return;
-    if (!w.dataFenced.has(h.id)) w.check.onDataWrite(h, resource, epoch);
+    if (db.actsAsPrimary(w.now) && !w.storage.fencedFromData(h.id)) w.check.onDataWrite(h, resource, epoch);
     writeChain(w, h, resource, generation, epoch);
   });
 }

@@ -15,6 +15,7 @@ const STANDIN_TIMEOUTS: SimTimeouts = {
   rho: 0.01,
   maxSlowMs: 1_000,
   failoverBoundMs: 8_000,
+  leaseMs: 1_500,
 };
 
 class StandinEngine implements SimEngine {
@@ -42,6 +43,10 @@ class StandinEngine implements SimEngine {
     this.nextWriteMs = input.nowMs + STANDIN_TIMEOUTS.diskHbIntervalMs;
     this.sequence += 1;
     const self = this.setup.hostId;
+    if (this.isMaster) {
+      const untilMs = input.nowMs + STANDIN_TIMEOUTS.leaseMs - STANDIN_TIMEOUTS.diskHbIntervalMs;
+      this.setup.resources.forEach((_, resource) => out.push({ kind: 'grant-lease', resource, untilMs, primary: true }));
+    }
     for (let disk = 0; disk < this.setup.diskCount; disk++) {
       out.push({ kind: 'read-disk', requestId: ++this.requestId, disk });
       out.push({

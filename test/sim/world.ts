@@ -7,6 +7,7 @@ import type { EngineBinding, SimTimeouts } from './binding.js';
 import { Checker } from './checkers.js';
 import { VotingDisk } from './disk.js';
 import type { Knobs } from './knobs.js';
+import { SimStorage } from './fence.js';
 import { Network } from './network.js';
 import { Prng } from './prng.js';
 import { EventQueue } from './queue.js';
@@ -40,9 +41,9 @@ export class World {
   readonly trace: Trace;
   readonly timeouts: SimTimeouts;
   readonly resources: string[];
-  /** Hosts whose keys were preempted on the data LUNs (their database writes fail). */
-  readonly dataFenced = new Set<number>();
-  readonly rng: { disk: Prng; net: Prng; faults: Prng; host: Prng; db: Prng };
+  /** Persistent reservations on the voting disks and the data LUN. */
+  readonly storage: SimStorage;
+  readonly rng: { disk: Prng; net: Prng; faults: Prng; host: Prng; db: Prng; wedge: Prng; fence: Prng };
   stepCount = 0;
 
   constructor(
@@ -51,12 +52,13 @@ export class World {
     readonly options: WorldOptions,
   ) {
     const root = new Prng(knobs.seed, 2);
-    this.rng = { disk: root.fork(3), net: root.fork(4), faults: root.fork(5), host: root.fork(6), db: root.fork(7) };
+    this.rng = { disk: root.fork(3), net: root.fork(4), faults: root.fork(5), host: root.fork(6), db: root.fork(7), wedge: root.fork(8), fence: root.fork(9) };
     this.timeouts = binding.timeouts(knobs.timeoutsVariant);
     this.trace = new Trace(options.trace);
     this.resources = Array.from({ length: knobs.resourceCount }, (_, i) => `db${i + 1}`);
     this.hosts = Array.from({ length: knobs.hostCount }, (_, i) => new SimHost(this, i + 1));
     this.disks = Array.from({ length: knobs.diskCount }, (_, i) => new VotingDisk(i, knobs.hostCount));
+    this.storage = new SimStorage(knobs.diskCount);
     this.net = new Network(this);
     this.check = new Checker(this);
   }

@@ -34,13 +34,17 @@ afterEach(async () => {
 
 const waitFor = (check: () => boolean, timeoutMs = 3_000): Promise<void> => pollUntil(check, timeoutMs, 5);
 
-async function startServer(authority: { current: ResourceAuthority }, events: string[] = []): Promise<Hb2Server> {
+async function startServer(
+  authority: { current: ResourceAuthority },
+  events: string[] = [],
+  leaseMs: number | (() => number) = 2_000,
+): Promise<Hb2Server> {
   const server = new Hb2Server({
     socketPath: join(scratch.dir, 'hb2.sock'),
     resources: ['yasdb'],
     hostId: 1,
     authority: () => authority.current,
-    leaseMs: 2_000,
+    leaseMs,
     silenceTimeoutMs: 5_000,
     onEvent: (_, e) => events.push(e),
     logger: pino({ level: 'silent' }),
@@ -78,6 +82,28 @@ describe('connectYcs', () => {
     await waitFor(() => c.canWrite(11));
     expect(performance.now() - grantedAt).toBeLessThan(200);
     expect(roles).toEqual(['primary@9', 'standby@10', 'primary@11']);
+  });
+
+  it('a lease granted as standby never stretches the primary lease that follows it', async () => {
+    // ycs grants a standby a long lease (it only says ycs is alive) and a primary one that
+    // ends with the master window: after the promotion only the primary grant counts.
+    const authority = { current: { role: 'standby', epoch: 4 } as ResourceAuthority };
+    const lease = { ms: 5_000 };
+    const server = await startServer(authority, [], () => lease.ms);
+    const c = client(() => {}, 100);
+    await waitFor(() => c.state().role === 'standby');
+    expect(c.leaseRemainingMs()).toBeGreaterThan(4_000);
+    lease.ms = 300;
+    authority.current = { role: 'primary', epoch: 5 };
+    server.pushAuthority(0, authority.current);
+    await waitFor(() => c.canWrite(5));
+    expect(c.leaseRemainingMs()).toBeLessThanOrEqual(300);
+    // and back: a demotion's standby lease starts afresh too, not from the primary's
+    lease.ms = 5_000;
+    authority.current = { role: 'standby', epoch: 6 };
+    server.pushAuthority(0, authority.current);
+    await waitFor(() => c.state().role === 'standby' && c.state().epoch === 6);
+    expect(c.canWrite()).toBe(false);
   });
 
   it('reconnects to a restarted server and is welcomed again', async () => {

@@ -145,7 +145,7 @@ describe('engine: failures', () => {
     hx.startHost(1);
     hx.run(hx.now + 8000);
     expect(hx.engine(1).role).toBe('standby');
-    expect(hx.outputs.some((o) => o.host === 1 && o.output.kind === 'unfence')).toBe(true);
+    expect(hx.outputs.some((o) => o.host === 1 && o.output.kind === 'register')).toBe(true);
     expect(hx.fenced.has(1)).toBe(false);
   });
 });

@@ -216,8 +216,12 @@ export class Harness {
         this.fenced.add(o.victim);
         this.push(this.now + 20, h, { kind: 'fence-done', nowMs: 0, victim: o.victim, ok: true });
         return;
-      case 'unfence':
+      case 'register':
         this.fenced.delete(h);
+        this.push(this.now + 20, h, { kind: 'fence-step-done', nowMs: 0, step: 'register', device: o.device, ok: true });
+        return;
+      case 'reserve':
+        this.push(this.now + 20, h, { kind: 'fence-step-done', nowMs: 0, step: 'reserve', device: o.device, ok: true });
         return;
       case 'resource':
         this.push(this.now + 10, h, { kind: 'resource-action-done', nowMs: 0, resource: o.resource, action: o.action, ok: true });

@@ -1,0 +1,130 @@
+// This host's standing at the storage (SCSI-3 persistent reservations, docs/fencing.md):
+// the one copy of "am I fenced" and of which fenced devices hold its key. The engine
+// decides; the fence shell only carries out `register` and `reserve` and answers each
+// with one `fence-step-done`. Devices are numbered as the shell opens them: the voting
+// disks first, then the data disks.
+//
+// Rules:
+//  - a host registers only while a decision admits it, and after its own I/O met a
+//    RESERVATION CONFLICT (it was fenced) only once it looked at the disks again or
+//    learned a newer decision (so a stale decision never undoes a fence);
+//  - a failed registration is retried while the host stays admitted;
+//  - a master reserves every device once per term, after the term's fences; a failed
+//    reservation is logged and not retried (another host's reservation still fences
+//    everyone unregistered, and the next fence moves it to this host).
+
+import { assert } from './assert.js';
+import type { FenceStep, Output } from './types.js';
+
+type Registration = 'unregistered' | 'registering' | 'registered';
+type Reservation = 'none' | 'reserving' | 'reserved' | 'failed';
+
+interface Device {
+  registration: Registration;
+  reservation: Reservation;
+  /** A conflict for a request up to this id was issued before the key was (re)registered. */
+  registeredAfterRequestId: number;
+  retryAtMs: number;
+}
+
+export interface StepResult {
+  step: FenceStep;
+  device: number;
+  ok: boolean;
+  detail?: string;
+}
+
+export class StorageFencing {
+  private readonly devices: Device[];
+  private fenced = false;
+  /** The decided epoch this host knew when its I/O met the conflict. */
+  private fencedAtEpoch = 0;
+  private reservedForEpoch = 0;
+
+  constructor(
+    readonly mode: 'pr' | 'none',
+    deviceCount: number,
+    private readonly retryMs: number,
+  ) {
+    assert(mode === 'none' || deviceCount > 0, 'PR fencing without fenced devices');
+    this.devices = Array.from({ length: mode === 'pr' ? deviceCount : 0 }, () => ({
+      registration: 'unregistered' as Registration,
+      reservation: 'none' as Reservation,
+      registeredAfterRequestId: 0,
+      retryAtMs: 0,
+    }));
+  }
+
+  /** This host's own I/O met a RESERVATION CONFLICT since it last (re)registered. */
+  get fencedByStorage(): boolean {
+    return this.fenced;
+  }
+
+  /**
+   * A RESERVATION CONFLICT on `device` for request `requestId`: returns whether it means
+   * this host was just fenced (not a request that raced its own registration, nor one
+   * more conflict of a host already known to be fenced).
+   */
+  onConflict(device: number, requestId: number, knownEpoch: number): boolean {
+    const d = this.devices[device];
+    if (this.fenced) return false;
+    if (d !== undefined && (d.registration === 'registering' || requestId <= d.registeredAfterRequestId)) return false;
+    // A fence preempts this host's key on every device at once.
+    for (const dev of this.devices) {
+      dev.registration = 'unregistered';
+      dev.retryAtMs = 0;
+    }
+    this.fenced = true;
+    this.fencedAtEpoch = knownEpoch;
+    return true;
+  }
+
+  /** Whether registering now cannot undo a fence this host has not understood yet. */
+  mayRegister(decidedEpoch: number, lookedSinceFenced: boolean): boolean {
+    return !this.fenced || lookedSinceFenced || decidedEpoch > this.fencedAtEpoch;
+  }
+
+  /** Registers the key on every device that lacks it (the caller checked admission). */
+  register(nowMs: number, epoch: number, out: Output[]): void {
+    this.devices.forEach((d, device) => {
+      if (d.registration !== 'unregistered' || nowMs < d.retryAtMs) return;
+      d.registration = 'registering';
+      out.push({ kind: 'register', device, epoch });
+    });
+    if (this.devices.every((d) => d.registration !== 'unregistered')) this.fenced = false;
+  }
+
+  /**
+   * A decision names this host master of `epoch`: hold the reservation (Write Exclusive -
+   * Registrants Only) on every device before fencing anyone, so each preempt leaves the
+   * victim unregistered under a reservation. Held by another registrant, it stays there
+   * (it still shuts every unregistered host out; fencing the holder moves it to us).
+   */
+  reserve(epoch: number, out: Output[]): void {
+    assert(epoch > this.reservedForEpoch, () => `reserve for epoch ${epoch} after epoch ${this.reservedForEpoch}`);
+    this.reservedForEpoch = epoch;
+    this.devices.forEach((d, device) => {
+      d.reservation = 'reserving';
+      out.push({ kind: 'reserve', device, epoch });
+    });
+  }
+
+  /** The answer to one register/reserve; `lastRequestId` is the newest disk request issued. */
+  onStepDone(nowMs: number, r: StepResult, lastRequestId: number): void {
+    const d = this.devices[r.device];
+    assert(d !== undefined, () => `fence-step-done for device ${r.device} of ${this.devices.length}`);
+    if (r.step === 'reserve') {
+      if (d.reservation === 'reserving') d.reservation = r.ok ? 'reserved' : 'failed';
+      return;
+    }
+    if (d.registration !== 'registering') return; // fenced again meanwhile: that conflict stands
+    d.registration = r.ok ? 'registered' : 'unregistered';
+    if (r.ok) d.registeredAfterRequestId = lastRequestId;
+    else d.retryAtMs = nowMs + this.retryMs;
+  }
+
+  /** Every device holds this host's key (true without PR fencing). */
+  registered(): boolean {
+    return this.devices.every((d) => d.registration === 'registered');
+  }
+}
