@@ -152,7 +152,7 @@ export class ClusterEngine implements Engine {
         return;
       case 'disk-failed':
         this.rounds.answer(input.requestId, false, out);
-        if (input.error === 'reservation-conflict' && this.fencing.onConflict(input.disk, input.requestId, this.#decision?.epoch ?? 0)) this.onFenced(now, out);
+        if (input.error === 'reservation-conflict' && this.fencing.onConflict(now, input.disk, input.requestId, this.#decision?.epoch ?? 0)) this.onFenced(now, out);
         return;
       case 'net-heartbeat':
         this.detector.onNetHeartbeat(now, input.message);
@@ -187,9 +187,8 @@ export class ClusterEngine implements Engine {
     this.publisher.hurry(now); // read at once
   }
 
-  /** Our I/O met a RESERVATION CONFLICT: we were fenced; nothing is registered again before we looked. */
+  /** Our I/O met a RESERVATION CONFLICT: we were fenced. */
   private onFenced(now: number, out: Output[]): void {
-    this.freshAfterMs = now;
     if (this.#role === 'leaving' || this.#role === 'evicted') return;
     this.transition('reservation-conflict', now, out);
   }
@@ -266,7 +265,7 @@ export class ClusterEngine implements Engine {
   private registerIfAllowed(now: number, out: Output[]): void {
     const d = this.#decision;
     if (d === null || !d.members.includes(this.self)) return;
-    if (!this.fencing.mayRegister(d.epoch, this.fresh())) return;
+    if (!this.fencing.mayRegister(d.epoch, (ms) => this.window.readSince(ms))) return;
     this.fencing.register(now, d.epoch, out);
   }
 

@@ -37,8 +37,9 @@ export interface StepResult {
 export class StorageFencing {
   private readonly devices: Device[];
   private fenced = false;
-  /** The decided epoch this host knew when its I/O met the conflict. */
+  /** The decided epoch this host knew, and its clock, when its I/O met the conflict. */
   private fencedAtEpoch = 0;
+  private fencedAtMs = 0;
   private reservedForEpoch = 0;
 
   constructor(
@@ -65,7 +66,7 @@ export class StorageFencing {
    * this host was just fenced (not a request that raced its own registration, nor one
    * more conflict of a host already known to be fenced).
    */
-  onConflict(device: number, requestId: number, knownEpoch: number): boolean {
+  onConflict(nowMs: number, device: number, requestId: number, knownEpoch: number): boolean {
     const d = this.devices[device];
     if (this.fenced) return false;
     if (d !== undefined && (d.registration === 'registering' || requestId <= d.registeredAfterRequestId)) return false;
@@ -76,12 +77,16 @@ export class StorageFencing {
     }
     this.fenced = true;
     this.fencedAtEpoch = knownEpoch;
+    this.fencedAtMs = nowMs;
     return true;
   }
 
-  /** Whether registering now cannot undo a fence this host has not understood yet. */
-  mayRegister(decidedEpoch: number, lookedSinceFenced: boolean): boolean {
-    return !this.fenced || lookedSinceFenced || decidedEpoch > this.fencedAtEpoch;
+  /**
+   * Whether registering now cannot undo a fence this host has not understood yet: it was
+   * not fenced, or it learned a newer decision since, or a majority read started after.
+   */
+  mayRegister(decidedEpoch: number, readSince: (ms: number) => boolean): boolean {
+    return !this.fenced || decidedEpoch > this.fencedAtEpoch || readSince(this.fencedAtMs);
   }
 
   /** Registers the key on every device that lacks it (the caller checked admission). */

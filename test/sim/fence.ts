@@ -39,15 +39,21 @@ export class SimStorage {
   }
 }
 
-/** The driver's latency: fences from the disk stream (as always), register/reserve from their own. */
-function latency(w: World, step?: FenceStep): number {
-  return (step === undefined ? w.rng.disk : w.rng.fence).range(2, 40);
+/**
+ * When a step the host queues now ends: the daemon's fence shell runs its steps one at a
+ * time in output order (one StepQueue). Fence latencies come from the disk stream (as
+ * always), register/reserve from their own.
+ */
+function queued(w: World, h: SimHost, step?: FenceStep): number {
+  const latencyMs = (step === undefined ? w.rng.disk : w.rng.fence).range(2, 40);
+  h.fenceQueueFreeAt = Math.max(w.now, h.fenceQueueFreeAt) + latencyMs;
+  return h.fenceQueueFreeAt;
 }
 
 /** PREEMPT of the victim's key on every device, after a driver latency. */
 export function applyFence(w: World, fencer: SimHost, victim: number): void {
   const inc = fencer.incarnation;
-  w.after(latency(w), {
+  w.at(queued(w, fencer), {
     code: 'fence-end',
     host: 0,
     gate: 'none',
@@ -80,7 +86,7 @@ function preempt(w: World, fencer: number, victim: number): { ok: boolean; detai
 export function applyFenceStep(w: World, host: SimHost, step: FenceStep, device: number, epoch: number): void {
   if (step === 'register') w.check.onRegister(host, epoch);
   const inc = host.incarnation;
-  w.after(latency(w, step), {
+  w.at(queued(w, host, step), {
     code: `${step}-end`,
     host: 0,
     gate: 'none',

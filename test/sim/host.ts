@@ -25,6 +25,8 @@ export class SimHost {
   readonly dbs: SimDb[];
   /** The latest grant-lease per resource (own clock), as the daemon's heartbeat-2 shell keeps it. */
   readonly grants: Array<{ untilMs: number; primary: boolean } | null>;
+  /** Real time at which this host's fence shell finishes the steps queued so far. */
+  fenceQueueFreeAt = 0;
   private clockBaseLocal: number;
   private clockBaseReal = 0;
   private rate: number;
@@ -76,6 +78,7 @@ export class SimHost {
     this.masterId = 0;
     this.epochFloor = this.startEpochFloor();
     this.grants.fill(null);
+    this.fenceQueueFreeAt = 0;
     this.engine = w.binding.create({
       hostId: this.id,
       hostIds: w.hosts.map((h) => h.id),
