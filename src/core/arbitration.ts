@@ -52,6 +52,8 @@ export class DiskPaxosArbiter implements Arbiter {
   private refusalLogged = false;
   /** The (instance, ballot) of our last vote write: they never go back. */
   private written = { instance: 0, mbal: 0 };
+  private retryDecided = false;
+  private ownSlotDamaged = false;
 
   constructor(
     private readonly selfId: HostId,
@@ -176,6 +178,24 @@ export class DiskPaxosArbiter implements Arbiter {
 
   madeDurable(round: Round, epoch: number): boolean {
     return round.kind === 'write-vote' && round.outcome === 'succeeded' && round.voteRecord?.payload.decided?.epoch === epoch;
+  }
+
+  /** A disk showed our own vote slot damaged (torn, corrupt): rewrite it at the next repair. */
+  noteOwnSlotDamaged(): void {
+    this.ownSlotDamaged = true;
+  }
+
+  /** A vote write round resolved: whether it made decided `epoch` durable (a failed 'decided' round is retried). */
+  onVoteRound(round: Round, epoch: number): boolean {
+    if (round.outcome !== 'succeeded' && round.purpose === 'decided') this.retryDecided = true;
+    return this.madeDurable(round, epoch);
+  }
+
+  /** Once per heartbeat period: re-sends the block after a failed 'decided' round (unless durable) or a damaged slot. */
+  repair(nowMs: number, durable: boolean, out: Output[]): void {
+    if ((this.retryDecided && !durable) || this.ownSlotDamaged) this.rewrite(nowMs, out);
+    this.retryDecided = false;
+    this.ownSlotDamaged = false;
   }
 
   /** Re-sends the block: after a failed 'decided' round, or to repair a torn own slot. */

@@ -12,7 +12,8 @@ import { Detector } from './detection.js';
 import { DiskRounds, type Round } from './disk-rounds.js';
 import { LeaseGrants } from './leases.js';
 import { currentBlocks, learnedDecision, sameDecision } from './paxos.js';
-import { cleared, type Promotion } from './promotion.js';
+import { Membership } from './membership.js';
+import { PromotionGate } from './promotion.js';
 import { Proposer } from './proposer.js';
 import { Publisher, flagsOf, type Published } from './publish.js';
 import { Resources } from './resources.js';
@@ -59,13 +60,9 @@ export class ClusterEngine implements Engine {
   #role: Role = 'starting';
   #decision: Decision | null = null;
   private roleSinceMs = 0;
-  private decisionDurableAtMs: number | null = null;
-  private retryDurable = false;
-  private ownVoteSlotDamaged = false;
   private brokenStepDownAtMs: number | null = null;
-  private promotion: Promotion | null = null;
-  /** Own clock: when a decision added each host to the member set (admissions, not the first decision). */
-  private readonly admittedAtMs = new Map<HostId, number>();
+  private readonly promotion: PromotionGate;
+  private readonly membership: Membership;
   private started = false;
   private startedAtMs = 0;
   private lastStepMs = 0;
@@ -88,6 +85,8 @@ export class ClusterEngine implements Engine {
     this.fencing = new StorageFencing(config.fencing, config.fenceDeviceCount, this.t.networkHbTimeoutMs);
     this.leases = new LeaseGrants(config.resources.length, this.t.leaseMs);
     this.publisher = new Publisher(this.self, config.incarnation, this.epochFloor, this.t);
+    this.promotion = new PromotionGate(this.self, config.hostIds, this.t.selfFenceWaitMs);
+    this.membership = new Membership(this.t.diskHbKeepAliveMs);
   }
 
   get role(): Role {
@@ -141,7 +140,7 @@ export class ClusterEngine implements Engine {
       case 'disk-read-done': {
         const read = { heartbeats: input.heartbeats, votes: input.votes };
         const own = input.votes.find((slot) => slot.hostId === this.self);
-        if (own !== undefined && own.verdict !== 'ok' && own.verdict !== 'empty') this.ownVoteSlotDamaged = true;
+        if (own !== undefined && own.verdict !== 'ok' && own.verdict !== 'empty') this.arbiter.noteOwnSlotDamaged();
         this.detector.onHeartbeatSlots(now, input.heartbeats.map(withoutFloorOnly));
         this.learn(now, currentBlocks([read]), out);
         this.rounds.answer(input.requestId, true, out, read);
@@ -168,7 +167,7 @@ export class ClusterEngine implements Engine {
         return;
       case 'fence-done':
         this.log(out, input.ok ? 'info' : 'warn', input.ok ? 'fenced host' : 'fencing failed', { victim: input.victim, detail: input.detail });
-        if (input.ok && this.promotion !== null) this.promotion.fenced.add(input.victim);
+        if (input.ok) this.promotion.onFenced(input.victim);
         return;
       case 'fence-step-done':
         this.fencing.onStepDone(now, input, this.rounds.lastRequestId());
@@ -216,16 +215,14 @@ export class ClusterEngine implements Engine {
     assert(previous === null || d.epoch > previous.epoch, () => `epoch ${d.epoch} adopted after ${previous?.epoch}`);
     assert(d.members.includes(d.masterId), () => `decision ${d.epoch} names master ${d.masterId} outside its members`);
     this.#decision = { ...d, members: [...d.members] };
-    this.decisionDurableAtMs = null;
-    if (previous !== null) for (const h of d.members) if (!previous.members.includes(h)) this.admittedAtMs.set(h, now);
+    const member = d.members.includes(this.self);
+    this.promotion.onDecision(); // durability is measured afresh; a pending promotion is void
     this.proposer.onAdopt();
-    this.promotion = null;
     this.log(out, 'info', 'decision adopted', { epoch: d.epoch, masterId: d.masterId, members: d.members, how });
-    this.announceMembership(previous, d, out);
+    this.membership.onAdopt(now, previous, d, out);
     // Our block carrying the decision, durable on a majority, starts the promoter's wait.
     this.arbiter.onDecisionKnown(now, this.#decision, out);
     if (this.#role === 'leaving') return;
-    const member = d.members.includes(this.self);
     if (member) this.registerIfAllowed(now, out); // a fencer must hold a key: before any fence
     // A master that missed an epoch cannot know who was master in it: it steps down and
     // promotes again through the gate, like any standby.
@@ -238,10 +235,10 @@ export class ClusterEngine implements Engine {
       this.transition(member ? 'decided-standby' : 'decided-evicted', now, out);
     }
     if (member && d.masterId === this.self) {
-      if (this.#role !== 'master') this.promotion = { epoch: d.epoch, fenced: new Set() };
+      if (this.#role !== 'master') this.promotion.begin(d.epoch);
       // A preempt without a reservation on the device fences nobody: reserve first.
       if (this.config.fencing === 'pr') this.fencing.reserve(d.epoch, out);
-      this.fenceEvicted(d, out);
+      this.fencing.fenceOutside(d, this.config.hostIds, out);
       if (this.#role === 'master') this.transition('promote-ready', now, out);
     } else if (member) {
       const wasStandby = this.#role === 'standby';
@@ -250,15 +247,6 @@ export class ClusterEngine implements Engine {
     } else {
       this.transition('decided-evicted', now, out);
     }
-  }
-
-  /** The decided member set changed: the first decision of a run admits every member. */
-  private announceMembership(previous: Decision | null, d: Decision, out: Output[]): void {
-    const before = previous?.members ?? [];
-    const admitted = d.members.filter((h) => !before.includes(h));
-    const evicted = before.filter((h) => !d.members.includes(h));
-    if (previous !== null && admitted.length === 0 && evicted.length === 0) return;
-    out.push({ kind: 'membership', epoch: d.epoch, masterId: d.masterId, members: [...d.members], admitted, evicted });
   }
 
   /** Registers at the storage while a decision admits us (design: never before). */
@@ -281,23 +269,17 @@ export class ClusterEngine implements Engine {
     this.log(out, 'info', LOG_JOIN, { masterId: d.masterId, epoch: d.epoch });
   }
 
-  private fenceEvicted(d: Decision, out: Output[]): void {
-    if (this.config.fencing !== 'pr') return;
-    for (const h of this.config.hostIds) if (!d.members.includes(h)) out.push({ kind: 'fence', victim: h, epoch: d.epoch });
-  }
-
   private checkPromotion(now: number, out: Output[]): void {
-    const p = this.promotion;
     const d = this.#decision;
-    if (p === null || d === null || d.epoch !== p.epoch || this.#role === 'master') return;
+    if (d === null || !this.promotion.promoting || this.#role === 'master') return;
     if (d.epoch < this.epochFloor) return; // a stale decision: this host already followed a later epoch
     if (!this.windowValid(now)) return;
-    const waited = this.decisionDurableAtMs !== null && now - this.decisionDurableAtMs >= this.t.selfFenceWaitMs;
-    const allCleared = this.config.hostIds.every((h) => h === this.self || cleared(this.detector.peer(h), h, p, d));
-    if (!(waited || allCleared || this.config.rules?.promoteWithoutWait === true)) return;
-    this.promotion = null;
+    let by = this.promotion.opens(now, d, (h) => this.detector.peer(h));
+    if (by === null && this.config.rules?.promoteWithoutWait === true) by = 'broken rule: no wait'; // tests only
+    if (by === null) return;
+    this.promotion.cancel();
     this.transition('promote-ready', now, out);
-    this.log(out, 'info', LOG_PRIMARY, { epoch: d.epoch, members: d.members, by: waited ? 'self-fence wait' : 'acknowledged or fenced' });
+    this.log(out, 'info', LOG_PRIMARY, { epoch: d.epoch, members: d.members, by });
   }
 
   // ---- rounds, windows, periodic work ---------------------------------------------------
@@ -308,12 +290,10 @@ export class ClusterEngine implements Engine {
 
   private snapshotSource(now: number): Parameters<typeof takeSnapshot>[0] {
     const { self, detector } = this;
-    const recentlyAdmitted = (h: HostId): boolean => {
-      const at = this.admittedAtMs.get(h);
-      return at !== undefined && this.#decision?.members.includes(h) === true && now - at < this.t.diskHbKeepAliveMs;
-    };
-    const flags = flagsOf(this.promotion !== null);
-    return { self, hostIds: this.config.hostIds, detector, decision: this.#decision, role: this.#role, flags, diskLive: this.window.recent(now), recentlyAdmitted };
+    const decision = this.#decision;
+    const recentlyAdmitted = (h: HostId): boolean => this.membership.recentlyAdmitted(h, now, decision);
+    const flags = flagsOf(this.promotion.promoting);
+    return { self, hostIds: this.config.hostIds, detector, decision, role: this.#role, flags, diskLive: this.window.recent(now), recentlyAdmitted };
   }
 
   private onRoundResolved(now: number, round: Round, out: Output[]): void {
@@ -328,10 +308,7 @@ export class ClusterEngine implements Engine {
       }
     }
     if (round.kind === 'write-heartbeat' && ok) this.window.onMajorityWrite(round.issuedAtMs);
-    if (round.kind === 'write-vote' && this.#decision !== null) {
-      if (this.decisionDurableAtMs === null && this.arbiter.madeDurable(round, this.#decision.epoch)) this.decisionDurableAtMs = now;
-      if (!ok && round.purpose === 'decided') this.retryDurable = true;
-    }
+    if (round.kind === 'write-vote' && this.#decision !== null && this.arbiter.onVoteRound(round, this.#decision.epoch)) this.promotion.onDurable(now);
     const chosen = this.proposer.onRound(now, round, this, out);
     if (chosen !== null && (this.#decision === null || chosen.epoch > this.#decision.epoch)) this.adopt(now, chosen, 'chosen by our ballot', out);
   }
@@ -361,7 +338,7 @@ export class ClusterEngine implements Engine {
       this.checkRejoin(now, out);
       this.proposer.consider(now, this, out);
     }
-    if (this.#role === 'standby' || this.#role === 'master' || this.promotion !== null) this.registerIfAllowed(now, out);
+    if (this.#role === 'standby' || this.#role === 'master' || this.promotion.promoting) this.registerIfAllowed(now, out);
     this.periodic(now, out);
     this.resources.reconcile(now, this.#role, this.#decision?.epoch ?? 0, out);
     this.grantLeases(now, out);
@@ -402,9 +379,7 @@ export class ClusterEngine implements Engine {
     if (this.publisher.diskDue(now)) {
       this.rounds.issueHeartbeatWrite(now, this.publisher.heartbeatRecord(this.published(now)), out);
       this.rounds.issueRead(now, 'periodic', out);
-      if ((this.retryDurable && this.decisionDurableAtMs === null) || this.ownVoteSlotDamaged) this.arbiter.rewrite(now, out);
-      this.retryDurable = false;
-      this.ownVoteSlotDamaged = false;
+      this.arbiter.repair(now, this.promotion.durable, out);
     }
     const message = this.publisher.netMessage(now, this.published(now));
     if (message !== null) out.push({ kind: 'send-heartbeat', message });
@@ -413,7 +388,7 @@ export class ClusterEngine implements Engine {
 
   private published(now: number): Published {
     const heard = this.detector.heardSet(now);
-    return { role: this.#role, decision: this.#decision, heard, resources: this.resources.states(), promoting: this.promotion !== null };
+    return { role: this.#role, decision: this.#decision, heard, resources: this.resources.states(), promoting: this.promotion.promoting };
   }
 
   private transition(event: RoleEvent, now: number, out: Output[]): void {
@@ -426,7 +401,7 @@ export class ClusterEngine implements Engine {
     if (row.to === from) return;
     this.#role = row.to;
     this.roleSinceMs = now;
-    if (row.to === 'evicted' || row.to === 'leaving') this.promotion = null;
+    if (row.to === 'evicted' || row.to === 'leaving') this.promotion.cancel();
     const epoch = this.#decision?.epoch ?? 0;
     out.push({ kind: 'role-change', from, to: row.to, epoch, masterId: this.#decision?.masterId ?? 0, reason: row.reason });
     this.log(out, row.to === 'evicted' ? 'warn' : 'info', `role ${from} -> ${row.to}: ${row.reason}`, { event });

@@ -25,3 +25,63 @@ export function cleared(peer: PeerState | undefined, h: HostId, p: Promotion, d:
   if (acknowledged(peer, p.epoch)) return true;
   return p.fenced.has(h) && !d.members.includes(h);
 }
+
+/**
+ * The gate of one decided master that is not master yet: its epoch, the fences completed
+ * for it, and when its decision became durable (the self-fence wait starts there).
+ */
+export class PromotionGate {
+  private pending: Promotion | null = null;
+  private durableAtMs: number | null = null;
+
+  constructor(
+    private readonly self: HostId,
+    private readonly hostIds: HostId[],
+    private readonly selfFenceWaitMs: number,
+  ) {}
+
+  /** A decision was adopted: its durability is measured afresh and any pending promotion is void. */
+  onDecision(): void {
+    this.durableAtMs = null;
+    this.pending = null;
+  }
+
+  /** The adopted decision names this host master and it is not master yet. */
+  begin(epoch: number): void {
+    this.pending = { epoch, fenced: new Set() };
+  }
+
+  get promoting(): boolean {
+    return this.pending !== null;
+  }
+
+  cancel(): void {
+    this.pending = null;
+  }
+
+  /** Our block carrying the current decision became durable on a majority. */
+  onDurable(nowMs: number): void {
+    this.durableAtMs ??= nowMs;
+  }
+
+  get durable(): boolean {
+    return this.durableAtMs !== null;
+  }
+
+  onFenced(victim: HostId): void {
+    this.pending?.fenced.add(victim);
+  }
+
+  /**
+   * How the gate opens for decision `d` now: 'self-fence wait' once the wait after
+   * durability passed, 'acknowledged or fenced' once every other host is cleared; null
+   * while closed. `peer` gives the detector's state of a host.
+   */
+  opens(nowMs: number, d: Decision, peer: (h: HostId) => PeerState | undefined): string | null {
+    const p = this.pending;
+    if (p === null || d.epoch !== p.epoch) return null;
+    if (this.durableAtMs !== null && nowMs - this.durableAtMs >= this.selfFenceWaitMs) return 'self-fence wait';
+    if (this.hostIds.every((h) => h === this.self || cleared(peer(h), h, p, d))) return 'acknowledged or fenced';
+    return null;
+  }
+}

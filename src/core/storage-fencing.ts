@@ -14,7 +14,7 @@
 //    everyone unregistered, and the next fence moves it to this host).
 
 import { assert } from './assert.js';
-import type { FenceStep, Output } from './types.js';
+import type { FenceStep, HostId, Output } from './types.js';
 
 type Registration = 'unregistered' | 'registering' | 'registered';
 type Reservation = 'none' | 'reserving' | 'reserved' | 'failed';
@@ -112,6 +112,12 @@ export class StorageFencing {
       d.reservation = 'reserving';
       out.push({ kind: 'reserve', device, epoch });
     });
+  }
+
+  /** PREEMPT every host outside decision `d` (its master fences them before promoting). */
+  fenceOutside(d: { epoch: number; members: HostId[] }, hostIds: HostId[], out: Output[]): void {
+    if (this.mode !== 'pr') return;
+    for (const h of hostIds) if (!d.members.includes(h)) out.push({ kind: 'fence', victim: h, epoch: d.epoch });
   }
 
   /** The answer to one register/reserve; `lastRequestId` is the newest disk request issued. */
