@@ -11,8 +11,8 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { statusFromView } from '../cli/status.js';
-import { ClusterEngine, createEngine, type Engine } from '../core/engine.js';
-import type { HostId, Input, Output } from '../core/types.js';
+import { createEngine, type Engine } from '../core/engine.js';
+import type { Input, Output } from '../core/types.js';
 import { YcsError, toYcsError } from '../errors.js';
 import { startMonitorHeartbeat, type MonitorHeartbeat } from '../monitor/ycs-side.js';
 import { UdpTransport, loadClusterKey } from '../net/index.js';
@@ -59,7 +59,6 @@ export class Daemon {
   private stopTimer: NodeJS.Timeout | undefined;
   private stopRequested = false;
   private finishing = false;
-  private members: HostId[] = [];
   private resolveExit!: (code: number) => void;
   /** Resolves with the process exit code once everything is closed. */
   readonly exited: Promise<number> = new Promise((resolve) => (this.resolveExit = resolve));
@@ -123,7 +122,7 @@ export class Daemon {
       onHeartbeat: (message) => this.feed({ kind: 'net-heartbeat', nowMs: this.now(), message }),
       logger: loggers.of('net'),
     });
-    p.resources = await this.openResources(p.engine);
+    p.resources = await this.openResources();
     p.control = await ControlServer.start({
       socketPath: config.controlSocket,
       group: config.controlGroup,
@@ -145,29 +144,17 @@ export class Daemon {
     );
   }
 
-  private openResources(engine: Engine): Promise<ResourceStack> {
+  private openResources(): Promise<ResourceStack> {
     const { config } = this;
     return startResources({
       resources: config.resources,
       hostId: config.hostId,
       hbSocketPath: hb2SocketPath(config),
-      leaseMs: (index) => this.leaseFor(engine, index),
       networkHbTimeoutMs: config.timeouts.networkHbTimeoutMs,
       logger: this.loggers.root, // the manager and the hb2 server name their own subsystems
       now: () => this.now(),
       onInput: (input) => this.feed(input),
     });
-  }
-
-  /**
-   * The heartbeat-2 lease for resource `index`: a primary database may write only while
-   * this host may act as master, so its lease ends with the master window. Databases
-   * without write authority get a plain lease (it only tells them ycs is alive).
-   */
-  private leaseFor(engine: Engine, index: number): number {
-    if (engine instanceof ClusterEngine && engine.role === 'master') return Math.floor(Math.max(0, (engine.windowEndMs() ?? 0) - this.now()));
-    const authority = this.parts.resources?.manager.authority(index);
-    return authority === undefined || authority.role === 'primary' ? 0 : this.config.timeouts.leaseMs;
   }
 
   private commandTarget(): Parameters<typeof daemonCommands>[0] {
@@ -221,7 +208,6 @@ export class Daemon {
         const outputs = this.need('engine').step(next);
         this.lastStepAtMs = this.now();
         for (const output of outputs) this.execute(output);
-        this.logMembershipChanges();
       }
     } catch (err) {
       // An engine invariant broke (or a shell has a bug): stop at once, leave the rest to
@@ -248,12 +234,16 @@ export class Daemon {
         return this.need('fence').execute(output);
       case 'resource':
         return this.need('resources').handle(output);
+      case 'grant-lease':
+        return this.need('resources').grant(output);
+      case 'revoke-authority':
+        return this.need('resources').revokePrimary(output.reason);
       case 'role-change':
         this.logRoleChange(output);
-        // Write authority goes at once, not when the queued demote/stop action runs.
-        if (output.from === 'master' && output.to !== 'master') p.resources?.revokePrimary(output.reason);
         p.fence?.onRoleChange(output.from, output.to);
         return;
+      case 'membership':
+        return this.logMembership(output);
       case 'log':
         this.loggers.of('engine')[output.level](output.fields ?? {}, output.msg);
         return;
@@ -270,18 +260,11 @@ export class Daemon {
   }
 
   /** Evictions and admissions of any host, as the decided member set changes. */
-  private logMembershipChanges(): void {
-    const view = this.need('engine').view();
-    const before = this.members;
-    if (view.members.length === before.length && view.members.every((h, i) => h === before[i])) return;
-    this.members = [...view.members];
+  private logMembership(o: Extract<Output, { kind: 'membership' }>): void {
     const log = this.loggers.of('engine');
-    for (const h of before.filter((x) => !view.members.includes(x))) {
-      log.warn({ event: 'eviction', hostId: h, epoch: view.epoch, masterId: view.masterId, members: view.members }, `host ${h} was evicted from the cluster at epoch ${view.epoch}`);
-    }
-    for (const h of view.members.filter((x) => !before.includes(x))) {
-      log.info({ event: 'admission', hostId: h, epoch: view.epoch, masterId: view.masterId, members: view.members }, `host ${h} is a member of the cluster at epoch ${view.epoch}`);
-    }
+    const fields = { epoch: o.epoch, masterId: o.masterId, members: o.members };
+    for (const h of o.evicted) log.warn({ event: 'eviction', hostId: h, ...fields }, `host ${h} was evicted from the cluster at epoch ${o.epoch}`);
+    for (const h of o.admitted) log.info({ event: 'admission', hostId: h, ...fields }, `host ${h} is a member of the cluster at epoch ${o.epoch}`);
   }
 
   // ---- stopping ---------------------------------------------------------------------

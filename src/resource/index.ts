@@ -4,11 +4,13 @@
 //
 //   const resources = await startResources({ ..., onInput: (input) => step(input) });
 //   for (const out of outputs) if (out.kind === 'resource') resources.handle(out);
-//   on a role-change away from master: resources.revokePrimary(reason);
+//   on a grant-lease output: resources.grant(out) (heartbeat 2 answers from the grants);
+//   on a revoke-authority output: resources.revokePrimary(reason);
 //   startMonitorHeartbeat({ managedPids: () => resources.managedPids() });
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { Input, ResourceEvent } from '../core/types.js';
+import type { Input, Output, ResourceEvent } from '../core/types.js';
+import { Hb2Leases } from './hb2-leases.js';
 import { Hb2Server } from './hb2-server.js';
 import { ResourceManager, type ResourceOutput } from './manager.js';
 import type { ResourceConfig } from './types.js';
@@ -20,13 +22,13 @@ export { ResourceManager } from './manager.js';
 export type { ResourceAuthority, ResourceOutput } from './manager.js';
 export * from './types.js';
 
+export type GrantOutput = Extract<Output, { kind: 'grant-lease' }>;
+
 export interface ResourceStackOptions {
   resources: ResourceConfig[];
   hostId: number;
   /** The shared heartbeat-2 socket, for resources without their own `socket`. */
   hbSocketPath: string;
-  /** Lease per ack; should not exceed what is left of this host's master window. */
-  leaseMs: number | ((index: number) => number);
   /** NETWORK_HB_TIMEOUT. */
   networkHbTimeoutMs: number;
   logger: Logger;
@@ -43,7 +45,9 @@ export interface ResourceStack {
   servers: Hb2Server[];
   /** Carries out an engine 'resource' output. */
   handle(output: ResourceOutput): void;
-  /** Takes primary authority away from every database at once (ResourceManager.revokePrimary). */
+  /** Carries out an engine 'grant-lease' output: heartbeat-2 acks answer with what is left of it. */
+  grant(output: GrantOutput): void;
+  /** Takes primary authority and every primary grant away from every database at once (revoke-authority). */
   revokePrimary(reason: string): void;
   /** Database pids to report to ycsm (killed with ycs when ycs hangs). */
   managedPids(): number[];
@@ -84,6 +88,7 @@ export async function startResources(opts: ResourceStackOptions): Promise<Resour
     now: opts.now,
     onInput: opts.onInput,
   });
+  const leases = new Hb2Leases(opts.resources.length, opts.now);
   const servers: Hb2Server[] = [];
   try {
     for (const [socketPath, served] of groupBySocket(opts.resources, opts.hbSocketPath)) {
@@ -93,7 +98,7 @@ export async function startResources(opts: ResourceStackOptions): Promise<Resour
         resources: manager.names,
         hostId: opts.hostId,
         authority: (index) => manager.authority(index),
-        leaseMs: opts.leaseMs,
+        leaseMs: (index) => leases.leaseMs(index, manager.authority(index).role),
         silenceTimeoutMs: opts.networkHbTimeoutMs,
         onEvent: (resource: number, event: ResourceEvent) => opts.onInput({ kind: 'resource-event', nowMs: opts.now(), resource, event }),
         logger: opts.logger,
@@ -115,7 +120,11 @@ export async function startResources(opts: ResourceStackOptions): Promise<Resour
     manager,
     servers,
     handle: (output) => manager.handle(output),
-    revokePrimary: (reason) => manager.revokePrimary(reason),
+    grant: (output) => leases.grant(output.resource, output.untilMs, output.primary),
+    revokePrimary: (reason) => {
+      leases.revokePrimary();
+      manager.revokePrimary(reason);
+    },
     managedPids: () => servers.flatMap((server) => server.connectedPids()),
     close: async () => {
       await manager.stop();

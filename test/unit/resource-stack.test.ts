@@ -52,8 +52,11 @@ const events = (): string[] => inputs.flatMap(({ input }) => (input.kind === 're
 const done = (action: string): boolean =>
   inputs.some(({ input }) => input.kind === 'resource-action-done' && input.action === action && input.ok);
 
+let granting: NodeJS.Timeout | undefined;
+
+/** Starts the stack with a stand-in engine that grants a primary lease of `leaseMs` every 50 ms (until close). */
 async function start(leaseMs: number, ownSocket = false): Promise<ResourceStack> {
-  stack = await startResources({
+  const s = await startResources({
     resources: [{
       name: 'yasdb',
       ...(ownSocket ? { socket: join(scratch.dir, 'yasdb.sock') } : {}),
@@ -64,13 +67,21 @@ async function start(leaseMs: number, ownSocket = false): Promise<ResourceStack>
     }],
     hostId: 2,
     hbSocketPath: join(scratch.dir, 'hb2.sock'),
-    leaseMs,
     networkHbTimeoutMs: 1_000,
     logger: pino({ level: 'silent' }),
     now: () => performance.now(),
     onInput: (input) => inputs.push({ input, atMs: performance.now() }),
   });
-  return stack;
+  const grant = (): void => s.grant({ kind: 'grant-lease', resource: 0, untilMs: performance.now() + leaseMs, primary: true });
+  grant();
+  granting = setInterval(grant, 50);
+  const close = s.close.bind(s);
+  s.close = async () => {
+    clearInterval(granting); // ycs is gone: no more grants
+    await close();
+  };
+  stack = s;
+  return s;
 }
 
 describe('resource stack with the demo database', () => {
