@@ -11,6 +11,7 @@
 //     the rounds waiting for it fail at their deadline.
 //   - The shell answers every request exactly once (done or failed), however late.
 
+import { assert } from './assert.js';
 import type { HeartbeatPayload, Output, SlotRead, SlotRecord, VotePayload } from './types.js';
 
 export type RoundKind = 'read' | 'write-heartbeat' | 'write-vote';
@@ -103,10 +104,7 @@ export class DiskRounds {
   /** Fails every open round whose deadline passed. */
   expire(nowMs: number): void {
     for (const round of this.rounds.values()) {
-      if (round.outcome === 'open' && nowMs - round.issuedAtMs >= this.deadlineMs) {
-        round.outcome = 'failed';
-        this.resolved.push(round);
-      }
+      if (round.outcome === 'open' && nowMs - round.issuedAtMs >= this.deadlineMs) this.resolve(round, 'failed');
     }
     this.forgetResolved();
   }
@@ -173,7 +171,7 @@ export class DiskRounds {
     } else if (kind === 'write-vote' && records.voteRecord !== undefined) {
       out.push({ kind: 'write-vote', requestId, disk, record: records.voteRecord });
     } else {
-      throw new Error(`engine invariant: ${kind} request without a record`);
+      assert(false, `${kind} request without a record`);
     }
   }
 
@@ -196,10 +194,17 @@ export class DiskRounds {
 
   private settle(round: Round): Round {
     if (round.outcome !== 'open') return round;
-    if (round.ok.size >= this.majority) round.outcome = 'succeeded';
-    else if (round.failed.size > this.diskCount - this.majority) round.outcome = 'failed';
-    if (round.outcome !== 'open') this.resolved.push(round);
+    assert(![...round.ok].some((disk) => round.failed.has(disk)), () => `round ${round.id}: a disk both answered and failed`);
+    if (round.ok.size >= this.majority) this.resolve(round, 'succeeded');
+    else if (round.failed.size > this.diskCount - this.majority) this.resolve(round, 'failed');
     return round;
+  }
+
+  /** A round's outcome only moves forward: open, then succeeded or failed, once. */
+  private resolve(round: Round, outcome: 'succeeded' | 'failed'): void {
+    assert(round.outcome === 'open', () => `round ${round.id} resolved twice (${round.outcome}, then ${outcome})`);
+    round.outcome = outcome;
+    this.resolved.push(round);
   }
 
   private forgetResolved(): void {

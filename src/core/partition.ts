@@ -5,6 +5,7 @@
 // with the lowest host id (then the lexicographically smallest id list, so the answer is
 // a pure function of its inputs).
 
+import { assert } from './assert.js';
 import type { HostId } from './types.js';
 
 /** heardBy.get(a) = the peers a reports hearing. */
@@ -113,6 +114,6 @@ export function chooseSurvivingGroup(
   const best = components !== null
     ? components.sort((a, b) => compareGroups(a, b, oldMasterId))[0]
     : searchBestClique(hosts, neighbours, oldMasterId);
-  if (best === undefined || best.length === 0) throw new Error('engine invariant: a non-empty host set has a clique');
+  assert(best !== undefined && best.length > 0, 'a non-empty host set has a clique');
   return best;
 }

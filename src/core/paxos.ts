@@ -13,6 +13,7 @@
 // older incarnation of a host is ignored once a newer incarnation's block is seen,
 // because the newer one carries everything the old one wrote to a majority.
 
+import { assert } from './assert.js';
 import type { DiskReadResult, Round } from './disk-rounds.js';
 import type { Decision, HostId, SlotRecord, VotePayload } from './types.js';
 
@@ -180,7 +181,7 @@ export function advanceAttempt(
     case 'p2-read': {
       const blocks = currentBlocks(reads ?? [], selfId);
       if (!skipChecks && outbid(blocks, attempt.instance, attempt.ballot)) return { kind: 'aborted', reason: 'phase 2 saw a higher ballot' };
-      if (attempt.value === null) throw new Error('engine invariant: phase 2 without a value');
+      assert(attempt.value !== null, 'phase 2 without a value');
       return { kind: 'chosen', value: attempt.value };
     }
   }

@@ -3,6 +3,7 @@
 // checks the document matches and rewrites it with YCS_UPDATE_DOCS=1). A transition not
 // in the table is a bug: the engine throws instead of inventing a role.
 
+import { AssertionFailure } from './assert.js';
 import type { Role } from './types.js';
 
 export type RoleEvent =
@@ -61,7 +62,7 @@ export function findTransition(from: Role, event: RoleEvent): Transition | undef
 export function requireTransition(from: Role, event: RoleEvent): Transition {
   const row = findTransition(from, event);
   if (row === undefined) {
-    throw new Error(`engine invariant: no role transition from '${from}' on '${event}'`);
+    throw new AssertionFailure(`assertion failed: no role transition from '${from}' on '${event}'`);
   }
   return row;
 }
