@@ -128,10 +128,9 @@ export type Output =
   // Register own reservation key on fenced device `device` (REGISTER AND IGNORE EXISTING
   // KEY): only while a decision admits this host, also after it was fenced.
   | { kind: 'register'; device: number; epoch: number }
-  // Transitional (replaced by `register`; goes when the engine emits register).
-  | { kind: 'unfence'; epoch: number }
   // Hold the master reservation (Write Exclusive - Registrants Only) on `device`: once per
-  // master term, after the term's fences.
+  // epoch that names this host master, before that epoch's fences (a preempt on a device
+  // without a reservation fences nobody).
   | { kind: 'reserve'; device: number; epoch: number }
   // Resource `resource` may act in its role until `untilMs` (own clock). `primary`: the grant
   // bounds write authority (it never outlasts the master window); otherwise it only says

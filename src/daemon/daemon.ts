@@ -204,7 +204,6 @@ export class Daemon {
     this.stepping = true;
     try {
       for (let next = this.queue.shift(); next !== undefined && !this.finishing; next = this.queue.shift()) {
-        if (next.kind === 'disk-failed' && next.error === 'reservation-conflict') this.parts.fence?.noteReservationConflict();
         const outputs = this.need('engine').step(next);
         this.lastStepAtMs = this.now();
         for (const output of outputs) this.execute(output);
@@ -229,8 +228,9 @@ export class Daemon {
       case 'send-heartbeat':
         void this.need('transport').send(output.message);
         return;
+      case 'register':
+      case 'reserve':
       case 'fence':
-      case 'unfence':
         return this.need('fence').execute(output);
       case 'resource':
         return this.need('resources').handle(output);
@@ -239,9 +239,7 @@ export class Daemon {
       case 'revoke-authority':
         return this.need('resources').revokePrimary(output.reason);
       case 'role-change':
-        this.logRoleChange(output);
-        p.fence?.onRoleChange(output.from, output.to);
-        return;
+        return this.logRoleChange(output);
       case 'membership':
         return this.logMembership(output);
       case 'log':

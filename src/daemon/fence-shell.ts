@@ -1,18 +1,20 @@
 // The fence shell: builds the configured fencing driver over the voting disks (and the
-// data disks) and carries out the engine's fence and unfence outputs, answering every
-// fence with exactly one fence-done. Registration happens at start; the master takes
-// the reservation when it becomes master (docs/daemon.md, "Fencing").
+// data disks, numbered after them) and carries out the engine's register, reserve and
+// fence outputs one at a time in output order (docs/engine.md, ordering rule 6),
+// answering every register/reserve with exactly one fence-step-done and every fence with
+// exactly one fence-done. It decides nothing: who registers when, and who is fenced, are
+// the engine's outputs (src/core/storage-fencing.ts).
 import type { Logger } from 'pino';
 import type { HostId, Input, Output } from '../core/types.js';
 import { SectorDevice } from '../disk/device.js';
 import type { VotingDisk } from '../disk/voting-disk.js';
 import { YcsError, toYcsError } from '../errors.js';
-import { NoneFenceDriver, PrFenceDriver, createFenceDriver, type FenceDriver, type FenceOutcome } from '../fence/driver.js';
+import { NoneFenceDriver, createFenceDriver, type FenceDriver, type FenceOutcome } from '../fence/driver.js';
 import type { Config } from './config.js';
 import { deviceAccessFor } from './disk-shell.js';
 import { StepQueue } from './step-queue.js';
 
-export type FenceOutput = Extract<Output, { kind: 'fence' | 'unfence' }>;
+export type FenceOutput = Extract<Output, { kind: 'fence' | 'register' | 'reserve' }>;
 
 /** JSON cannot carry bigints (reservation keys): they travel as 0x-prefixed hex. */
 export function jsonSafe(value: unknown): unknown {
@@ -39,6 +41,11 @@ export class FenceShell {
     private readonly dataDevices: SectorDevice[],
     private readonly opts: FenceShellOptions,
   ) {}
+
+  /** A shell over an already built driver and no data disks of its own (tests, tools). */
+  static overDriver(driver: FenceDriver, opts: FenceShellOptions): FenceShell {
+    return new FenceShell(driver, [], opts);
+  }
 
   /** Opens the data disks (PR drivers only) and builds the driver; fencing 'none' opens nothing. */
   static async open(opts: FenceShellOptions): Promise<FenceShell> {
@@ -67,64 +74,43 @@ export class FenceShell {
     return this.driver.name;
   }
 
-  /**
-   * Registration follows admission, never the start of the process (docs/fencing.md): a
-   * host that was fenced could otherwise let its old writers through again just by
-   * restarting. A host admitted by a decision (standby or master) registers unless the
-   * driver is latched fenced, which only the engine's `unfence` lifts; becoming master
-   * then takes the reservation. All of this runs in order, one step at a time.
-   */
-  onRoleChange(from: string, to: string): void {
-    if (this.driver.name === 'none') return;
-    if (to === 'standby' || to === 'master') this.enqueue('register', () => this.registerIfAdmitted());
-    if (to === 'master' && from !== 'master') {
-      this.enqueue('reserve', async () => {
-        await this.driver.reserveAsMaster();
-        this.opts.log.info({}, 'holding the master reservation (Write Exclusive - Registrants Only) on every fenced device');
-      });
-    }
-  }
-
-  private async registerIfAdmitted(): Promise<void> {
-    if (this.driver instanceof PrFenceDriver && this.driver.state !== 'unregistered') return;
-    await this.driver.register();
-    this.opts.log.info({}, 'admitted: registered this host\'s reservation key on every fenced device');
-  }
-
   /** Every step on the storage, the operator's included, one after the other. */
   private readonly steps = new StepQueue();
 
-  /** Queues a step of the engine's: a failed step is logged, the next still runs. */
-  private enqueue(what: string, step: () => Promise<void>): Promise<void> {
-    return this.steps.enqueue(step, (err: unknown) => {
-      const e = toYcsError(err);
-      this.opts.log.error({ code: e.code, step: what }, `fencing step ${what} failed: ${e.message}`);
-    });
-  }
-
-  /** Own I/O failed with RESERVATION CONFLICT: the driver must not re-register by itself. */
-  noteReservationConflict(): void {
-    if (this.driver instanceof PrFenceDriver) this.driver.noteReservationConflict();
-  }
-
   execute(output: FenceOutput): void {
-    if (output.kind === 'unfence') {
-      void this.enqueue('unfence', async () => {
-        await this.driver.unfence();
-        this.opts.log.info({ epoch: output.epoch }, `admitted again at epoch ${output.epoch}: re-registered this host's reservation key`);
-      });
+    if (output.kind === 'fence') {
+      void this.steps.enqueue(() => this.fence(output.victim, output.epoch), this.bug); // one fence-done
       return;
     }
-    // In the queue, so the victim is preempted before this host reserves as master.
-    void this.enqueue('fence', async () => {
-      // A decision named this host master: it is admitted, so it may register first.
-      try {
-        if (this.driver instanceof PrFenceDriver && this.driver.state === 'unregistered') await this.registerIfAdmitted();
-      } catch (err) {
-        this.opts.log.warn({ code: toYcsError(err).code }, `could not register before fencing: ${toYcsError(err).message}`);
-      }
-      await this.fence(output.victim, output.epoch); // never throws; answers fence-done exactly once
-    });
+    void this.steps.enqueue(() => this.step(output), this.bug); // one fence-step-done
+  }
+
+  /** fence() and step() catch everything: reaching this is a bug in them. */
+  private readonly bug = (err: unknown): void => {
+    this.opts.log.error({ err }, `fencing step threw: ${toYcsError(err).message}`);
+  };
+
+  /** One register or reserve on one device; answers exactly one fence-step-done, never throws. */
+  private async step(o: Extract<FenceOutput, { kind: 'register' | 'reserve' }>): Promise<void> {
+    const path = this.devicePath(o.device);
+    let detail: string | undefined;
+    try {
+      if (o.kind === 'register') await this.driver.registerDevice(o.device);
+      else await this.driver.reserveDevice(o.device);
+    } catch (err) {
+      detail = toYcsError(err).toLine();
+    }
+    const ok = detail === undefined;
+    const what = o.kind === 'register' ? "registered this host's key" : 'holds the master reservation (Write Exclusive - Registrants Only)';
+    if (ok) this.opts.log.info({ step: o.kind, device: path, epoch: o.epoch }, `${what} on ${path} at epoch ${o.epoch}`);
+    else this.opts.log.warn({ step: o.kind, device: path, epoch: o.epoch, detail }, `fencing step ${o.kind} on ${path} failed: ${detail}`);
+    this.opts.feed({ kind: 'fence-step-done', nowMs: this.opts.now(), step: o.kind, device: o.device, ok, ...(ok ? {} : { detail }) });
+  }
+
+  /** The path of fenced device `index`: the voting disks first, then the data disks. */
+  private devicePath(index: number): string {
+    const { config } = this.opts;
+    return [...config.votingDisks, ...config.dataDisks][index] ?? `device ${index}`;
   }
 
   private async fence(victim: HostId, epoch: number): Promise<void> {
@@ -155,7 +141,7 @@ export class FenceShell {
   }
 
   async unfenceByOperator(): Promise<unknown> {
-    await this.steps.run(() => this.driver.unfence());
+    await this.steps.run(() => this.driver.register());
     this.opts.log.warn({}, 'operator re-registered this host\'s reservation key');
     return jsonSafe(await this.driver.status());
   }

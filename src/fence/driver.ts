@@ -2,8 +2,10 @@
 // every voting disk and data LUN; the master holds a Write Exclusive - Registrants Only
 // reservation; fencing host X is PREEMPT AND ABORT of X's key by a registered survivor
 // (PREEMPT where the target rejects PREEMPT AND ABORT, as tgt does), then READ KEYS to
-// verify that X's key is gone. A host that was fenced never registers itself again until
-// the cluster has admitted it again (`unfence`, called by the daemon on admission only).
+// verify that X's key is gone. The driver keeps no state of its own: whether this host
+// may register (it was admitted, it was fenced) is the engine's decision (src/core/
+// storage-fencing.ts); the daemon carries out its register/reserve/fence outputs one device
+// at a time, and ycsctl's manual paths use the all-device operations.
 import { YcsError, isYcsError } from '../errors.js';
 import { formatKey, PrType, prTypeName } from './cdb.js';
 import { hostIdOfKey, reservationKey } from './keys.js';
@@ -39,7 +41,12 @@ export interface DeviceFenceStatus {
   error?: { code: string; message: string };
 }
 
-export type FenceState = 'unregistered' | 'registered' | 'master' | 'fenced';
+/**
+ * This host's standing as read from the storage: its key on no device / some devices /
+ * every device, or every device reserved by it. (Whether it was fenced or never admitted
+ * the storage cannot tell; the engine knows.)
+ */
+export type FenceState = 'unregistered' | 'partly-registered' | 'registered' | 'master' | 'unknown';
 
 export interface FenceStatus {
   driver: 'pr' | 'none';
@@ -52,14 +59,16 @@ export interface FenceStatus {
 /** The interface the daemon (and ycsctl without a daemon) drives. */
 export interface FenceDriver {
   readonly name: 'pr' | 'none';
-  /** On admission: REGISTER AND IGNORE EXISTING KEY on every device. Refused while fenced. */
+  /** REGISTER AND IGNORE EXISTING KEY on every device (ycsctl; the daemon goes per device). */
   register(): Promise<void>;
-  /** On becoming master: hold the WERO reservation on every device. */
+  /** The WERO reservation on every device (ycsctl; the daemon goes per device). */
   reserveAsMaster(): Promise<void>;
+  /** REGISTER AND IGNORE EXISTING KEY on device `index` (the engine's `register`). */
+  registerDevice(index: number): Promise<void>;
+  /** The WERO reservation on device `index` (the engine's `reserve`): ours already is a no-op. */
+  reserveDevice(index: number): Promise<void>;
   /** Evict `victimHost` at the storage and verify it. */
   fence(victimHost: number): Promise<FenceOutcome>;
-  /** On re-admission after an eviction: lift the latch and register again. */
-  unfence(): Promise<void>;
   status(): Promise<FenceStatus>;
 }
 
@@ -107,7 +116,6 @@ export async function readDeviceStatus(clusterUuid: string, device: PrFenceDevic
 export class PrFenceDriver implements FenceDriver {
   readonly name = 'pr' as const;
   readonly key: bigint;
-  #state: FenceState = 'unregistered';
   readonly #devices: PrFenceDevice[];
   readonly #noPreemptAndAbort = new Set<string>(); // devices that answered ILLEGAL REQUEST
 
@@ -117,50 +125,44 @@ export class PrFenceDriver implements FenceDriver {
     this.#devices = options.devices;
   }
 
-  get state(): FenceState {
-    return this.#state;
-  }
-
   async register(): Promise<void> {
-    if (this.#state === 'fenced') {
-      throw new YcsError('E_REFUSED', `host ${this.options.hostId} was fenced: it registers again only once the cluster admits it (unfence)`);
-    }
     await this.#onEveryDevice('register', (d) => d.transport.registerAndIgnore(this.key));
-    if (this.#state === 'unregistered') this.#state = 'registered';
-  }
-
-  async unfence(): Promise<void> {
-    this.#state = 'unregistered';
-    await this.register();
-  }
-
-  /** The daemon saw RESERVATION CONFLICT on this host's own I/O: it was evicted. */
-  noteReservationConflict(): void {
-    this.#state = 'fenced';
   }
 
   async reserveAsMaster(): Promise<void> {
-    this.#assertRegistered('reserve');
-    await this.#onEveryDevice('reserve', async (d) => {
-      const { reservation } = await d.transport.readReservation();
-      if (reservation === null) return d.transport.reserve(this.key, MASTER_RESERVATION_TYPE);
-      if (reservation.key === this.key && reservation.type === MASTER_RESERVATION_TYPE) return undefined;
-      // Another key holds it: taking it over is a fence of that host, never a side effect.
-      const holder = hostIdOfKey(this.options.clusterUuid, reservation.key);
-      throw new YcsError('E_REFUSED', `the reservation on ${d.path} is held by ${holder === null ? formatKey(reservation.key) : `host ${holder}`}: fence it first`, { device: d.path });
-    });
-    this.#state = 'master';
+    await this.#onEveryDevice('reserve', (d) => this.#reserveOn(d));
+  }
+
+  async registerDevice(index: number): Promise<void> {
+    await this.#onDevice(this.#device(index), 'register', (d) => d.transport.registerAndIgnore(this.key));
+  }
+
+  async reserveDevice(index: number): Promise<void> {
+    await this.#onDevice(this.#device(index), 'reserve', (d) => this.#reserveOn(d));
+  }
+
+  #device(index: number): PrFenceDevice {
+    const device = this.#devices[index];
+    if (device === undefined) throw new YcsError('E_INVALID_ARGUMENT', `fenced device ${index} does not exist (${this.#devices.length} devices)`);
+    return device;
+  }
+
+  async #reserveOn(d: PrFenceDevice): Promise<void> {
+    const { reservation } = await d.transport.readReservation();
+    if (reservation === null) return d.transport.reserve(this.key, MASTER_RESERVATION_TYPE);
+    if (reservation.key === this.key && reservation.type === MASTER_RESERVATION_TYPE) return undefined;
+    // Another key holds it: taking it over is a fence of that host, never a side effect.
+    const holder = hostIdOfKey(this.options.clusterUuid, reservation.key);
+    throw new YcsError('E_REFUSED', `the reservation on ${d.path} is held by ${holder === null ? formatKey(reservation.key) : `host ${holder}`}: fence it first`, { device: d.path });
   }
 
   /** Graceful hand-over: give the reservation up (registrations stay). */
   async releaseMaster(): Promise<void> {
     await this.#onEveryDevice('release', (d) => d.transport.release(this.key, MASTER_RESERVATION_TYPE));
-    if (this.#state === 'master') this.#state = 'registered';
   }
 
   async fence(victimHost: number): Promise<FenceOutcome> {
     if (victimHost === this.options.hostId) throw new YcsError('E_REFUSED', 'a host never fences itself');
-    this.#assertRegistered('fence');
     const victimKey = reservationKey(this.options.clusterUuid, victimHost);
     const results: DeviceFenceResult[] = [];
     const failures: string[] = [];
@@ -168,7 +170,6 @@ export class PrFenceDriver implements FenceDriver {
       try {
         results.push(await this.#fenceOn(device, victimKey));
       } catch (err) {
-        if (isYcsError(err, 'E_RESERVATION_CONFLICT')) this.#state = 'fenced';
         failures.push(`${device.path}: ${isYcsError(err) ? err.toLine() : String(err)}`);
       }
     }
@@ -199,19 +200,23 @@ export class PrFenceDriver implements FenceDriver {
     if ((await t.readKeys()).keys.includes(victimKey)) {
       throw new YcsError('E_FENCE_FAILED', `key ${formatKey(victimKey)} is still registered on ${device.path} after ${method}`, { device: device.path });
     }
+    // Without a reservation an unregistered host can still write: the preempt fenced nobody.
+    if ((await t.readReservation()).reservation === null) {
+      throw new YcsError('E_FENCE_FAILED', `${device.path} has no reservation after ${method}: an unregistered host can still write`, { device: device.path });
+    }
     return { device: device.path, method, verified: true };
   }
 
   /**
    * After the iSCSI backend had to log in again (ECONNRESET): targets like tgt drop the
-   * new session's registration. Re-register only when this host is admitted and its key
-   * is still listed (so it was not preempted); a master also moves its reservation to the
-   * new session by preempting its own key. Returns whether a renewal was needed.
+   * new session's registration. Re-register only while this host's key is still listed
+   * (it was not preempted: a fenced or never registered host gets E_RESERVATION_CONFLICT);
+   * a reservation holder also moves its reservation to the new session by preempting its
+   * own key. Returns whether a renewal was needed.
    */
   async renewAfterSessionReset(path: string): Promise<boolean> {
     const device = this.#devices.find((d) => d.path === path);
     if (device === undefined) throw new YcsError('E_INVALID_ARGUMENT', `not a fenced device: ${path}`);
-    if (this.#state === 'fenced' || this.#state === 'unregistered') return false;
     const t = device.transport;
     try {
       await t.register(this.key, this.key); // no-op where the nexus kept its registration
@@ -220,51 +225,52 @@ export class PrFenceDriver implements FenceDriver {
       if (!isYcsError(err, 'E_RESERVATION_CONFLICT')) throw err;
     }
     if (!(await t.readKeys()).keys.includes(this.key)) {
-      this.#state = 'fenced';
-      throw new YcsError('E_RESERVATION_CONFLICT', `host ${this.options.hostId} was fenced on ${path}: its key is gone`, { device: path });
+      throw new YcsError('E_RESERVATION_CONFLICT', `host ${this.options.hostId} is not registered on ${path}: its key is gone (fenced, or never admitted)`, { device: path });
     }
+    const { reservation } = await t.readReservation();
     await t.registerAndIgnore(this.key);
-    if (this.#state === 'master') await t.preempt(this.key, this.key, MASTER_RESERVATION_TYPE);
+    if (reservation?.key === this.key) await t.preempt(this.key, this.key, MASTER_RESERVATION_TYPE);
     return true;
   }
 
   /**
    * For a process that opens the devices of a host the cluster already admitted (ycsctl
-   * acting for the local host, a restarted daemon): adopt the registration this host's
-   * key still has, renewing the new session where the target forgot it. A key that is
-   * gone means the host was fenced: the driver latches that and refuses.
+   * acting for the local host): adopt the registration this host's key still has,
+   * renewing the new session where the target forgot it. A key that is gone means the
+   * host was fenced (or never admitted): E_RESERVATION_CONFLICT.
    */
   async resume(): Promise<void> {
-    let holder = true;
-    for (const d of this.#devices) {
-      const { reservation } = await d.transport.readReservation();
-      holder &&= reservation?.key === this.key && reservation.type === MASTER_RESERVATION_TYPE;
-    }
-    this.#state = holder ? 'master' : 'registered';
     for (const d of this.#devices) await this.renewAfterSessionReset(d.path);
   }
 
   async status(): Promise<FenceStatus> {
     const devices = [];
     for (const d of this.#devices) devices.push(await readDeviceStatus(this.options.clusterUuid, d));
-    return { driver: 'pr', hostId: this.options.hostId, key: this.key, state: this.#state, devices };
+    return { driver: 'pr', hostId: this.options.hostId, key: this.key, state: standingOf(this.key, devices), devices };
   }
 
-  #assertRegistered(what: string): void {
-    if (this.#state === 'fenced') throw new YcsError('E_RESERVATION_CONFLICT', `host ${this.options.hostId} is fenced: cannot ${what}`);
-    if (this.#state === 'unregistered') throw new YcsError('E_REFUSED', `host ${this.options.hostId} is not registered: cannot ${what}`);
+  /** Runs `action` on one device; a session reset is renewed (where the key is still listed) and retried once. */
+  async #onDevice(device: PrFenceDevice, what: string, action: (d: PrFenceDevice) => Promise<unknown>): Promise<void> {
+    try {
+      await action(device);
+    } catch (err) {
+      if (!isSessionReset(err)) throw err;
+      await this.renewAfterSessionReset(device.path).catch(() => false); // the retry reports what is wrong
+      try {
+        await action(device);
+      } catch (retryErr) {
+        const e = isYcsError(retryErr) ? retryErr : new YcsError('E_INTERNAL', String(retryErr));
+        throw new YcsError(e.code, `${what} on ${device.path} after the session was re-established: ${e.message}`, { device: device.path });
+      }
+    }
   }
 
-  /** Runs `action` on every device; one session reset per device is renewed and retried. */
+  /** Runs `action` on every device (each as #onDevice); reports every failure in one error. */
   async #onEveryDevice(what: string, action: (d: PrFenceDevice) => Promise<unknown>): Promise<void> {
     const failures: YcsError[] = [];
     for (const device of this.#devices) {
       try {
-        await action(device).catch(async (err: unknown) => {
-          if (!isSessionReset(err)) throw err;
-          await this.renewAfterSessionReset(device.path);
-          return action(device);
-        });
+        await this.#onDevice(device, what, action);
       } catch (err) {
         failures.push(isYcsError(err) ? err : new YcsError('E_INTERNAL', String(err)));
       }
@@ -284,7 +290,8 @@ export class NoneFenceDriver implements FenceDriver {
 
   async register(): Promise<void> {}
   async reserveAsMaster(): Promise<void> {}
-  async unfence(): Promise<void> {}
+  async registerDevice(): Promise<void> {}
+  async reserveDevice(): Promise<void> {}
 
   async fence(victimHost: number): Promise<FenceOutcome> {
     return {
@@ -297,6 +304,15 @@ export class NoneFenceDriver implements FenceDriver {
   async status(): Promise<FenceStatus> {
     return { driver: 'none', hostId: this.hostId, state: 'none', devices: [] };
   }
+}
+
+/** This host's standing derived from what each device reports (FenceState). */
+export function standingOf(key: bigint, devices: DeviceFenceStatus[]): FenceState {
+  if (devices.some((d) => d.error !== undefined || d.registrations === undefined)) return 'unknown';
+  if (devices.every((d) => d.reservation?.key === key)) return 'master';
+  const registered = devices.filter((d) => d.registrations?.some((r) => r.key === key)).length;
+  if (registered === devices.length) return 'registered';
+  return registered === 0 ? 'unregistered' : 'partly-registered';
 }
 
 export interface CreateFenceDriverOptions {

@@ -111,7 +111,7 @@ export function fenceHostDirect(action: LocalHostAction & { victimHost: number }
 /** Re-registers the local host on every device (ycsctl unfence --force, daemon down). */
 export function unfenceDirect(action: LocalHostAction): Promise<bigint> {
   return withLocalDriver(action, async (driver) => {
-    await driver.unfence();
+    await driver.register();
     return driver.key;
   });
 }

@@ -139,15 +139,18 @@ describe('fencing on an iSCSI LUN served by tgtd', () => {
     );
   });
 
-  it('a fenced host does not register itself again until it is admitted (unfence)', async () => {
-    host(3).driver.noteReservationConflict();
-    const refused = await rejection(host(3).driver.register());
-    expect(refused.code).toBe('E_REFUSED');
-    expect((await host(1).transport.readKeys()).keys).not.toContain(reservationKey(clusterUuid, 3));
-    await host(3).driver.unfence();
-    expect(host(3).driver.state).toBe('registered');
+  it('the status shows the standing read from the storage; a re-admitted host registers per device', async () => {
+    expect((await host(3).driver.status()).state).toBe('unregistered'); // fenced: its key is gone
+    expect((await host(1).driver.status()).state).toBe('master');
+    await host(3).driver.registerDevice(0); // the engine's `register` once a decision admits it again
+    expect((await host(3).driver.status()).state).toBe('registered');
     expect((await host(1).transport.readKeys()).keys).toContain(reservationKey(clusterUuid, 3));
     await host(3).device.write(DATA + 3 * SECTOR, Buffer.alloc(SECTOR, 3));
+    await host(1).driver.reserveDevice(0); // its own reservation: a no-op
+    const refused = await rejection(host(2).driver.reserveDevice(0));
+    expect(refused.code).toBe('E_REFUSED');
+    expect(refused.message).toMatch(/held by host 1: fence it first/);
+    expect((await rejection(host(2).driver.registerDevice(4))).code).toBe('E_INVALID_ARGUMENT');
   });
 
   it('across an iSCSI reconnect: ECONNRESET, tgt forgets the session, the admitted host renews', async () => {
@@ -179,10 +182,10 @@ describe('fencing on an iSCSI LUN served by tgtd', () => {
 
   it('a fenced host that reconnects stays fenced', async () => {
     await host(1).driver.fence(2);
-    host(2).driver.noteReservationConflict();
     tgtd.dropConnections(iqn(2));
     expect((await rejection(host(2).device.read(DATA, SECTOR))).errno).toBe('ECONNRESET');
-    expect(await host(2).driver.renewAfterSessionReset(tgtd.url())).toBe(false);
+    // its key is gone, so the renewal refuses: a fenced host never re-registers by itself
+    expect((await rejection(host(2).driver.renewAfterSessionReset(tgtd.url()))).code).toBe('E_RESERVATION_CONFLICT');
     expect((await rejection(host(2).device.write(DATA + 2 * SECTOR, Buffer.alloc(SECTOR, 2)))).code).toBe('E_RESERVATION_CONFLICT');
     expect((await host(1).transport.readKeys()).keys).not.toContain(reservationKey(clusterUuid, 2));
   });

@@ -2,7 +2,7 @@
 // before any command is sent (the PR paths are covered against tgtd in integration/).
 import { describe, expect, it } from 'vitest';
 import { isYcsError } from '../../src/errors.js';
-import { NoneFenceDriver, PrFenceDriver, createFenceDriver, describeStatusDevice } from '../../src/fence/driver.js';
+import { NoneFenceDriver, PrFenceDriver, createFenceDriver, describeStatusDevice, standingOf } from '../../src/fence/driver.js';
 import { reservationKey } from '../../src/fence/keys.js';
 import { ScsiPrTransport, type PrDevice } from '../../src/fence/transport.js';
 
@@ -30,7 +30,8 @@ describe('the none driver', () => {
     const driver = new NoneFenceDriver(2);
     await driver.register();
     await driver.reserveAsMaster();
-    await driver.unfence();
+    await driver.registerDevice();
+    await driver.reserveDevice();
     expect(await driver.fence(1)).toEqual({
       kind: 'not-fenced', victimHost: 1,
       reason: 'not fenced: the storage has no persistent reservations; wait for the self-fence deadline',
@@ -51,19 +52,24 @@ describe('the PR driver refuses before touching the storage', () => {
     expect(await code(driver().fence(1))).toBe('E_REFUSED');
   });
 
-  it('an unregistered host can neither reserve nor fence', async () => {
-    expect(await code(driver().reserveAsMaster())).toBe('E_REFUSED');
-    expect(await code(driver().fence(2))).toBe('E_REFUSED');
+  it('a device index outside the fenced devices is refused, naming the count', async () => {
+    const err = driver().registerDevice(1);
+    expect(await code(err)).toBe('E_INVALID_ARGUMENT');
+    expect(await code(driver().reserveDevice(-1))).toBe('E_INVALID_ARGUMENT');
   });
 
-  it('a fenced host can neither register, reserve nor fence until unfenced', async () => {
-    const d = driver();
-    d.noteReservationConflict();
-    expect(d.state).toBe('fenced');
-    expect(await code(d.register())).toBe('E_REFUSED');
-    expect(await code(d.reserveAsMaster())).toBe('E_RESERVATION_CONFLICT');
-    expect(await code(d.fence(2))).toBe('E_RESERVATION_CONFLICT');
-    expect(await d.renewAfterSessionReset('/dev/sdq')).toBe(false);
+  it('derives the standing from what the devices report', () => {
+    const key = reservationKey(UUID, 1);
+    const other = reservationKey(UUID, 2);
+    const dev = (keys: bigint[], holder: bigint | null) => ({
+      device: '/dev/sdq', transport: 'scsi', registrations: describeStatusDevice(UUID, keys),
+      reservation: holder === null ? null : { key: holder, hostId: null, type: 5, typeName: 'x' },
+    });
+    expect(standingOf(key, [dev([key], key), dev([key, other], key)])).toBe('master');
+    expect(standingOf(key, [dev([key], other), dev([key], null)])).toBe('registered');
+    expect(standingOf(key, [dev([key], other), dev([other], other)])).toBe('partly-registered');
+    expect(standingOf(key, [dev([other], other)])).toBe('unregistered');
+    expect(standingOf(key, [{ device: '/dev/sdq', transport: 'block-pr', error: { code: 'E_PR_UNSUPPORTED', message: 'x' } }])).toBe('unknown');
   });
 
   it('groups duplicate registrations and names foreign keys', () => {
