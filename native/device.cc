@@ -105,9 +105,6 @@ Napi::Function DeviceWrap::Define(Napi::Env env) {
                       InstanceMethod<&DeviceWrap::Guarded<&DeviceWrap::Scsi>>("scsi"),
                       InstanceMethod<&DeviceWrap::Guarded<&DeviceWrap::BlockPr>>("blockPr"),
                       InstanceMethod<&DeviceWrap::Guarded<&DeviceWrap::Close>>("close"),
-                      InstanceMethod<&DeviceWrap::Guarded<&DeviceWrap::StartHeartbeat>>("startHeartbeat"),
-                      InstanceMethod<&DeviceWrap::Guarded<&DeviceWrap::ArmHeartbeat>>("armHeartbeat"),
-                      InstanceMethod<&DeviceWrap::Guarded<&DeviceWrap::StopHeartbeat>>("stopHeartbeat"),
                       InstanceAccessor<&DeviceWrap::GetHealth>("health"),
                       InstanceAccessor<&DeviceWrap::GetLastIoNs>("lastIoNs"),
                       InstanceAccessor<&DeviceWrap::GetLastIoTimings>("lastIoTimings"),
@@ -117,7 +114,6 @@ Napi::Function DeviceWrap::Define(Napi::Env env) {
 DeviceWrap::DeviceWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceWrap>(info) {}
 
 DeviceWrap::~DeviceWrap() {
-  heartbeat_.reset();
   // Garbage-collected without close(): close in the background, reporting to no one.
   if (worker_ && !worker_->closing()) {
     // At environment teardown the context may be gone; its teardown hook stopped polling.
@@ -326,7 +322,6 @@ Napi::Value DeviceWrap::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto deferred = Napi::Promise::Deferred::New(env);
   uint32_t timeout_ms = TimeoutArg(info, 0);
-  heartbeat_.reset();
   if (!worker_ || worker_->closing()) {
     deferred.Resolve(Napi::Boolean::New(env, true));
     return deferred.Promise();
@@ -339,49 +334,6 @@ Napi::Value DeviceWrap::Close(const Napi::CallbackInfo& info) {
     deferred.Resolve(Napi::Boolean::New(env, true));
   }
   return deferred.Promise();
-}
-
-// startHeartbeat(offset, intervalMs, timeoutMs, onWrite(index, error?)): starts the
-// writer disarmed; nothing is written until armHeartbeat().
-Napi::Value DeviceWrap::StartHeartbeat(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  uint64_t offset = integer_arg(env, info[0], "offset", path_, "heartbeat");
-  uint64_t interval_ms = integer_arg(env, info[1], "intervalMs", path_, "heartbeat");
-  uint32_t timeout_ms = TimeoutArg(info, 2);
-  const Geometry& g = OpenGeometry(env, IoOp::Write, offset, 0);
-  CheckSectorRange(env, g, IoOp::Write, offset, g.logical_sector_size);
-  if (g.read_only) throw_error(env, {"E_READ_ONLY", "EROFS", path_ + " is read-only"}, path_, "heartbeat");
-  if (interval_ms == 0 || interval_ms > 3600000) throw_error(env, usage("intervalMs must be 1..3600000"), path_, "heartbeat");
-  if (heartbeat_) throw_error(env, usage("a heartbeat writer is already running on " + path_), path_, "heartbeat");
-  if (info[3].IsFunction()) context_->set_heartbeat_callback(info[3].As<Napi::Function>());
-  heartbeat_offset_ = offset;
-  heartbeat_ = std::make_unique<HeartbeatWriter>(worker_, offset, static_cast<uint32_t>(interval_ms), timeout_ms);
-  return env.Undefined();
-}
-
-// armHeartbeat(records: Uint8Array[], validForMs): the next records to write, one per
-// tick, until they run out or validForMs passes.
-Napi::Value DeviceWrap::ArmHeartbeat(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!heartbeat_) throw_error(env, usage("no heartbeat writer is running on " + path_), path_, "heartbeat");
-  const Geometry& g = OpenGeometry(env, IoOp::Write, heartbeat_offset_, 0);
-  if (!info[0].IsArray()) throw_error(env, usage("records must be an array of Uint8Array"), path_, "heartbeat");
-  uint64_t valid_for_ms = integer_arg(env, info[1], "validForMs", path_, "heartbeat");
-  Napi::Array list = info[0].As<Napi::Array>();
-  std::deque<AlignedBuffer> records;
-  for (uint32_t i = 0; i < list.Length(); i++) {
-    Napi::Uint8Array record = uint8_array_arg(env, list.Get(i), "each record", path_, "heartbeat");
-    CheckSectorRange(env, g, IoOp::Write, heartbeat_offset_, record.ByteLength());
-    records.emplace_back(record.ByteLength(), g.memory_alignment, false);
-    std::memcpy(records.back().data(), record.Data(), record.ByteLength());
-  }
-  heartbeat_->arm(std::move(records), Clock::now() + std::chrono::milliseconds(valid_for_ms));
-  return env.Undefined();
-}
-
-Napi::Value DeviceWrap::StopHeartbeat(const Napi::CallbackInfo& info) {
-  heartbeat_.reset();
-  return info.Env().Undefined();
 }
 
 Napi::Value DeviceWrap::GetHealth(const Napi::CallbackInfo& info) {

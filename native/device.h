@@ -10,7 +10,6 @@
 #include <optional>
 #include <string>
 
-#include "io_heartbeat.h"
 #include "io_worker.h"
 
 namespace ycs {
@@ -37,9 +36,6 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
   Napi::Value Scsi(const Napi::CallbackInfo& info);
   Napi::Value BlockPr(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
-  Napi::Value StartHeartbeat(const Napi::CallbackInfo& info);
-  Napi::Value ArmHeartbeat(const Napi::CallbackInfo& info);
-  Napi::Value StopHeartbeat(const Napi::CallbackInfo& info);
   Napi::Value GetHealth(const Napi::CallbackInfo& info);
   Napi::Value GetInfo(const Napi::CallbackInfo& info);
   Napi::Value GetLastIoNs(const Napi::CallbackInfo& info);
@@ -51,8 +47,6 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
   uint32_t TimeoutArg(const Napi::CallbackInfo& info, size_t index);
 
   std::shared_ptr<IoWorker> worker_;
-  std::unique_ptr<HeartbeatWriter> heartbeat_;
-  uint64_t heartbeat_offset_ = 0;
   DeviceContext* context_ = nullptr;  // valid while the worker is not closing
   std::string path_;
   std::optional<Geometry> geometry_;

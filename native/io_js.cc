@@ -2,7 +2,6 @@
 
 #include <cstring>
 
-#include "io_heartbeat.h"
 
 namespace ycs {
 
@@ -168,7 +167,6 @@ void DeviceContext::CallJs(Napi::Env env, Napi::Function, DeviceContext* context
 }
 
 void DeviceContext::settle(Napi::Env env, IoOutcome& outcome) {
-  if (outcome.id >= kHeartbeatIdBase) return report_heartbeat(env, outcome);
   std::optional<Pending> p = take_pending(env, outcome.id);
   if (!p) return;
   last_timings_ = {outcome.timings.queued_ns, outcome.timings.syscall_ns,
@@ -220,12 +218,6 @@ Napi::Value DeviceContext::success_value(Napi::Env env, IoOutcome& outcome) {
     }
   }
   return env.Undefined();
-}
-
-void DeviceContext::report_heartbeat(Napi::Env env, IoOutcome& outcome) {
-  if (on_heartbeat_.IsEmpty()) return;
-  Napi::Value error = outcome.ok ? env.Undefined() : make_error(env, outcome.error, device_, "write", std::nullopt);
-  on_heartbeat_.Call({Napi::Number::New(env, static_cast<double>(outcome.id - kHeartbeatIdBase)), error});
 }
 
 void DeviceContext::report_health(Napi::Env env, Health health, uint64_t stuck_ms) {

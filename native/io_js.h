@@ -50,8 +50,6 @@ class DeviceContext : public IoSink {
                    std::optional<Napi::Uint8Array> target = std::nullopt);
   void forget_pending(Napi::Env env, uint64_t id) { take_pending(env, id); }
   void hold_until_open(Napi::Object self) { self_ = Napi::Persistent(self); }
-  // onWrite(index, error | undefined) for the heartbeat writer's writes.
-  void set_heartbeat_callback(Napi::Function fn) { on_heartbeat_ = Napi::Persistent(fn); }
 
   // Aligned buffers for sector I/O, reused (JS thread only): a fresh allocation per I/O
   // churns the heap next to the Buffers handed to JS and faults pages in again.
@@ -93,7 +91,6 @@ class DeviceContext : public IoSink {
   // Copies a read into its readInto target; false when the target no longer holds it.
   bool fill_target(Pending& pending, const IoOutcome& outcome);
   void report_health(Napi::Env env, Health health, uint64_t stuck_ms);
-  void report_heartbeat(Napi::Env env, IoOutcome& outcome);
 
   Tsfn tsfn_;
   Napi::AsyncContext async_context_;  // promises settled from the ring poll run in it
@@ -102,7 +99,6 @@ class DeviceContext : public IoSink {
   std::string device_;
   std::unordered_map<uint64_t, Pending> pending_;
   Napi::FunctionReference on_health_;
-  Napi::FunctionReference on_heartbeat_;
   Napi::ObjectReference self_;  // keeps the handle alive until open settles
   SettledTimings last_timings_;
   std::vector<AlignedBuffer> spare_buffers_;

@@ -89,6 +89,11 @@ struct IoOutcome {
 
 // Receives everything the worker reports. Called from any thread, always with the
 // worker's mutex held: implementations must only queue, never block or call back.
+// Shared by the I/O worker and its io_uring lane (io_worker.cc, io_uring_lane.cc).
+std::string describe_request(IoOp op, uint64_t offset, size_t length, const std::string& device);
+uint64_t elapsed_ms(Clock::time_point from, Clock::time_point to);
+IoOutcome failed_outcome(uint64_t id, IoOp op, IoError error);
+
 class IoSink {
  public:
   virtual ~IoSink() = default;
@@ -118,16 +123,10 @@ class IoWorker : public std::enable_shared_from_this<IoWorker> {
   std::optional<IoOutcome> reap_ring();
   // The eventfd to poll, -1 when sector I/O runs on the I/O thread. Fixed once open.
   int ring_event_fd();
-  // While held, every job runs on the I/O thread: the native heartbeat writer holds it, so
-  // its writes never queue behind a ring job whose completion waits for the JS thread.
-  void hold_ring(bool held);
   // Gives the ring up for good, right after open when the event loop cannot poll it.
   void drop_ring();
   // "io_uring" or "thread": how sector reads and writes are issued.
   const char* engine();
-  // For submitters off the JS thread (the heartbeat writer): a refused request is
-  // reported through the sink like any other outcome.
-  void submit_or_report(IoRequest&& request);
   // Lets queued work finish, then closes the backend. Reports sink->closed(close_id,
   // clean) when the backend is closed, or (clean=false) at once when the device is
   // stalled or the close passes its deadline; the threads then exit on their own once the
@@ -205,7 +204,6 @@ class IoWorker : public std::enable_shared_from_this<IoWorker> {
   std::unique_ptr<RingLane> ring_;        // set once after open; submitted to by the JS thread
   std::optional<IoRequest> ring_job_;     // the job on the ring (owns its buffer until reaped)
   size_t ring_done_ = 0;                  // bytes of ring_job_ transferred so far
-  bool ring_held_ = false;                // hold_ring: the ring takes no new job
   Health health_ = Health::Ok;
   bool closing_ = false;
   bool close_reported_ = false;

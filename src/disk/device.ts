@@ -72,30 +72,6 @@ export interface BlockPrRequest {
   flags?: number;
 }
 
-export interface NativeHeartbeatOptions {
-  /** Byte offset of this host's heartbeat sector. */
-  offset: number;
-  /** Start-to-start interval of the writes. */
-  intervalMs: number;
-  /** Deadline of each write; default the device's ioTimeoutMs. */
-  timeoutMs?: number;
-  /** Called per write: index counts writes since start (0, 1, ...), error when it failed. */
-  onWrite?: (index: number, error: YcsError | undefined) => void;
-}
-
-/**
- * A heartbeat writer on its own native thread: one armed record per tick, through the
- * device's I/O queue (deadlines and the stalled state apply). It writes only while
- * armed: each arm() replaces the records not yet written and sets a validity deadline;
- * when the records run out or the deadline passes, writing stops. Give every record a
- * sequence never handed out before (the records of a replaced arm may or may not have
- * been written).
- */
-export interface NativeHeartbeat {
-  arm(records: Uint8Array[], validForMs: number): void;
-  stop(): void;
-}
-
 /** Where the last settled I/O's time went (diagnostic, nanoseconds). */
 export interface IoTimings {
   /** Submission to the start of the syscall on the I/O thread (the hand-off there). */
@@ -120,9 +96,6 @@ interface NativeDevice {
   scsi(cdb: Uint8Array, direction: ScsiDirection, data: Uint8Array | number, timeoutMs: number): Promise<ScsiReply>;
   blockPr(request: BlockPrRequest): Promise<number>;
   close(timeoutMs?: number): Promise<boolean>;
-  startHeartbeat(offset: number, intervalMs: number, timeoutMs: number | undefined, onWrite: (index: number, error: unknown) => void): void;
-  armHeartbeat(records: Uint8Array[], validForMs: number): void;
-  stopHeartbeat(): void;
 }
 
 interface NativeOpenOptions {
@@ -331,43 +304,6 @@ export class SectorDevice {
   blockPr(request: BlockPrRequest): Promise<number> {
     this.#checkOpen('block-pr');
     return this.#call(() => this.#native.blockPr(request));
-  }
-
-  /** Starts the native heartbeat writer, disarmed (see NativeHeartbeat). One per device. */
-  startHeartbeat(options: NativeHeartbeatOptions): NativeHeartbeat {
-    this.#checkOpen('heartbeat', options.offset);
-    const path = this.info.path;
-    checkSectorRange(this.info, 'write', options.offset, this.info.logicalSectorSize);
-    if (!Number.isSafeInteger(options.intervalMs) || options.intervalMs < 1) throw invalid('intervalMs must be a positive integer', path, 'heartbeat');
-    checkTimeout(options.timeoutMs, path, 'heartbeat');
-    const onWrite = options.onWrite;
-    const report = (index: number, error: unknown): void => {
-      try {
-        onWrite?.(index, error === undefined ? undefined : fromNativeError(error));
-      } catch {
-        // a listener's bug must not stop the heartbeat
-      }
-    };
-    this.#sync(() => this.#native.startHeartbeat(options.offset, options.intervalMs, options.timeoutMs, report));
-    let stopped = false;
-    return {
-      arm: (records: Uint8Array[], validForMs: number): void => {
-        if (stopped) throw invalid(`the heartbeat writer on ${path} is stopped`, path, 'heartbeat');
-        this.#checkOpen('heartbeat');
-        if (!Array.isArray(records)) throw invalid('records must be an array of Uint8Array', path, 'heartbeat');
-        for (const record of records) {
-          if (!(record instanceof Uint8Array)) throw invalid('records must be an array of Uint8Array', path, 'heartbeat');
-          checkSectorRange(this.info, 'write', options.offset, record.byteLength);
-        }
-        checkInteger(validForMs, 'validForMs', path, 'heartbeat');
-        this.#sync(() => this.#native.armHeartbeat(records, validForMs));
-      },
-      stop: (): void => {
-        if (stopped) return;
-        stopped = true;
-        if (this.#closing === undefined) this.#native.stopHeartbeat();
-      },
-    };
   }
 
   /**
