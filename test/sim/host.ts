@@ -6,11 +6,13 @@ import type { Input, Output, Role } from '../../src/core/types.js';
 import type { SimEngine } from './binding.js';
 import { submitRead, submitWrite } from './disk.js';
 import { applyFence, applyFenceStep } from './fence.js';
-import { crashAllDbs, resourceAction, revokeAuthority, SimDb } from './resources.js';
+import { crashAllDbs, disconnectDbs, reconnectDbs, resourceAction, revokeAuthority, SimDb } from './resources.js';
 import type { Gate, SimEvent, World } from './world.js';
 
 export class SimHost {
   alive = false;
+  /** The machine is up but its ycs process died (kill -9 of ycs): its databases run on. */
+  ycsDown = false;
   incarnation = 0;
   /** The epoch floor this incarnation started with (its own sectors, as the daemon reads them). */
   epochFloor = 0;
@@ -68,9 +70,16 @@ export class SimHost {
     return this.world.now < Math.max(this.pausedUntil, this.stalledUntil);
   }
 
+  /** Whether start() would start a ycs now (the host is down, or only its ycs). */
+  get startable(): boolean {
+    return !this.alive || this.ycsDown;
+  }
+
   start(): void {
     const w = this.world;
+    const databasesRan = this.alive && this.ycsDown;
     this.alive = true;
+    this.ycsDown = false;
     this.incarnation += 1;
     this.resumeTickDue = false;
     this.role = 'starting';
@@ -93,6 +102,19 @@ export class SimHost {
     w.check.onStart(this);
     this.step({ kind: 'start', nowMs: this.localNow() });
     this.scheduleTick(w.rng.host.range(0, w.timeouts.tickMs));
+    if (databasesRan) reconnectDbs(w, this);
+  }
+
+  /** kill -9 of ycs alone: its databases keep running and reconnect when ycs is back. */
+  crashYcs(): void {
+    if (!this.alive || this.ycsDown) return;
+    this.ycsDown = true;
+    this.engine = undefined;
+    this.backlog = [];
+    this.stalledUntil = Math.min(this.stalledUntil, this.world.now);
+    this.role = 'starting'; // a dead ycs acts as nothing
+    disconnectDbs(this);
+    this.world.check.onHostStateChanged(this, 'ycs-crash');
   }
 
   /**
@@ -108,6 +130,7 @@ export class SimHost {
   crash(powerLoss: boolean): void {
     if (!this.alive) return;
     this.alive = false;
+    this.ycsDown = false;
     this.engine = undefined;
     this.backlog = [];
     this.pausedUntil = Math.min(this.pausedUntil, this.world.now);
@@ -203,6 +226,7 @@ export class SimHost {
     w.check.onOutputs(this, input, outputs);
     for (const out of outputs) {
       w.trace.note(w.now, this.id, out.kind, () => describeOutput(out));
+      w.options.onOutput?.(this.id, out);
       this.execute(out);
     }
     w.check.afterStep(this);

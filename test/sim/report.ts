@@ -3,7 +3,7 @@
 // fault hits, and we time it (real, simulated time) until a different host is promoted.
 // For a standby crash there is no new master: we time until a decision evicts it.
 import type { EngineBinding } from './binding.js';
-import { crashHost, isolate, loseAllDisks } from './faults.js';
+import { applyFault, linksBetween } from './faults.js';
 import type { SimHost } from './host.js';
 import { drawKnobs, type Knobs } from './knobs.js';
 import { runChecked } from './sim.js';
@@ -52,21 +52,23 @@ function inject(w: World, kind: ReportKind, master: SimHost): SimHost {
   const long = 1e9;
   switch (kind) {
     case 'master crash':
-      crashHost(w, master, long, false);
+      applyFault(w, { kind: 'crash', host: master.id, downMs: long, powerLoss: false });
       return master;
     case 'master pause':
-      master.freeze(long, true);
+      applyFault(w, { kind: 'pause', host: master.id, durationMs: long });
       return master;
     case 'master disk loss':
-      loseAllDisks(w, master, long);
+      applyFault(w, { kind: 'disk-errors', disk: 'all', hosts: [master.id], durationMs: long });
       return master;
-    case 'partition':
-      isolate(w, master.id, long);
+    case 'partition': {
+      const others = w.hosts.filter((h) => h !== master).map((h) => h.id);
+      applyFault(w, { kind: 'partition', links: linksBetween([[master.id], others]), durationMs: long });
       return master;
+    }
     case 'standby crash': {
       const standbys = w.hosts.filter((h) => h !== master && h.alive);
       const victim = w.rng.faults.pick(standbys);
-      crashHost(w, victim, long, false);
+      applyFault(w, { kind: 'crash', host: victim.id, downMs: long, powerLoss: false });
       return victim;
     }
   }

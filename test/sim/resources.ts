@@ -20,6 +20,8 @@ export class SimDb {
   generation = 0; // bumped whenever the process starts or stops; old chains then end
   /** Real time until which this database may write as primary (its heartbeat-2 lease). */
   leaseUntil = -Infinity;
+  /** Its heartbeat-2 connection to ycs is up (down from a ycs crash until it reconnects). */
+  connected = true;
 
   /** Primary and inside a lease the engine granted: what the split-brain checkers count. */
   actsAsPrimary(nowMs: number): boolean {
@@ -34,7 +36,7 @@ export class SimDb {
 export function ackHeartbeat(w: World, h: SimHost, resource: number): void {
   const db = h.dbs[resource];
   const g = h.grants[resource];
-  if (!db || db.state !== 'primary') return;
+  if (!db || db.state !== 'primary' || !db.connected) return;
   const leftMs = g?.primary === true ? Math.max(0, g.untilMs - h.localNow()) : 0;
   db.leaseUntil = w.now + h.realDelay(leftMs);
   if (leftMs > 0) w.check.onPrimariesChanged(resource);
@@ -56,6 +58,7 @@ function dbEvent(w: World, h: SimHost, code: string, delayMs: number, run: () =>
 
 /** What the database tells this host's ycs over heartbeat 2, 0.1 ms later. */
 function dbTells(w: World, h: SimHost, resource: number, event: 'connected' | 'heartbeat' | 'disconnected'): void {
+  if (h.dbs[resource]?.connected === false) return; // nobody listens: ycs is down
   w.deliver(h.id, h.incarnation, 0.1, `db-${event}`, (nowMs) => ({ kind: 'resource-event', nowMs, resource, event }));
 }
 
@@ -81,6 +84,7 @@ export function resourceAction(w: World, h: SimHost, resource: number, action: R
       return dbEvent(w, h, 'db-started', actionLatency(w), () => {
         if (db.state !== 'starting') return done(w, h, resource, action, false);
         db.state = 'standby';
+        db.connected = true;
         const g = db.generation;
         dbTells(w, h, resource, 'connected');
         heartbeatChain(w, h, resource, g);
@@ -145,6 +149,39 @@ export function crashDb(w: World, h: SimHost, resource: number): void {
   db.generation += 1;
   w.check.onPrimariesChanged(resource);
   dbTells(w, h, resource, 'disconnected');
+}
+
+/** A database process hangs: its chains end without a word, so heartbeat 2 goes silent. */
+export function hangDb(h: SimHost, resource: number): void {
+  const db = h.dbs[resource];
+  if (db && db.state !== 'offline') db.generation += 1;
+}
+
+/** ycs died: every database loses its connection (and no heartbeat is acked). */
+export function disconnectDbs(h: SimHost): void {
+  for (const db of h.dbs) db.connected = false;
+}
+
+/**
+ * The restarted ycs listens again: each running database reconnects after its client's
+ * backoff (up to 8 heartbeat intervals) and says so; its chains now talk to the new ycs.
+ */
+export function reconnectDbs(w: World, h: SimHost): void {
+  h.dbs.forEach((db, resource) => {
+    if (db.state !== 'standby' && db.state !== 'primary') {
+      db.connected = true;
+      return;
+    }
+    db.generation += 1; // the old chains belonged to the old ycs's incarnation
+    const g = db.generation;
+    heartbeatChain(w, h, resource, g);
+    if (db.state === 'primary') writeChain(w, h, resource, g, db.epoch);
+    dbEvent(w, h, 'db-reconnected', w.rng.db.range(100, 8 * w.timeouts.netHbIntervalMs), () => {
+      if (db.generation !== g) return;
+      db.connected = true;
+      dbTells(w, h, resource, 'connected');
+    });
+  });
 }
 
 /** The host went down: every database on it is gone with it. */

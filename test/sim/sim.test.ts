@@ -100,6 +100,7 @@ describe('simulator sweep against src/core', () => {
         ...(reg.brokenRule ? { brokenRule: reg.brokenRule } : {}),
         ...(reg.lyingDiskOdds ? { lyingDiskOdds: reg.lyingDiskOdds } : {}),
         ...(reg.stress ? { stress: true } : {}),
+        ...(reg.faultModel ? { faultModel: reg.faultModel } : {}),
       });
       if (reg.expect === 'pass') expect(r.violations).toEqual([]);
       else expect(r.ok, `seed ${reg.seed} no longer caught (was ${reg.checker})`).toBe(false);

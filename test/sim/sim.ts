@@ -18,6 +18,8 @@ export interface RunOptions {
   faultPhaseMs?: number;
   /** Three times the faults plus five, aimed mostly at the master. */
   stress?: boolean;
+  /** 2 (default): every fault kind; 1: the model before wedges (old regression seeds). */
+  faultModel?: 1 | 2;
 }
 
 export interface RunResult {
@@ -50,6 +52,7 @@ export function runSeed(seed: number, binding: EngineBinding, options: RunOption
     trace: options.trace ?? false,
     ...(options.brokenRule ? { brokenRule: options.brokenRule } : {}),
     ...(options.lyingDiskOdds ? { lyingDiskOdds: options.lyingDiskOdds } : {}),
+    ...(options.faultModel ? { faultModel: options.faultModel } : {}),
   });
   w.trace.note(0, 0, 'knobs', () => describeKnobs(knobs));
   for (const h of w.hosts) {
@@ -64,6 +67,12 @@ export function runSeed(seed: number, binding: EngineBinding, options: RunOption
   w.at(knobs.healAtMs, { code: 'heal', host: 0, gate: 'none', inc: -1, run: () => healAll(w) });
   runChecked(w, knobs.healAtMs);
   const healToMasterMs = checkLiveness(w, livenessDeadline, boundMs);
+  return resultOf(w, seed, healToMasterMs);
+}
+
+/** What a finished run reports. */
+export function resultOf(w: World, seed: number, healToMasterMs: number | undefined): RunResult {
+  const knobs = w.knobs;
   return {
     seed,
     knobs,
@@ -82,7 +91,7 @@ export function runSeed(seed: number, binding: EngineBinding, options: RunOption
  * Liveness after the heal: within the bound, some host must act as master and keep
  * acting for STABLE_MS. Returns the time from the heal to that master's first probe.
  */
-function checkLiveness(w: World, deadlineMs: number, boundMs: number): number | undefined {
+export function checkLiveness(w: World, deadlineMs: number, boundMs: number): number | undefined {
   const healAtMs = w.knobs.healAtMs;
   let firstSeenMs: number | undefined;
   let holder: ReturnType<typeof w.check.actingMaster>;

@@ -2,7 +2,7 @@
 // the checkers. Every event belongs to a host "gate": engine inputs wait while that host's
 // ycs process is frozen (pause or event-loop stall), database events wait only while the
 // whole host is frozen (pause), and both are dropped once the host crashed.
-import type { Input } from '../../src/core/types.js';
+import type { Input, Output } from '../../src/core/types.js';
 import type { EngineBinding, SimTimeouts } from './binding.js';
 import { Checker } from './checkers.js';
 import { VotingDisk } from './disk.js';
@@ -29,6 +29,10 @@ export interface WorldOptions {
   brokenRule?: string;
   /** Odds that a write reported durable was not stored (a lying disk; off by default). */
   lyingDiskOdds?: number;
+  /** 1: the fault model before wedges existed (old regression seeds); default 2. */
+  faultModel?: 1 | 2;
+  /** Sees every engine output as the shell carries it out (scripted runs record them). */
+  onOutput?: (host: number, output: Output) => void;
 }
 
 export class World {
