@@ -1,22 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import { LOG_ABNORMAL, LOG_JOIN, LOG_PRIMARY, createEngine } from '../../src/core/engine.js';
 import type { Input, Output } from '../../src/core/types.js';
-import { Harness } from './core-harness.js';
+import { ScriptedWorld, type ScriptSetup } from '../sim/scripted.js';
 
-function bootstrapped(opts: Partial<ConstructorParameters<typeof Harness>[0]> = {}): Harness {
-  const hx = new Harness({ hosts: [1, 2, 3], diskCount: 3, ...opts });
+// Scripted runs of the simulator (test/sim/scripted.ts): three hosts, three voting disks,
+// the real engine, simulated databases and fencing, and every checker on.
+function bootstrapped(opts: Partial<ScriptSetup> = {}): ScriptedWorld {
+  const hx = new ScriptedWorld({ hosts: 3, disks: 3, ...opts });
   hx.run(5000);
   expect(hx.masters()).toEqual([1]);
   return hx;
 }
 
-function roleChanges(hx: Harness, h: number, afterMs: number): string[] {
+/** Every checker of the simulator held throughout. */
+function held(hx: ScriptedWorld): void {
+  expect(hx.violations).toEqual([]);
+}
+
+function roleChanges(hx: ScriptedWorld, h: number, afterMs: number): string[] {
   return hx.outputs
     .filter((o) => o.host === h && o.at >= afterMs && o.output.kind === 'role-change')
     .map((o) => (o.output.kind === 'role-change' ? `${o.output.from}->${o.output.to}` : ''));
 }
 
-function firstAt(hx: Harness, h: number, msg: string, afterMs = 0): number | undefined {
+function firstAt(hx: ScriptedWorld, h: number, msg: string, afterMs = 0): number | undefined {
   return hx.logs(h, msg).find((l) => l.at >= afterMs)?.at;
 }
 
@@ -30,6 +37,7 @@ describe('engine: start-up', () => {
     const view = hx.engine(2).view();
     expect(view).toMatchObject({ selfId: 2, role: 'standby', epoch: 1, masterId: 1, members: [1, 2, 3] });
     expect(view.hosts.map((h) => h.resources[0])).toEqual(['primary', 'standby', 'standby']);
+    held(hx);
   });
 
   it('is deterministic: the same inputs give the same outputs', () => {
@@ -68,6 +76,7 @@ describe('engine: failures', () => {
     expect(firstAt(hx, 3, LOG_ABNORMAL, crashAt)).toBeDefined();
     expect(firstAt(hx, 3, LOG_JOIN, crashAt)).toBeGreaterThan(crashAt);
     expect(hx.engine(3).view()).toMatchObject({ epoch: 2, masterId: 2, members: [2, 3] });
+    held(hx);
   });
 
   it('standby crash: the master evicts it without a vote, nobody logs abnormal', () => {
@@ -79,42 +88,45 @@ describe('engine: failures', () => {
     expect(hx.logs(1, LOG_ABNORMAL).concat(hx.logs(2, LOG_ABNORMAL))).toHaveLength(0);
     expect(firstAt(hx, 2, LOG_JOIN, crashAt)).toBeUndefined(); // same master: no new "try join"
     // it restarts and is admitted again as a standby
-    hx.startHost(3);
+    hx.restart(3);
     hx.run(hx.now + 6000);
     expect(hx.engine(3).role).toBe('standby');
     expect(hx.engine(1).view().members).toEqual([1, 2, 3]);
     expect(hx.logs(3, LOG_JOIN).length).toBeGreaterThanOrEqual(2);
+    held(hx);
   });
 
   it('master that cannot reach the disks stops acting before anyone promotes', () => {
     const hx = bootstrapped();
     const downAt = hx.now;
-    hx.diskDown.add(1);
+    hx.diskStall(1, 60_000); // every I/O of host 1 hangs: a dead SAN path
     hx.run(downAt + 8000);
     const stoppedAt = hx.outputs.find((o) => o.host === 1 && o.at >= downAt && o.output.kind === 'role-change')?.at;
     const promotedAt = firstAt(hx, 2, LOG_PRIMARY, downAt);
     expect(stoppedAt).toBeDefined();
     expect(promotedAt).toBeDefined();
-    expect(stoppedAt ?? Infinity).toBeLessThanOrEqual(downAt + hx.timeouts.leaseMs + 60);
+    expect(stoppedAt ?? Infinity).toBeLessThanOrEqual(downAt + hx.timeouts.leaseMs + 110); // + one tick
     expect(stoppedAt ?? Infinity).toBeLessThan(promotedAt ?? 0);
     expect(roleChanges(hx, 1, downAt)[0]).toBe('master->evicted');
     expect(hx.outputs.some((o) => o.host === 1 && o.at >= downAt && o.output.kind === 'resource' && o.output.action === 'stop')).toBe(true);
+    held(hx);
   });
 
   it('a master stalled for 1 s is not evicted and keeps its role', () => {
     const hx = bootstrapped();
     const at = hx.now;
-    hx.pausedUntil.set(1, at + 1000);
+    hx.stall(1, 1000);
     hx.run(at + 6000);
     expect(hx.masters()).toEqual([1]);
     expect(hx.engine(2).view().epoch).toBe(1);
     expect(roleChanges(hx, 1, at)).toEqual([]);
+    held(hx);
   });
 
   it('a master frozen past every timeout wakes, stops first, and rejoins as a standby', () => {
     const hx = bootstrapped();
     const at = hx.now;
-    hx.pausedUntil.set(1, at + 8000);
+    hx.pause(1, 8000); // the whole host frozen (SIGSTOP): ycs and its database
     hx.run(at + 7990);
     expect(hx.engine(2).role).toBe('master');
     hx.run(at + 8000);
@@ -142,11 +154,12 @@ describe('engine: failures', () => {
     expect(promotedAt).toBeGreaterThan(fence?.at ?? Infinity);
     expect(promotedAt - (fence?.at ?? 0)).toBeLessThan(hx.timeouts.selfFenceWaitMs);
     // the fenced host restarts, is admitted over the network and re-registers its key
-    hx.startHost(1);
+    hx.restart(1);
     hx.run(hx.now + 8000);
     expect(hx.engine(1).role).toBe('standby');
     expect(hx.outputs.some((o) => o.host === 1 && o.output.kind === 'register')).toBe(true);
-    expect(hx.fenced.has(1)).toBe(false);
+    expect(hx.fencedFromData(1)).toBe(false);
+    held(hx);
   });
 });
 
@@ -154,8 +167,7 @@ describe('engine: partitions and resources', () => {
   it('a host cut off from the network is evicted; the master stays', () => {
     const hx = bootstrapped();
     const at = hx.now;
-    hx.cut(3, 1);
-    hx.cut(3, 2);
+    hx.partition([[3], [1, 2]]);
     hx.run(at + 8000);
     expect(hx.masters()).toEqual([1]);
     expect(hx.engine(1).view().members).toEqual([1, 2]);
@@ -165,23 +177,24 @@ describe('engine: partitions and resources', () => {
     hx.run(hx.now + 8000);
     expect(hx.engine(1).view().members).toEqual([1, 2, 3]);
     expect(hx.engine(3).role).toBe('standby');
+    held(hx);
   });
 
   it('a master cut off from both standbys loses to the larger group', () => {
     const hx = bootstrapped();
     const at = hx.now;
-    hx.cut(1, 2);
-    hx.cut(1, 3);
+    hx.partition([[1], [2, 3]]);
     hx.run(at + 10000);
     expect(hx.masters()).toEqual([2]);
     expect(hx.engine(2).view().members).toEqual([2, 3]);
     expect(hx.logs(2, LOG_ABNORMAL).length).toBe(1);
+    held(hx);
   });
 
   it('a crashed database on the master releases the role; a standby takes over without timeouts', () => {
     const hx = bootstrapped();
     const at = hx.now;
-    hx.inject(1, (nowMs) => ({ kind: 'resource-event', nowMs, resource: 0, event: 'disconnected' }));
+    hx.dbCrash(1); // the database process dies: ycs sees its heartbeat-2 socket close
     hx.run(at + 3000);
     expect(hx.masters()).toEqual([2]);
     const promotedAt = firstAt(hx, 2, LOG_PRIMARY, at) ?? Infinity;
@@ -191,17 +204,19 @@ describe('engine: partitions and resources', () => {
     const actions = hx.outputs.filter((o) => o.host === 1 && o.at >= at && o.output.kind === 'resource').map((o) => (o.output.kind === 'resource' ? o.output.action : ''));
     expect(actions.slice(0, 2)).toEqual(['stop', 'start']);
     expect(hx.engine(1).view().hosts[0]?.resources).toEqual(['standby']);
+    held(hx);
   });
 
   it('a standby database that goes silent is restarted, no role change', () => {
     const hx = bootstrapped();
     const at = hx.now;
-    hx.inject(2, (nowMs) => ({ kind: 'resource-event', nowMs, resource: 0, event: 'heartbeat' }));
+    hx.dbHang(2); // the database hangs: no crash report, its heartbeat 2 just stops
     hx.run(at + hx.timeouts.networkHbTimeoutMs + 500);
     const actions = hx.outputs.filter((o) => o.host === 2 && o.at >= at && o.output.kind === 'resource').map((o) => (o.output.kind === 'resource' ? o.output.action : ''));
     expect(actions).toEqual(['stop', 'start']);
     expect(roleChanges(hx, 2, at)).toEqual([]);
     expect(hx.masters()).toEqual([1]);
+    held(hx);
   });
 
   it('shutdown stops the resources, then asks to exit', () => {
@@ -211,6 +226,9 @@ describe('engine: partitions and resources', () => {
     hx.run(at + 500);
     const outs = hx.outputs.filter((o) => o.host === 2 && o.at >= at && (o.output.kind === 'exit' || o.output.kind === 'resource'));
     expect(outs.map((o) => o.output.kind)).toEqual(['resource', 'exit']);
-    expect(hx.engine(2).role).toBe('leaving');
+    expect(roleChanges(hx, 2, at)).toEqual(['standby->leaving']);
+    expect(hx.w.host(2).alive).toBe(false); // the daemon exited after its database stopped
+    expect(hx.masters()).toEqual([1]);
+    held(hx);
   });
 });

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { ownEpochFloor } from '../../src/core/arbitration.js';
 import { createEngine } from '../../src/core/engine.js';
-import { Harness } from './core-harness.js';
+import { ScriptedWorld } from '../sim/scripted.js';
 import type { Decision, HeartbeatPayload, Input, Output, SlotRead, VotePayload } from '../../src/core/types.js';
 
 const TICK_MS = 50;
@@ -93,7 +93,7 @@ describe('engine: the epoch floor of a restarted host', () => {
 
 describe('engine: the floor among peers', () => {
   it('a restarted master shows its floor before its first read, and peers neither fail over nor count it as caught up', () => {
-    const hx = new Harness({ hosts: [1, 2, 3], diskCount: 3 });
+    const hx = new ScriptedWorld({ hosts: 3, disks: 3 }); // a scripted simulator run
     hx.run(6000);
     expect(hx.masters()).toEqual([1]);
     const epoch = hx.engine(1).view().epoch;
@@ -101,14 +101,15 @@ describe('engine: the floor among peers', () => {
     hx.crash(1);
     hx.run(hx.now + 900);
     const restartedAt = hx.now;
-    hx.startHost(1);
+    hx.restart(1);
     const first = hx.outputs.find((o) => o.at >= restartedAt && o.host === 1 && o.output.kind === 'write-heartbeat');
     expect(first?.output).toMatchObject({ record: { payload: { role: 'starting', epoch, masterId: 0 } } });
     // Its process stalls right after that first write: peers read only the floor-only heartbeat.
-    hx.pausedUntil.set(1, restartedAt + 1500);
+    hx.wedge(1, 1500);
     hx.run(restartedAt + 8000);
     expect(hx.outputs.filter((o) => o.at >= restartedAt && o.output.kind === 'log' && o.output.msg === 'proposing a decision')).toEqual([]);
     for (const h of [1, 2, 3]) expect(hx.engine(h).view()).toMatchObject({ epoch, masterId: 1 });
+    expect(hx.violations).toEqual([]);
   });
 });
 
