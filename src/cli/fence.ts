@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { callDaemon } from '../daemon/control-client.js';
-import { CONFIG_DEFAULTS, DEFAULT_CONFIG_PATH } from '../daemon/config.js';
+import { CONFIG_DEFAULTS, DEFAULT_CONFIG_PATH } from '../config/index.js';
 import { YcsError } from '../errors.js';
 import { formatKey } from '../fence/cdb.js';
 import { MAX_HOST_ID } from '../fence/keys.js';

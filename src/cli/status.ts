@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import type { ClusterView, HostId, ResourceState } from '../core/types.js';
 import { callDaemon } from '../daemon/control-client.js';
-import { CONFIG_DEFAULTS, DEFAULT_CONFIG_PATH, controlSocketOf } from '../daemon/config.js';
+import { CONFIG_DEFAULTS, DEFAULT_CONFIG_PATH, controlSocketOf } from '../config/index.js';
 import { YcsError, toYcsError } from '../errors.js';
 import { EXIT_OK, parseCommand, parseIntegerFlag, usageError, wantsHelp } from './output.js';
 

@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { YcsError, type YcsErrorCode, toYcsError } from '../errors.js';
 import { loadNative } from '../native.js';
-import { lookupGroupId } from './config.js';
+import { lookupGroupId } from '../config/index.js';
 
 export interface PeerCredentials {
   pid: number;

@@ -18,7 +18,7 @@ import { startMonitorHeartbeat, type MonitorHeartbeat } from '../monitor/ycs-sid
 import { UdpTransport, loadClusterKey } from '../net/index.js';
 import { startResources, type ResourceStack } from '../resource/index.js';
 import { daemonCommands } from './commands.js';
-import type { Config } from './config.js';
+import type { Config } from '../config/index.js';
 import { ControlServer } from './control.js';
 import { DiskShell, openVotingDisks, readStartState } from './disk-shell.js';
 import { FenceShell } from './fence-shell.js';

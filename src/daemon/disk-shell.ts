@@ -13,7 +13,7 @@ import { ownEpochFloor } from '../core/arbitration.js';
 import type { DiskError, Input, Output } from '../core/types.js';
 import { VotingDisk, type DeviceAccess } from '../disk/voting-disk.js';
 import { YcsError, toYcsError } from '../errors.js';
-import type { Config } from './config.js';
+import type { Config } from '../config/index.js';
 
 type Direction = 'read' | 'write';
 

@@ -10,7 +10,7 @@ import { SectorDevice } from '../disk/device.js';
 import type { VotingDisk } from '../disk/voting-disk.js';
 import { YcsError, toYcsError } from '../errors.js';
 import { NoneFenceDriver, createFenceDriver, type FenceDriver, type FenceOutcome } from '../fence/driver.js';
-import type { Config } from './config.js';
+import type { Config } from '../config/index.js';
 import { deviceAccessFor } from './disk-shell.js';
 import { StepQueue } from './step-queue.js';
 

@@ -2,7 +2,7 @@
 // to its own stdout or the journal) and one child per subsystem, so every line says
 // where it came from: {"subsystem":"engine", ...}.
 import pino, { type Logger } from 'pino';
-import type { ConfigLogLevel } from './config.js';
+import type { ConfigLogLevel } from '../config/index.js';
 
 export type Subsystem = 'daemon' | 'engine' | 'disk' | 'net' | 'fence' | 'resource' | 'control' | 'monitor';
 

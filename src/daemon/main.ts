@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { YcsError, toYcsError } from '../errors.js';
 import { runIfEntryPoint } from '../entry.js';
-import { DEFAULT_CONFIG_PATH, loadConfig, type Config } from './config.js';
+import { DEFAULT_CONFIG_PATH, loadConfig, type Config } from '../config/index.js';
 import { Daemon } from './daemon.js';
 import { createDaemonLoggers } from './logger.js';
 

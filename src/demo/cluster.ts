@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StatusResult } from '../cli/status.js';
 import { callDaemon } from '../daemon/control-client.js';
-import type { FencingDriver } from '../daemon/config.js';
+import type { FencingDriver } from '../config/index.js';
 import { initVotingDisk } from '../disk/voting-disk.js';
 import { YcsError } from '../errors.js';
 import { writeClusterKey } from '../net/key.js';

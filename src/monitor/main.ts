@@ -3,7 +3,7 @@
 //   ycsm --config PATH [--ycs-command CMD] [--keepalive-ms N] [--max-restarts N]
 //        [--restart-window-ms N] [--backoff-ms N] [--stop-timeout-ms N] [--startup-grace-ms N]
 // The local heartbeat timeout is DISK_HB_KEEP_ALIVE as ycs reads it from the config (its
-// default when absent; src/daemon/config.ts keepAliveOf) unless --keepalive-ms overrides
+// default when absent; src/config/ keepAliveOf) unless --keepalive-ms overrides
 // it. CMD (or env YCSM_YCS_COMMAND) is split on spaces; `--config PATH` is appended.
 // Exit: 0 after ycs stopped normally or on SIGTERM; 1 on an internal error; 2 for bad
 // usage or config; 3 when ycs kept crashing (E_RESTART_LIMIT). Errors are one line
@@ -11,7 +11,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { keepAliveOf } from '../daemon/config.js';
+import { keepAliveOf } from '../config/index.js';
 import { YcsError, toYcsError } from '../errors.js';
 import { runIfEntryPoint } from '../entry.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';

@@ -1,5 +1,5 @@
 // Resource configuration and agent vocabulary shared by the resource manager, the
-// heartbeat-2 server and the config loader (src/daemon/config.ts imports ResourceConfig).
+// heartbeat-2 server and the config loader (src/config/ imports ResourceConfig).
 import type { ResourceAction } from '../core/types.js';
 
 /** One managed resource (a database instance, a file system, ...) on this host. */

@@ -1,7 +1,7 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, checkConfig, loadConfig, lookupGroupId, parseConfig } from '../../src/daemon/config.js';
+import { ConfigError, checkConfig, loadConfig, lookupGroupId, parseConfig } from '../../src/config/index.js';
 import { isYcsError } from '../../src/errors.js';
 import { scratchDir } from '../helpers/loop.js';
 

@@ -3,7 +3,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Input } from '../../src/core/types.js';
-import type { Config } from '../../src/daemon/config.js';
+import type { Config } from '../../src/config/index.js';
 import { FenceShell } from '../../src/daemon/fence-shell.js';
 import { YcsError } from '../../src/errors.js';
 import type { FenceDriver, FenceOutcome } from '../../src/fence/driver.js';

@@ -1,11 +1,11 @@
-// ycsm reads DISK_HB_KEEP_ALIVE the way the daemon does (src/daemon/config.ts keepAliveOf):
+// ycsm reads DISK_HB_KEEP_ALIVE the way the daemon does (src/config/ keepAliveOf):
 // optional, with the default of src/core/timeouts.ts, the same range and the same errors.
 // Real config files in a scratch directory; the daemon's own loader is the reference.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_BASE_TIMEOUTS } from '../../src/core/timeouts.js';
-import { keepAliveOf, loadConfig } from '../../src/daemon/config.js';
+import { keepAliveOf, loadConfig } from '../../src/config/index.js';
 import { toYcsError } from '../../src/errors.js';
 import { parseMonitorArgs } from '../../src/monitor/main.js';
 import { scratchDir } from '../helpers/loop.js';

@@ -1,169 +1,15 @@
-// The per-host config file (JSON, documented in docs/config.md). Validation collects
-// every problem, each one line `E_CONFIG: <file>: <key>: <problem>`, so an operator fixes
-// the file in one pass instead of one error per restart.
+// Validation of each part of the config file (docs/config.md): hosts, disks, resources,
+// timeouts and the top level. Problems go to the Checker; nothing here throws.
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import type { HostId } from '../core/types.js';
 import { DEFAULT_BASE_TIMEOUTS, type Timeouts, deriveTimeouts } from '../core/timeouts.js';
 import { MAX_RESOURCES, VOTING_DISK_COUNTS, clusterNameProblem } from '../disk/layout.js';
-import { YcsError } from '../errors.js';
-import type { ResourceConfig as ResourceSpec } from '../resource/types.js';
-
-export type FencingDriver = 'none' | 'scsi-pr' | 'block-pr' | 'iscsi-pr';
-export type ConfigLogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
-
-export interface HostConfig {
-  id: HostId;
-  address: string;
-  port: number;
-}
-
-/** A resource as loaded: the fields of src/resource's ResourceConfig with every default applied. */
-export interface ResourceConfig extends ResourceSpec {
-  /** Unix socket for network heartbeat 2; default `<runDir>/<name>.sock`. */
-  socket: string;
-  env: Record<string, string>;
-}
-
-export interface Config {
-  /** The file it was read from ('' when parsed from text without one). */
-  path: string;
-  cluster: string;
-  hostId: HostId;
-  hosts: HostConfig[];
-  votingDisks: string[];
-  dataDisks: string[];
-  fencing: FencingDriver;
-  keyFile: string;
-  DISK_HB_KEEP_ALIVE: number;
-  NETWORK_HB_TIMEOUT: number;
-  DISK_HB_INTERVAL: number | undefined;
-  /** Every timeout, derived and checked by src/core/timeouts.ts from the three above. */
-  timeouts: Timeouts;
-  resources: ResourceConfig[];
-  controlSocket: string;
-  controlGroup: string;
-  /** false: socket 0660 (root and controlGroup only). true: 0666, any local user may run read-only commands. */
-  controlSocketPublic: boolean;
-  runDir: string;
-  logLevel: ConfigLogLevel;
-}
-
-export const CONFIG_DEFAULTS = {
-  controlSocket: '/run/ycs/ycs.sock',
-  controlGroup: 'root',
-  runDir: '/run/ycs',
-  logLevel: 'info' as ConfigLogLevel,
-  monitorIntervalMs: 2000,
-  actionTimeoutMs: 30_000,
-};
-
-const FENCING_DRIVERS: readonly FencingDriver[] = ['none', 'scsi-pr', 'block-pr', 'iscsi-pr'];
-const LOG_LEVELS: readonly ConfigLogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
-const TOP_KEYS = [
-  'cluster', 'hostId', 'hosts', 'votingDisks', 'dataDisks', 'fencing', 'keyFile', 'DISK_HB_KEEP_ALIVE',
-  'NETWORK_HB_TIMEOUT', 'DISK_HB_INTERVAL', 'resources', 'controlSocket', 'controlGroup', 'controlSocketPublic', 'runDir', 'logLevel',
-];
-const HOST_KEYS = ['id', 'address', 'port'];
-const RESOURCE_KEYS = ['name', 'agent', 'socket', 'monitorIntervalMs', 'actionTimeoutMs', 'env'];
-const RESOURCE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
-const ISCSI_URL = /^iscsi:\/\/[^/\s]+\/[^/\s]+\/\d+$/;
-
-/** Thrown by loadConfig/parseConfig; `problems` holds every line. toLine() prints them all. */
-export class ConfigError extends YcsError {
-  constructor(readonly problems: string[]) {
-    // The message is built so that `E_CONFIG: ${message}` is exactly the lines joined.
-    super('E_CONFIG', problems.map((p) => p.replace(/^E_CONFIG: /, '')).join('\nE_CONFIG: '));
-  }
-}
-
-type Raw = Record<string, unknown>;
-
-/** Collects problems while reading a parsed JSON object; every getter tolerates any input. */
-class Checker {
-  readonly problems: string[] = [];
-  constructor(private readonly file: string) {}
-
-  problem(key: string, text: string): void {
-    this.problems.push(`E_CONFIG: ${this.file}: ${key}: ${text}`);
-  }
-
-  unknownKeys(obj: Raw, allowed: string[], prefix: string): void {
-    for (const key of Object.keys(obj)) {
-      if (!allowed.includes(key)) this.problem(`${prefix}${key}`, 'unknown key');
-    }
-  }
-
-  string(obj: Raw, key: string, name: string, fallback?: string): string | undefined {
-    const value = obj[key];
-    if (value === undefined) {
-      if (fallback === undefined) this.problem(name, 'is required');
-      return fallback;
-    }
-    if (typeof value !== 'string' || value.length === 0) {
-      this.problem(name, `must be a non-empty string, got ${describe(value)}`);
-      return undefined;
-    }
-    return value;
-  }
-
-  integer(obj: Raw, key: string, name: string, min: number, max: number, fallback?: number): number | undefined {
-    const value = obj[key];
-    if (value === undefined) {
-      if (fallback === undefined) this.problem(name, 'is required');
-      return fallback;
-    }
-    if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-      this.problem(name, `must be an integer, got ${describe(value)}`);
-      return undefined;
-    }
-    if (value < min || value > max) {
-      this.problem(name, `must be in ${min}..${max}, got ${value}`);
-      return undefined;
-    }
-    return value;
-  }
-
-  oneOf<T extends string>(obj: Raw, key: string, choices: readonly T[], fallback?: T): T | undefined {
-    const value = this.string(obj, key, key, fallback);
-    if (value === undefined) return undefined;
-    if (!(choices as readonly string[]).includes(value)) {
-      this.problem(key, `must be one of ${choices.join(', ')}, got ${JSON.stringify(value)}`);
-      return undefined;
-    }
-    return value as T;
-  }
-
-  array(obj: Raw, key: string, required: boolean): unknown[] | undefined {
-    const value = obj[key];
-    if (value === undefined) {
-      if (required) this.problem(key, 'is required');
-      return required ? undefined : [];
-    }
-    if (!Array.isArray(value)) {
-      this.problem(key, `must be an array, got ${describe(value)}`);
-      return undefined;
-    }
-    return value;
-  }
-
-  object(value: unknown, name: string): Raw | undefined {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      this.problem(name, `must be an object, got ${describe(value)}`);
-      return undefined;
-    }
-    return value as Raw;
-  }
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
-  if (typeof value === 'object') return 'an object';
-  return `${typeof value} ${String(value)}`;
-}
+import { Checker, describe, type Raw } from './checker.js';
+import {
+  CONFIG_DEFAULTS, FENCING_DRIVERS, HOST_KEYS, ISCSI_URL, LOG_LEVELS, RESOURCE_KEYS, RESOURCE_NAME, TOP_KEYS,
+  type Config, type HostConfig, type ResourceConfig,
+} from './types.js';
 
 function checkHosts(c: Checker, raw: Raw): HostConfig[] | undefined {
   const list = c.array(raw, 'hosts', true);
@@ -290,7 +136,7 @@ const SEED_NAMES: Record<string, string> = {
 };
 
 /** DISK_HB_KEEP_ALIVE: the daemon's and ycsm's one reading of it (range, default from src/core/timeouts.ts). */
-function checkKeepAlive(c: Checker, raw: Raw): number | undefined {
+export function checkKeepAlive(c: Checker, raw: Raw): number | undefined {
   return c.integer(raw, 'DISK_HB_KEEP_ALIVE', 'DISK_HB_KEEP_ALIVE', 500, 600_000, DEFAULT_BASE_TIMEOUTS.diskHbKeepAliveMs);
 }
 
@@ -345,7 +191,7 @@ function absolutePath(c: Checker, raw: Raw, key: string, baseDir: string, fallba
   return value === undefined ? undefined : isAbsolute(value) ? value : resolve(baseDir, value);
 }
 
-function checkTop(c: Checker, raw: Raw, path: string): Config | undefined {
+export function checkTop(c: Checker, raw: Raw, path: string): Config | undefined {
   const baseDir = path === '' ? process.cwd() : dirname(resolve(path));
   c.unknownKeys(raw, TOP_KEYS, '');
   const cluster = c.string(raw, 'cluster', 'cluster');
@@ -392,80 +238,4 @@ function checkTop(c: Checker, raw: Raw, path: string): Config | undefined {
     DISK_HB_INTERVAL: interval, timeouts,
     resources, controlSocket, controlGroup, controlSocketPublic: controlSocketPublic === true, runDir, logLevel,
   };
-}
-
-/** Validates without throwing: every problem, and the config when there is none. */
-export function checkConfig(text: string, path = ''): { config: Config | undefined; problems: string[] } {
-  const c = new Checker(path === '' ? '<config>' : path);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    c.problem('(file)', `is not valid JSON: ${(err as Error).message}`);
-    return { config: undefined, problems: c.problems };
-  }
-  const obj = c.object(raw, '(file)');
-  const config = obj === undefined ? undefined : checkTop(c, obj, path);
-  return { config: c.problems.length === 0 ? config : undefined, problems: c.problems };
-}
-
-export function parseConfig(text: string, path = ''): Config {
-  const { config, problems } = checkConfig(text, path);
-  if (config === undefined) {
-    throw new ConfigError(problems.length > 0 ? problems : [`E_CONFIG: ${path}: (file): invalid`]);
-  }
-  return config;
-}
-
-export function loadConfig(path: string): Config {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new ConfigError([`E_CONFIG: ${path}: (file): cannot be read (${code})`]);
-  }
-  return parseConfig(text, path);
-}
-
-export const DEFAULT_CONFIG_PATH = '/etc/ycs/ycs.json';
-
-/** The parsed JSON of a config file, unvalidated (undefined when it is not an object). */
-function readRawConfig(configPath: string): Raw | undefined {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(configPath, 'utf8'));
-  } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code ?? 'not valid JSON';
-    throw new ConfigError([`E_CONFIG: ${configPath}: (file): cannot be read (${why})`]);
-  }
-  return typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Raw) : undefined;
-}
-
-/**
- * DISK_HB_KEEP_ALIVE of a config file exactly as the daemon reads it (same range, same
- * default), without validating the rest: ycsm's local heartbeat timeout must equal the
- * daemon's keep-alive, and ycsm must start ycs (which reports every other problem) even
- * when, say, a voting disk is missing. The timeouts' safety rules stay ycs's to check.
- */
-export function keepAliveOf(configPath: string): number {
-  const c = new Checker(configPath);
-  const raw = readRawConfig(configPath);
-  if (raw === undefined) c.problem('(file)', 'must be an object');
-  const keepAlive = raw === undefined ? undefined : checkKeepAlive(c, raw);
-  if (keepAlive === undefined) throw new ConfigError(c.problems);
-  return keepAlive;
-}
-
-/**
- * The control socket named by a config file, without validating the rest of it: ycsctl
- * must find the daemon even when, say, a voting disk is missing on this host.
- */
-export function controlSocketOf(configPath: string): string {
-  const value = readRawConfig(configPath)?.controlSocket;
-  if (value === undefined) return CONFIG_DEFAULTS.controlSocket;
-  if (typeof value !== 'string' || value === '') {
-    throw new ConfigError([`E_CONFIG: ${configPath}: controlSocket: must be a non-empty string`]);
-  }
-  return resolve(dirname(resolve(configPath)), value);
 }

@@ -1,0 +1,74 @@
+// The config file's types, defaults and error (docs/config.md). Parsing and validation
+// are in checks.ts and load.ts; everything is re-exported from src/config/index.ts.
+import type { HostId } from '../core/types.js';
+import type { Timeouts } from '../core/timeouts.js';
+import { YcsError } from '../errors.js';
+import type { ResourceConfig as ResourceSpec } from '../resource/types.js';
+
+export type FencingDriver = 'none' | 'scsi-pr' | 'block-pr' | 'iscsi-pr';
+export type ConfigLogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+export interface HostConfig {
+  id: HostId;
+  address: string;
+  port: number;
+}
+
+/** A resource as loaded: the fields of src/resource's ResourceConfig with every default applied. */
+export interface ResourceConfig extends ResourceSpec {
+  /** Unix socket for network heartbeat 2; default `<runDir>/<name>.sock`. */
+  socket: string;
+  env: Record<string, string>;
+}
+
+export interface Config {
+  /** The file it was read from ('' when parsed from text without one). */
+  path: string;
+  cluster: string;
+  hostId: HostId;
+  hosts: HostConfig[];
+  votingDisks: string[];
+  dataDisks: string[];
+  fencing: FencingDriver;
+  keyFile: string;
+  DISK_HB_KEEP_ALIVE: number;
+  NETWORK_HB_TIMEOUT: number;
+  DISK_HB_INTERVAL: number | undefined;
+  /** Every timeout, derived and checked by src/core/timeouts.ts from the three above. */
+  timeouts: Timeouts;
+  resources: ResourceConfig[];
+  controlSocket: string;
+  controlGroup: string;
+  /** false: socket 0660 (root and controlGroup only). true: 0666, any local user may run read-only commands. */
+  controlSocketPublic: boolean;
+  runDir: string;
+  logLevel: ConfigLogLevel;
+}
+
+export const CONFIG_DEFAULTS = {
+  controlSocket: '/run/ycs/ycs.sock',
+  controlGroup: 'root',
+  runDir: '/run/ycs',
+  logLevel: 'info' as ConfigLogLevel,
+  monitorIntervalMs: 2000,
+  actionTimeoutMs: 30_000,
+};
+
+export const FENCING_DRIVERS: readonly FencingDriver[] = ['none', 'scsi-pr', 'block-pr', 'iscsi-pr'];
+export const LOG_LEVELS: readonly ConfigLogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+export const TOP_KEYS = [
+  'cluster', 'hostId', 'hosts', 'votingDisks', 'dataDisks', 'fencing', 'keyFile', 'DISK_HB_KEEP_ALIVE',
+  'NETWORK_HB_TIMEOUT', 'DISK_HB_INTERVAL', 'resources', 'controlSocket', 'controlGroup', 'controlSocketPublic', 'runDir', 'logLevel',
+];
+export const HOST_KEYS = ['id', 'address', 'port'];
+export const RESOURCE_KEYS = ['name', 'agent', 'socket', 'monitorIntervalMs', 'actionTimeoutMs', 'env'];
+export const RESOURCE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
+export const ISCSI_URL = /^iscsi:\/\/[^/\s]+\/[^/\s]+\/\d+$/;
+
+/** Thrown by loadConfig/parseConfig; `problems` holds every line. toLine() prints them all. */
+export class ConfigError extends YcsError {
+  constructor(readonly problems: string[]) {
+    // The message is built so that `E_CONFIG: ${message}` is exactly the lines joined.
+    super('E_CONFIG', problems.map((p) => p.replace(/^E_CONFIG: /, '')).join('\nE_CONFIG: '));
+  }
+}
