@@ -7,7 +7,7 @@
 import { hostname } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { callDaemon } from '../daemon/control-client.js';
+import { callDaemon } from '../control/client.js';
 import { CONFIG_DEFAULTS, DEFAULT_CONFIG_PATH } from '../config/index.js';
 import { YcsError } from '../errors.js';
 import { formatKey } from '../fence/cdb.js';

@@ -3,7 +3,7 @@
 // The facts come from the daemon's `status` control command; nothing is read from disk.
 import { existsSync } from 'node:fs';
 import type { ClusterView, HostId, ResourceState } from '../core/types.js';
-import { callDaemon } from '../daemon/control-client.js';
+import { callDaemon } from '../control/client.js';
 import { CONFIG_DEFAULTS, DEFAULT_CONFIG_PATH, controlSocketOf } from '../config/index.js';
 import { YcsError, toYcsError } from '../errors.js';
 import { EXIT_OK, parseCommand, parseIntegerFlag, usageError, wantsHelp } from './output.js';

@@ -6,7 +6,8 @@
 // writes. `canWrite(epoch)` is the check to make before every write.
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { LineSplitter, decodeServerMessage, encodeHb2 } from '../resource/hb2-protocol.js';
+import { LineSplitter } from '../net/lines.js';
+import { HB2_MAX_LINE_BYTES, decodeServerMessage, encodeHb2 } from '../resource/hb2-protocol.js';
 import type { Hb2ServerMessage } from '../resource/hb2-protocol.js';
 import type { DbRole } from '../resource/types.js';
 
@@ -93,14 +94,18 @@ class Hb2Client implements YcsClient {
     if (this.closed) return;
     const socket = net.createConnection(this.opts.socketPath);
     this.socket = socket;
-    const splitter = new LineSplitter();
+    const splitter = new LineSplitter(HB2_MAX_LINE_BYTES);
     socket.setEncoding('utf8');
     socket.on('connect', () => {
       socket.write(encodeHb2({ v: 1, type: 'hello', resource: this.opts.resource, pid: this.opts.pid ?? process.pid }));
     });
     socket.on('data', (chunk: string) => {
-      const lines = splitter.push(chunk);
-      if (lines === null) return this.abandon(socket, 'reply line too long');
+      let lines: string[];
+      try {
+        lines = splitter.push(chunk);
+      } catch (err) {
+        return this.abandon(socket, `reply ${(err as Error).message}`);
+      }
       for (const line of lines) {
         const decoded = decodeServerMessage(line);
         if (!decoded.ok) return this.abandon(socket, `bad reply from ycs: ${decoded.reason}`);

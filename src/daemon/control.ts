@@ -11,6 +11,8 @@ import type { Logger } from 'pino';
 import { YcsError, type YcsErrorCode, toYcsError } from '../errors.js';
 import { loadNative } from '../native.js';
 import { lookupGroupId } from '../config/index.js';
+import { MAX_LINE_BYTES, type ControlResponse } from '../control/protocol.js';
+import { LineSplitter } from '../net/lines.js';
 
 export interface PeerCredentials {
   pid: number;
@@ -44,17 +46,8 @@ export interface ControlServerOptions {
   logger?: Logger;
 }
 
-export const MAX_LINE_BYTES = 64 * 1024;
-
 interface PeercredNative {
   peerCredentials(fd: number): PeerCredentials;
-}
-
-export interface ControlResponse {
-  id: string | number | null;
-  ok: boolean;
-  result?: unknown;
-  error?: { code: string; message: string };
 }
 
 /** Reads the peer's credentials from an accepted socket (SO_PEERCRED via the addon). */
@@ -167,23 +160,21 @@ export class ControlServer {
       return;
     }
     const peerReady = isPrivileged(credentials, this.groupId).then((privileged) => ({ ...credentials, privileged }));
-    let pending = Buffer.alloc(0);
+    const splitter = new LineSplitter(this.maxLineBytes);
     let queue: Promise<void> = Promise.resolve();
     socket.on('data', (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      let newline: number;
-      while ((newline = pending.indexOf(0x0a)) >= 0) {
-        const line = pending.subarray(0, newline);
-        pending = pending.subarray(newline + 1);
-        if (line.length > this.maxLineBytes) return this.refuseOversize(socket);
-        queue = queue.then(async () => this.reply(socket, await this.handleLine(line.toString('utf8'), await peerReady)));
+      let lines: string[];
+      try {
+        lines = splitter.push(chunk);
+      } catch (err) {
+        return this.refuseOversize(socket, toYcsError(err).message);
       }
-      if (pending.length > this.maxLineBytes) this.refuseOversize(socket);
+      for (const line of lines) queue = queue.then(async () => this.reply(socket, await this.handleLine(line, await peerReady)));
     });
   }
 
-  private refuseOversize(socket: Socket): void {
-    const response = errorResponse(null, 'E_PROTOCOL', `request line longer than ${this.maxLineBytes} bytes`);
+  private refuseOversize(socket: Socket, why: string): void {
+    const response = errorResponse(null, 'E_PROTOCOL', `request ${why}`);
     socket.removeAllListeners('data');
     socket.end(`${JSON.stringify(response)}\n`);
   }

@@ -12,7 +12,7 @@ import { createSocket } from 'node:dgram';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StatusResult } from '../cli/status.js';
-import { callDaemon } from '../daemon/control-client.js';
+import { callDaemon } from '../control/client.js';
 import type { FencingDriver } from '../config/index.js';
 import { initVotingDisk } from '../disk/voting-disk.js';
 import { YcsError } from '../errors.js';

@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { YcsError } from '../errors.js';
-import { LineSplitter } from '../resource/hb2-protocol.js';
+import { LineSplitter } from '../net/lines.js';
 import { YCSM_FD_ENV, YCSM_INTERVAL_ENV, decodeMonitorMessage, processStartTime } from './channel.js';
 import type { ManagedPid } from './channel.js';
 
@@ -171,7 +171,16 @@ export class Supervisor {
     channel.setEncoding('utf8');
     channel.on('error', () => {});
     channel.on('data', (chunk: string) => {
-      for (const line of splitter.push(chunk) ?? []) {
+      let lines: string[];
+      try {
+        lines = splitter.push(chunk);
+      } catch (err) {
+        // A broken channel: no more beats are read, so ycs is restarted after the keep-alive.
+        this.log.error({ err }, `local heartbeat channel from ycs: ${(err as Error).message}; ignoring it from now on`);
+        channel.removeAllListeners('data');
+        return;
+      }
+      for (const line of lines) {
         const message = decodeMonitorMessage(line);
         if (message === null) continue;
         if (message.type === 'stopping') {

@@ -98,21 +98,3 @@ export function decodeServerMessage(line: string): Decoded<Hb2ServerMessage> {
   }
 }
 
-/**
- * Splits a byte stream into lines. Returns null once a line exceeds the limit: the
- * caller then closes the connection (a peer that never sends a newline cannot make the
- * daemon buffer without bound).
- */
-export class LineSplitter {
-  private buffered = '';
-  constructor(private readonly maxLineBytes = HB2_MAX_LINE_BYTES) {}
-
-  push(chunk: string): string[] | null {
-    this.buffered += chunk;
-    const lines = this.buffered.split('\n');
-    this.buffered = lines.pop() ?? '';
-    if (Buffer.byteLength(this.buffered) > this.maxLineBytes) return null;
-    for (const line of lines) if (Buffer.byteLength(line) > this.maxLineBytes) return null;
-    return lines.map((line) => line.replace(/\r$/, '')).filter((line) => line.length > 0);
-  }
-}

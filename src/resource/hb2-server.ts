@@ -9,8 +9,9 @@ import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import type { ResourceEvent } from '../core/types.js';
-import { YcsError } from '../errors.js';
-import { LineSplitter, decodeClientMessage, encodeHb2 } from './hb2-protocol.js';
+import { YcsError, toYcsError } from '../errors.js';
+import { LineSplitter } from '../net/lines.js';
+import { HB2_MAX_LINE_BYTES, decodeClientMessage, encodeHb2 } from './hb2-protocol.js';
 import type { Hb2ServerMessage } from './hb2-protocol.js';
 import type { ResourceAuthority } from './manager.js';
 
@@ -116,11 +117,15 @@ export class Hb2Server {
     const session: Session = { socket, index: -1, pid: 0, silenceTimer: undefined, silent: false };
     this.sessions.add(session);
     this.stats.connections++;
-    const splitter = new LineSplitter();
+    const splitter = new LineSplitter(HB2_MAX_LINE_BYTES);
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
-      const lines = splitter.push(chunk);
-      if (lines === null) return this.reject(session, 'E_PROTOCOL', 'line too long');
+      let lines: string[];
+      try {
+        lines = splitter.push(chunk);
+      } catch (err) {
+        return this.reject(session, 'E_PROTOCOL', toYcsError(err).message);
+      }
       for (const line of lines) {
         if (!this.sessions.has(session)) return;
         this.receive(session, line);

@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusResult } from '../../src/cli/status.js';
-import { callDaemon } from '../../src/daemon/control-client.js';
+import { callDaemon } from '../../src/control/client.js';
 import { decodeHeader, slotOffset } from '../../src/disk/layout.js';
 import { REPO_ROOT, agreedMaster, startLocalCluster, ycsPidsFromLog, type LocalCluster } from '../../src/demo/cluster.js';
 import { scratchDir } from '../helpers/loop.js';

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusResult } from '../../src/cli/status.js';
-import { callDaemon } from '../../src/daemon/control-client.js';
+import { callDaemon } from '../../src/control/client.js';
 import { agreedMaster, type LocalCluster } from '../../src/demo/cluster.js';
 import { isYcsError } from '../../src/errors.js';
 import { registeredHosts, startFencedCluster, type FencedCluster, type FenceStatusJson } from '../helpers/fenced-cluster.js';

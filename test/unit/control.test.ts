@@ -4,7 +4,7 @@ import { chmodSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { callDaemon } from '../../src/daemon/control-client.js';
+import { callDaemon } from '../../src/control/client.js';
 import { type CommandTable, ControlServer, type ControlPeer } from '../../src/daemon/control.js';
 import { YcsError } from '../../src/errors.js';
 import { scratchDir } from '../helpers/loop.js';

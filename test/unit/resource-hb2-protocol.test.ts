@@ -1,24 +1,7 @@
 // The heartbeat-2 codec shared by server and client, and the ycsm channel codec.
 import { describe, expect, it } from 'vitest';
 import { decodeMonitorMessage, processStartTime } from '../../src/monitor/channel.js';
-import { LineSplitter, decodeClientMessage, decodeServerMessage, encodeHb2 } from '../../src/resource/hb2-protocol.js';
-
-describe('LineSplitter', () => {
-  it('reassembles lines split across chunks and drops CR and empty lines', () => {
-    const splitter = new LineSplitter();
-    expect(splitter.push('{"a":')).toEqual([]);
-    expect(splitter.push('1}\r\n\n{"b"')).toEqual(['{"a":1}']);
-    expect(splitter.push(':2}\n')).toEqual(['{"b":2}']);
-  });
-
-  it('gives up on a line longer than the limit, complete or not', () => {
-    expect(new LineSplitter(8).push('123456789')).toBeNull();
-    expect(new LineSplitter(8).push('123456789\nok\n')).toBeNull();
-    expect(new LineSplitter(8).push('12345678\n')).toEqual(['12345678']);
-    // The limit is in bytes: 3 two-byte characters are 6 bytes.
-    expect(new LineSplitter(5).push('ééé')).toBeNull();
-  });
-});
+import { decodeClientMessage, decodeServerMessage, encodeHb2 } from '../../src/resource/hb2-protocol.js';
 
 describe('heartbeat-2 messages', () => {
   it('round-trips every message type', () => {

@@ -2,6 +2,8 @@
 // One connection per call: the daemon's answer or one YcsError, never a hang.
 import { connect } from 'node:net';
 import { YcsError, type YcsErrorCode } from '../errors.js';
+import { LineSplitter } from '../net/lines.js';
+import { MAX_RESPONSE_BYTES } from './protocol.js';
 
 export const DEFAULT_CALL_TIMEOUT_MS = 5000;
 
@@ -57,7 +59,7 @@ export function callDaemon(
   const id = nextId++;
   return new Promise((resolve, reject) => {
     const socket = connect(socketPath);
-    let buffered = '';
+    const splitter = new LineSplitter(MAX_RESPONSE_BYTES);
     let settled = false;
     const finish = (err: YcsError | undefined, result?: unknown) => {
       if (settled) return;
@@ -76,12 +78,17 @@ export function callDaemon(
     socket.on('error', (err: NodeJS.ErrnoException) => finish(connectError(err, socketPath)));
     socket.on('close', () => finish(new YcsError('E_PROTOCOL', `ycs closed the control connection without answering ${command}`)));
     socket.on('data', (chunk: string) => {
-      buffered += chunk;
-      const newline = buffered.indexOf('\n');
-      if (newline < 0) return;
+      let lines: string[];
+      try {
+        lines = splitter.push(chunk);
+      } catch (err) {
+        return finish(new YcsError('E_PROTOCOL', `ycs sent a response ${(err as Error).message} on ${socketPath}`));
+      }
+      const first = lines[0];
+      if (first === undefined) return;
       let response: unknown;
       try {
-        response = JSON.parse(buffered.slice(0, newline));
+        response = JSON.parse(first);
       } catch {
         return finish(new YcsError('E_PROTOCOL', `ycs sent a malformed response on ${socketPath}`));
       }
