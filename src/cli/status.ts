@@ -2,28 +2,14 @@
 // same columns, order and dash separators), --json with the same facts, --watch.
 // The facts come from the daemon's `status` control command; nothing is read from disk.
 import { existsSync } from 'node:fs';
-import type { ClusterView, HostId, ResourceState } from '../core/types.js';
+import type { ClusterView, ResourceState } from '../core/types.js';
+import type { StatusResult } from '../core/view.js';
+
+export { statusFromView, type StatusResult } from '../core/view.js';
 import { callDaemon } from '../control/client.js';
 import { CONFIG_DEFAULTS, DEFAULT_CONFIG_PATH, controlSocketOf } from '../config/index.js';
 import { YcsError, toYcsError } from '../errors.js';
 import { EXIT_OK, parseCommand, parseIntegerFlag, usageError, wantsHelp } from './output.js';
-
-/** The result of the daemon's `status` command. */
-export interface StatusResult extends ClusterView {
-  /** Resource names in configured order: the "<name> Master ID" and "<name>" columns. */
-  resources: string[];
-  /** Per resource, the host where it is primary; 0 = none. */
-  resourceMasters: Array<HostId | 0>;
-}
-
-/** Builds the `status` result from the engine's view: resource i's master is the host where it is primary. */
-export function statusFromView(view: ClusterView, resources: string[]): StatusResult {
-  const resourceMasters = resources.map((_, i) => {
-    const primaries = view.hosts.filter((h) => h.state === 'online' && h.resources[i] === 'primary');
-    return primaries.length === 1 ? (primaries[0]?.hostId ?? 0) : 0; // two claimants: show none, never guess
-  });
-  return { ...view, resources: [...resources], resourceMasters };
-}
 
 const HELP = `Usage: ycsctl status [--json] [--watch [--interval-ms N] [--count N]]
                      [--socket PATH | --config PATH]

@@ -36,3 +36,20 @@ export function buildView(engine: ViewSource, ownResources: ResourceState[]): Cl
     hosts,
   };
 }
+
+/** The result of the daemon's `status` command. */
+export interface StatusResult extends ClusterView {
+  /** Resource names in configured order: the "<name> Master ID" and "<name>" columns. */
+  resources: string[];
+  /** Per resource, the host where it is primary; 0 = none. */
+  resourceMasters: Array<HostId | 0>;
+}
+
+/** Builds the `status` result from the engine's view: resource i's master is the host where it is primary. */
+export function statusFromView(view: ClusterView, resources: string[]): StatusResult {
+  const resourceMasters = resources.map((_, i) => {
+    const primaries = view.hosts.filter((h) => h.state === 'online' && h.resources[i] === 'primary');
+    return primaries.length === 1 ? (primaries[0]?.hostId ?? 0) : 0; // two claimants: show none, never guess
+  });
+  return { ...view, resources: [...resources], resourceMasters };
+}

@@ -10,9 +10,9 @@
 // stepped right after, so the engine never runs re-entrantly and sees time only grow.
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { statusFromView } from '../cli/status.js';
 import { createEngine, type Engine } from '../core/engine.js';
 import type { Input, Output } from '../core/types.js';
+import { statusFromView } from '../core/view.js';
 import { YcsError, toYcsError } from '../errors.js';
 import { startMonitorHeartbeat, type MonitorHeartbeat } from '../monitor/ycs-side.js';
 import { UdpTransport, loadClusterKey } from '../net/index.js';

@@ -11,7 +11,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, tr
 import { createSocket } from 'node:dgram';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { StatusResult } from '../cli/status.js';
+import type { StatusResult } from '../core/view.js';
 import { callDaemon } from '../control/client.js';
 import type { FencingDriver } from '../config/index.js';
 import { initVotingDisk } from '../disk/voting-disk.js';
