@@ -6,6 +6,7 @@
 // writes. `canWrite(epoch)` is the check to make before every write.
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { clientReconnectCapMs } from '../core/timeouts.js';
 import { LineSplitter } from '../net/lines.js';
 import { HB2_MAX_LINE_BYTES, decodeServerMessage, encodeHb2 } from '../resource/hb2-protocol.js';
 import type { Hb2ServerMessage } from '../resource/hb2-protocol.js';
@@ -218,7 +219,7 @@ class Hb2Client implements YcsClient {
     this.report();
     if (this.closed) return;
     this.reconnectTimer = setTimeout(() => this.connect(), this.reconnectDelayMs);
-    this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, this.opts.reconnectMaxMs ?? this.opts.intervalMs * 8);
+    this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, this.opts.reconnectMaxMs ?? clientReconnectCapMs(this.opts.intervalMs));
   }
 
   private abandon(socket: net.Socket, why: string): void {

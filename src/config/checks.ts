@@ -119,7 +119,10 @@ function checkResources(c: Checker, raw: Raw, baseDir: string, runDir: string): 
     if (name !== undefined) names.add(name);
     const agent = checkAgent(c, c.string(obj, 'agent', `${key}.agent`), `${key}.agent`, baseDir);
     const socketRaw = c.string(obj, 'socket', `${key}.socket`, name === undefined ? '' : `${runDir}/${name}.sock`);
-    const monitorIntervalMs = c.integer(obj, 'monitorIntervalMs', `${key}.monitorIntervalMs`, 100, 3_600_000, CONFIG_DEFAULTS.monitorIntervalMs);
+    const monitorIntervalMs = c.integer(obj, 'monitorIntervalMs', `${key}.monitorIntervalMs`, 0, 3_600_000, CONFIG_DEFAULTS.monitorIntervalMs);
+    if (monitorIntervalMs !== undefined && monitorIntervalMs > 0 && monitorIntervalMs < 100) {
+      c.problem(`${key}.monitorIntervalMs`, `must be 0 (no periodic monitor) or 100..3600000, got ${monitorIntervalMs}`);
+    }
     const actionTimeoutMs = c.integer(obj, 'actionTimeoutMs', `${key}.actionTimeoutMs`, 100, 3_600_000, CONFIG_DEFAULTS.actionTimeoutMs);
     const env = checkEnv(c, obj.env, `${key}.env`);
     if (name === undefined || agent === undefined || socketRaw === undefined) return;

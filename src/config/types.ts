@@ -3,7 +3,7 @@
 import type { HostId } from '../core/types.js';
 import type { Timeouts } from '../core/timeouts.js';
 import { YcsError } from '../errors.js';
-import type { ResourceConfig as ResourceSpec } from '../resource/types.js';
+import { DEFAULT_ACTION_TIMEOUT_MS, DEFAULT_MONITOR_INTERVAL_MS, type ResourceConfig as ResourceSpec } from '../resource/types.js';
 
 export type FencingDriver = 'none' | 'scsi-pr' | 'block-pr' | 'iscsi-pr';
 export type ConfigLogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
@@ -50,8 +50,8 @@ export const CONFIG_DEFAULTS = {
   controlGroup: 'root',
   runDir: '/run/ycs',
   logLevel: 'info' as ConfigLogLevel,
-  monitorIntervalMs: 2000,
-  actionTimeoutMs: 30_000,
+  monitorIntervalMs: DEFAULT_MONITOR_INTERVAL_MS,
+  actionTimeoutMs: DEFAULT_ACTION_TIMEOUT_MS,
 };
 
 export const FENCING_DRIVERS: readonly FencingDriver[] = ['none', 'scsi-pr', 'block-pr', 'iscsi-pr'];

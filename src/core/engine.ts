@@ -74,12 +74,12 @@ export class ClusterEngine implements Engine {
     const majority = majorityOf(config.diskCount);
     this.rounds = new DiskRounds(config.diskCount, majority, this.t.diskIoDeadlineMs);
     this.detector = new Detector(this.self, this.t.diskHbKeepAliveMs, this.t.networkHbTimeoutMs);
-    this.resources = new Resources(config.resources, this.t.networkHbTimeoutMs, this.t.networkHbTimeoutMs);
+    this.resources = new Resources(config.resources, this.t.networkHbTimeoutMs, this.t.resourceRetryMs);
     const skipPhase1 = config.rules?.skipPhase1Check === true;
     this.arbiter = new DiskPaxosArbiter(this.self, config.incarnation, this.rounds, skipPhase1, majority, this.t.startupObserveMs, this.epochFloor);
     this.proposer = new Proposer(config, this.arbiter, this.epochFloor, () => this.startedAtMs);
     this.window = new MasterWindow(this.t.leaseMs);
-    this.fencing = new StorageFencing(config.fencing, config.fenceDeviceCount, this.t.networkHbTimeoutMs);
+    this.fencing = new StorageFencing(config.fencing, config.fenceDeviceCount, this.t.fenceRetryMs);
     this.leases = new LeaseGrants(config.resources.length, this.t.leaseMs);
     this.publisher = new Publisher(this.self, config.incarnation, this.epochFloor, this.t);
     this.promotion = new PromotionGate(this.self, config.hostIds, this.t.selfFenceWaitMs);

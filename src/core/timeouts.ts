@@ -42,7 +42,16 @@ export interface Timeouts extends BaseTimeouts {
   nominalFailoverMs: number;
   /** After every fault healed, a master exists within this bound (the simulator's liveness check). */
   livenessBoundMs: number;
+  /** The daemon's timer period: the engine gets a 'tick' this often. */
+  tickIntervalMs: number;
+  /** A failed resource action is tried again after this long. */
+  resourceRetryMs: number;
+  /** A failed registration of this host's key on a fenced device is tried again after this long. */
+  fenceRetryMs: number;
 }
+
+/** The daemon's timer period when the pause bound allows it (docs/timeouts.md). */
+export const DEFAULT_TICK_INTERVAL_MS = 50;
 
 /** Defaults: master crash -> new master in about 4.6 s; 1 s stalls tolerated. See docs/timeouts.md. */
 export const DEFAULT_BASE_TIMEOUTS: BaseTimeouts = {
@@ -127,6 +136,18 @@ export function deriveTimeouts(partial: Partial<BaseTimeouts> = {}): Timeouts {
     8 * voteBackoffMs + // ranks and a few duelling Paxos retries
     5 * diskIoDeadlineMs + // one slow attempt
     selfFenceWaitMs; // the promoter's wait for the old master's window
+  // The engine sees time only through its inputs: the timer must step it well inside the
+  // pause bound, or every quiet stretch would look like a pause (re-read, act on nothing).
+  // At most a fifth of the bound, so a tick late by a busy event loop still stays inside.
+  const tickIntervalMs = Math.min(DEFAULT_TICK_INTERVAL_MS, Math.floor(pauseBoundMs / 5));
+  if (tickIntervalMs <= 0 || tickIntervalMs >= pauseBoundMs) {
+    fail(`the tick interval (${tickIntervalMs}) must be above 0 and below the pause bound (${pauseBoundMs} = diskHbIntervalMs)`);
+  }
+  // A failed agent action or registration is retried once per NETWORK_HB_TIMEOUT: soon
+  // enough that a transient failure costs at most one heartbeat-2 timeout, slow enough not
+  // to hammer a broken agent or a path that refuses every command.
+  const resourceRetryMs = base.networkHbTimeoutMs;
+  const fenceRetryMs = base.networkHbTimeoutMs;
   return {
     ...base,
     diskIoDeadlineMs,
@@ -137,7 +158,29 @@ export function deriveTimeouts(partial: Partial<BaseTimeouts> = {}): Timeouts {
     voteBackoffMs,
     nominalFailoverMs,
     livenessBoundMs,
+    tickIntervalMs,
+    resourceRetryMs,
+    fenceRetryMs,
   };
+}
+
+/**
+ * ycsm's health window: the daemon beats ycsm's local heartbeat only while its engine
+ * stepped within this long. Half a keep-alive: a wedged engine stops the beat, and ycsm,
+ * waiting one keep-alive for a beat, kills and restarts ycs (and its databases) before
+ * the peers' keep-alive could call this host dead while it still looks alive.
+ */
+export function monitorHealthWindowMs(t: Timeouts): number {
+  return t.diskHbKeepAliveMs / 2;
+}
+
+/**
+ * The heartbeat-2 client's reconnect backoff cap (src/client/index.ts): 8 heartbeat
+ * intervals (1.6 s at 200 ms). A database whose ycs restarted is back within one
+ * NETWORK_HB_TIMEOUT of ycs listening again, which reconnectWaitMs relies on.
+ */
+export function clientReconnectCapMs(heartbeatIntervalMs: number): number {
+  return 8 * heartbeatIntervalMs;
 }
 
 /**

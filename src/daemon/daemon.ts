@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createEngine, type Engine } from '../core/engine.js';
 import type { Input, Output } from '../core/types.js';
+import { monitorHealthWindowMs } from '../core/timeouts.js';
 import { statusFromView } from '../core/view.js';
 import { YcsError, toYcsError } from '../errors.js';
 import { startMonitorHeartbeat, type MonitorHeartbeat } from '../monitor/ycs-side.js';
@@ -24,8 +25,6 @@ import { DiskShell, openVotingDisks, readStartState } from './disk-shell.js';
 import { FenceShell } from './fence-shell.js';
 import type { DaemonLoggers } from './logger.js';
 
-/** Engine ticks: well under DISK_HB_INTERVAL, so periodic work starts on time. */
-export const TICK_INTERVAL_MS = 50;
 /** After a shutdown request, give up waiting for the engine's 'exit' after this long. */
 const STOP_GRACE_MS = 5_000;
 
@@ -81,7 +80,7 @@ export class Daemon {
     daemon.feed({ kind: 'start', nowMs: daemon.now() });
     // What arrived while the parts opened (a peer's heartbeat, a database reconnecting).
     for (const input of daemon.early.splice(0)) daemon.feed(input);
-    daemon.tickTimer = setInterval(() => daemon.feed({ kind: 'tick', nowMs: daemon.now() }), TICK_INTERVAL_MS);
+    daemon.tickTimer = setInterval(() => daemon.feed({ kind: 'tick', nowMs: daemon.now() }), config.timeouts.tickIntervalMs);
     return daemon;
   }
 
@@ -131,7 +130,7 @@ export class Daemon {
       logger: loggers.of('control'),
     });
     const resources = p.resources;
-    const healthyWithinMs = config.timeouts.diskHbKeepAliveMs / 2;
+    const healthyWithinMs = monitorHealthWindowMs(config.timeouts);
     p.monitor = startMonitorHeartbeat({
       managedPids: () => resources.managedPids(),
       // A wedged engine must stop the beat so ycsm kills us (and our databases).

@@ -18,7 +18,9 @@ export interface ResourceConfig {
   socket?: string;
 }
 
-export const DEFAULT_MONITOR_INTERVAL_MS = 5_000;
+/** Default period of an agent's `monitor` action: the one default (the config reads it from here). */
+export const DEFAULT_MONITOR_INTERVAL_MS = 2_000;
+/** Default deadline of one agent action. */
 export const DEFAULT_ACTION_TIMEOUT_MS = 30_000;
 /** Between SIGTERM and SIGKILL of a timed-out agent's process group. */
 export const AGENT_KILL_GRACE_MS = 2_000;

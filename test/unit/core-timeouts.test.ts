@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { YcsError } from '../../src/errors.js';
-import { DEFAULT_BASE_TIMEOUTS, deriveTimeouts, ownClockForRealMs, realUpperMs } from '../../src/core/timeouts.js';
+import { DEFAULT_BASE_TIMEOUTS, clientReconnectCapMs, deriveTimeouts, monitorHealthWindowMs, ownClockForRealMs, realUpperMs, reconnectWaitMs } from '../../src/core/timeouts.js';
 
 describe('timeouts', () => {
   it('derives the defaults with the documented targets', () => {
@@ -37,5 +37,27 @@ describe('timeouts', () => {
       expect(err).toBeInstanceOf(YcsError);
       expect((err as YcsError).code).toBe('E_CONFIG');
     }
+  });
+});
+
+describe('timing outside the engine, derived here', () => {
+  it('the tick stays well inside the pause bound, also at the smallest interval', () => {
+    const t = deriveTimeouts();
+    expect(t.tickIntervalMs).toBe(50);
+    expect(t.tickIntervalMs).toBeLessThan(t.pauseBoundMs);
+    const fast = deriveTimeouts({ diskHbIntervalMs: 100, networkHbIntervalMs: 100, diskHbKeepAliveMs: 1500, networkHbTimeoutMs: 1500, slowSpikeMs: 500, ioMarginMs: 150 });
+    expect(fast.tickIntervalMs).toBe(20);
+    expect(deriveTimeouts({ diskHbIntervalMs: 10, networkHbIntervalMs: 10, slowSpikeMs: 500 }).tickIntervalMs).toBe(2);
+  });
+
+  it('retries, ycsm\'s health window and the client\'s reconnect cap', () => {
+    const t = deriveTimeouts();
+    expect(t.resourceRetryMs).toBe(t.networkHbTimeoutMs);
+    expect(t.fenceRetryMs).toBe(t.networkHbTimeoutMs);
+    expect(monitorHealthWindowMs(t)).toBe(1000);
+    expect(monitorHealthWindowMs(t)).toBeLessThan(t.diskHbKeepAliveMs);
+    // a database reconnects within one cap, which fits the daemon's reconnect wait
+    expect(clientReconnectCapMs(200)).toBe(1600);
+    expect(clientReconnectCapMs(200)).toBeLessThan(reconnectWaitMs(t));
   });
 });
