@@ -3,6 +3,7 @@
 // Pure functions of a snapshot, so every host computing from the same view proposes the
 // same value and the tally (distinguished proposer) is the same host everywhere.
 
+import { assert } from './assert.js';
 import { chooseSurvivingGroup, type HeardMap } from './partition.js';
 import { HEARTBEAT_FLAG_PROMOTING, type Decision, type HostId, type Role } from './types.js';
 
@@ -47,7 +48,9 @@ export function candidates(s: Snapshot): HostId[] {
     if (h.role === 'evicted' || h.role === 'leaving') continue;
     if (h.diskLive || h.netJoining) out.push(h.hostId);
   }
-  return out.sort((a, b) => a - b);
+  out.sort((a, b) => a - b);
+  assert(out.every((h, i) => i === 0 || out[i - 1]! < h), () => `candidates not strictly ascending: ${out.join(',')}`);
+  return out;
 }
 
 /** Why the current master is abnormal from this host's view, or null when it is fine. */
@@ -86,6 +89,7 @@ export function nextDecision(s: Snapshot): Decision | null {
   }
   if (masterId === undefined) return null;
   const next: Decision = { epoch: (s.decision?.epoch ?? 0) + 1, masterId, members: group };
+  assert(next.members.includes(next.masterId), () => `next master ${masterId} outside its member set ${group.join(',')}`);
   const d = s.decision;
   const unchanged = d !== null && d.masterId === next.masterId && d.members.join(',') === next.members.join(',');
   // The same master and members still need a new epoch when that master stopped acting.
@@ -108,5 +112,6 @@ export function proposerOrder(s: Snapshot): HostId[] {
   for (const h of candidates(s)) if (members.includes(h) && !order.includes(h)) order.push(h);
   for (const h of candidates(s)) if (!order.includes(h)) order.push(h);
   for (const h of [...s.hosts.keys()].sort((a, b) => a - b)) if (!order.includes(h)) order.push(h);
+  assert(new Set(order).size === order.length, () => `proposer order repeats a host: ${order.join(',')}`);
   return order;
 }

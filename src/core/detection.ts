@@ -6,6 +6,7 @@
 // Staleness is judged only against reads *issued* after the last change was seen: a
 // reader that was paused does not declare its peers dead, it re-reads first.
 
+import { assert } from './assert.js';
 import type { HostSnapshot } from './decide.js';
 import type { HeartbeatPayload, HostId, NetHeartbeat, Role, SlotRead } from './types.js';
 
@@ -76,6 +77,7 @@ export class Detector {
         record.incarnation > peer.incarnation ||
         (record.incarnation === peer.incarnation && record.sequence > peer.sequence);
       if (!newer) continue;
+      assert(nowMs >= peer.lastChangeAtMs, () => `host ${peer.hostId}'s sequence changed before the last change it replaces`);
       this.noteIncarnation(peer, record.incarnation, nowMs);
       peer.incarnation = record.incarnation;
       peer.sequence = record.sequence;
@@ -94,6 +96,7 @@ export class Detector {
       message.incarnation > peer.netIncarnation ||
       (message.incarnation === peer.netIncarnation && message.sequence > peer.netSequence);
     if (!newer) return; // duplicate, replayed or reordered
+    assert(peer.lastHeardAtMs === null || nowMs >= peer.lastHeardAtMs, () => `host ${peer.hostId} heard at ${nowMs} before ${peer.lastHeardAtMs}`);
     this.noteIncarnation(peer, message.incarnation, nowMs);
     this.version += 1;
     peer.netIncarnation = message.incarnation;
@@ -188,6 +191,7 @@ export class Detector {
     for (const peer of this.peers.values()) {
       if (peer.lastHeardAtMs !== null && nowMs - peer.lastHeardAtMs <= this.netTimeoutMs) out.push(peer.hostId);
     }
+    assert(!out.includes(this.selfId), 'a host never hears itself');
     return out.sort((a, b) => a - b);
   }
 }

@@ -115,5 +115,6 @@ export function chooseSurvivingGroup(
     ? components.sort((a, b) => compareGroups(a, b, oldMasterId))[0]
     : searchBestClique(hosts, neighbours, oldMasterId);
   assert(best !== undefined && best.length > 0, 'a non-empty host set has a clique');
+  assert(best.every((a) => best.every((b) => a === b || mutuallyConnected(heardBy, a, b))), () => `surviving group ${best.join(',')} is not all connected`);
   return best;
 }

@@ -20,6 +20,7 @@ import type { Decision, HostId, SlotRecord, VotePayload } from './types.js';
 export const EMPTY_BLOCK: VotePayload = { instance: 0, mbal: 0, bal: 0, value: null, decided: null };
 
 export function makeBallot(round: number, hostId: HostId): number {
+  assert(Number.isSafeInteger(round) && round >= 1 && hostId >= 1 && hostId <= 255, () => `ballot of round ${round} host ${hostId}`);
   return round * 256 + hostId;
 }
 

@@ -3,6 +3,7 @@
 // one action at a time per resource to get there, with the epoch as the fencing token,
 // and watches network heartbeat 2 (the database's heartbeats over a Unix socket).
 
+import { assert } from './assert.js';
 import type { Output, ResourceAction, ResourceEvent, ResourceState, Role } from './types.js';
 
 type Desired = 'primary' | 'standby' | 'offline';
@@ -141,6 +142,8 @@ export class Resources {
       // An adopted database on a standby is told its role by a demote (idempotent).
       const action = r.adopted && desired === 'standby' ? 'demote' : nextAction(r.state, desired);
       if (action === null) return;
+      // A database is promoted only on the master, and with the epoch it is master of.
+      assert(action !== 'promote' || (role === 'master' && epoch > 0), () => `promote of ${r.name} in role ${role} at epoch ${epoch}`);
       r.pending = action;
       if (action === 'start' || action === 'promote') r.state = 'starting';
       out.push({ kind: 'resource', resource, action, epoch });
@@ -153,6 +156,7 @@ export class Resources {
    * primary after the new master's. Until the stop is done the resource counts as primary.
    */
   private supersede(r: Resource, desired: Desired): boolean {
+    assert(r.pending !== 'stop' || r.state !== 'starting', () => `${r.name} is starting with a stop in flight`);
     const promoteUnwanted = r.pending === 'promote' && desired !== 'primary';
     const startUnwanted = r.pending === 'start' && desired === 'offline';
     if (!promoteUnwanted && !startUnwanted) return false;

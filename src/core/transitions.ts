@@ -3,7 +3,7 @@
 // checks the document matches and rewrites it with YCS_UPDATE_DOCS=1). A transition not
 // in the table is a bug: the engine throws instead of inventing a role.
 
-import { AssertionFailure } from './assert.js';
+import { AssertionFailure, assert } from './assert.js';
 import type { Role } from './types.js';
 
 export type RoleEvent =
@@ -61,6 +61,7 @@ export function findTransition(from: Role, event: RoleEvent): Transition | undef
 /** The row for (from, event); throws when the engine fires an event the table does not allow. */
 export function requireTransition(from: Role, event: RoleEvent): Transition {
   const row = findTransition(from, event);
+  assert(row === undefined || TRANSITIONS.filter((t) => t.from === from && t.event === event).length === 1, () => `two rows for ${from} on ${event}`);
   if (row === undefined) {
     throw new AssertionFailure(`assertion failed: no role transition from '${from}' on '${event}'`);
   }
