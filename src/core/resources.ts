@@ -156,7 +156,6 @@ export class Resources {
    * primary after the new master's. Until the stop is done the resource counts as primary.
    */
   private supersede(r: Resource, desired: Desired): boolean {
-    assert(r.pending !== 'stop' || r.state !== 'starting', () => `${r.name} is starting with a stop in flight`);
     const promoteUnwanted = r.pending === 'promote' && desired !== 'primary';
     const startUnwanted = r.pending === 'start' && desired === 'offline';
     if (!promoteUnwanted && !startUnwanted) return false;
