@@ -29,6 +29,8 @@ export type YcsErrorCode =
   | 'E_SCSI'
   | 'E_ISCSI'
   | 'E_FENCE_FAILED'
+  // etcd mode: a call to the etcd cluster failed or timed out
+  | 'E_ETCD'
   // daemon and control socket
   | 'E_DAEMON_DOWN'
   | 'E_PERMISSION'
