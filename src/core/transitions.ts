@@ -14,6 +14,7 @@ export type RoleEvent =
   | 'reservation-conflict' // own I/O failed with RESERVATION CONFLICT: fenced by the master
   | 'resource-failed' // a resource crashed, went silent or failed its monitor on the master
   | 'cleaned-up' // an evicted host stopped its resources and reads/writes a disk majority again
+  | 'lease-lost' // etcd mode: the master's store lease could not be renewed before its end
   | 'shutdown'; // the operator stops the daemon
 
 export interface Transition {
@@ -42,6 +43,7 @@ export const TRANSITIONS: readonly Transition[] = [
   { from: 'master', event: 'decided-evicted', to: 'evicted', reason: 'a decision evicted this host' },
   { from: 'master', event: 'window-expired', to: 'evicted', reason: 'self-fence: no majority write or vote read within the lease' },
   { from: 'master', event: 'reservation-conflict', to: 'evicted', reason: 'storage rejects our writes: we are fenced' },
+  { from: 'master', event: 'lease-lost', to: 'standby', reason: 'etcd mode: could not renew the lease in time; demoted before it could expire at the store' },
   { from: 'master', event: 'resource-failed', to: 'standby', reason: 'released the master role because a resource failed' },
   { from: 'master', event: 'shutdown', to: 'leaving', reason: 'operator asked the daemon to stop' },
 

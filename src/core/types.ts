@@ -115,7 +115,9 @@ export type Input =
   | { kind: 'fence-done'; nowMs: number; victim: HostId; ok: boolean; detail?: string }
   // The result of a `register` or `reserve` output on one fenced device.
   | { kind: 'fence-step-done'; nowMs: number; step: FenceStep; device: number; ok: boolean; detail?: string }
-  | { kind: 'shutdown'; nowMs: number }; // operator asked the daemon to stop normally
+  | { kind: 'shutdown'; nowMs: number } // operator asked the daemon to stop normally
+  // Lease-store mode (etcd): the answer to one `store` output, matched by requestId.
+  | { kind: 'store-done'; nowMs: number; requestId: number; result: StoreResult };
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -144,7 +146,47 @@ export type Output =
   | { kind: 'resource'; resource: number; action: ResourceAction; epoch: number }
   | { kind: 'role-change'; from: Role; to: Role; epoch: number; masterId: HostId | 0; reason: string }
   | { kind: 'log'; level: LogLevel; msg: string; fields?: Record<string, unknown> }
-  | { kind: 'exit'; reason: string }; // the daemon may stop now (after 'shutdown')
+  | { kind: 'exit'; reason: string } // the daemon may stop now (after 'shutdown')
+  // Lease-store mode (etcd): one call to the lease store; answered by one 'store-done'.
+  | { kind: 'store'; requestId: number; call: StoreCall };
+
+// ---- lease-store mode (etcd, docs/etcd-mode.md) -------------------------------------
+
+/** The leader record: the master of a term, bound to its store lease; `epoch` is the key's create revision. */
+export interface LeaderRecord {
+  hostId: HostId | 0; // 0: a record this cluster did not write (never trusted as a holder)
+  epoch: number;
+  lease: string; // the store's lease id, opaque
+}
+
+/** What each host publishes about itself under the prefix (the status tables of the peers). */
+export interface HostRecord {
+  hostId: HostId;
+  incarnation: number;
+  role: Role;
+  epoch: number;
+  masterId: HostId | 0;
+  resources: ResourceState[];
+}
+
+export type StoreCall =
+  // Grant a lease of ttlMs and create the leader record bound to it only if none exists.
+  | { op: 'campaign'; hostId: HostId; ttlMs: number }
+  | { op: 'keepalive'; lease: string }
+  // Revoke the lease (deletes the leader record it holds).
+  | { op: 'resign'; lease: string }
+  // The leader record and every host record.
+  | { op: 'read' }
+  | { op: 'publish'; record: HostRecord };
+
+export type StoreResult =
+  | { op: 'campaign'; ok: true; won: true; epoch: number; lease: string; ttlMs: number; previous: HostId | 0 }
+  | { op: 'campaign'; ok: true; won: false; holder: LeaderRecord | null }
+  | { op: 'keepalive'; ok: true; ttlMs: number } // 0: the lease is gone at the store
+  | { op: 'read'; ok: true; holder: LeaderRecord | null; hosts: HostRecord[] }
+  | { op: 'resign' | 'publish'; ok: true }
+  // Deadline passed or the store refused: the call may or may not have taken effect.
+  | { op: StoreCall['op']; ok: false; error: string };
 
 /** What `ycsctl status` shows; derived from the engine's state, never stored separately. */
 export interface ClusterView {
