@@ -6,8 +6,9 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { DEFAULT_BASE_TIMEOUTS, type Timeouts, deriveTimeouts } from '../core/timeouts.js';
 import { MAX_RESOURCES, VOTING_DISK_COUNTS, clusterNameProblem } from '../disk/layout.js';
 import { Checker, describe, type Raw } from './checker.js';
+import { checkEtcd } from './etcd.js';
 import {
-  CONFIG_DEFAULTS, FENCING_DRIVERS, HOST_KEYS, ISCSI_URL, LOG_LEVELS, RESOURCE_KEYS, RESOURCE_NAME, TOP_KEYS,
+  ARBITRATIONS, CONFIG_DEFAULTS, type EtcdConfig, FENCING_DRIVERS, HOST_KEYS, ISCSI_URL, LOG_LEVELS, RESOURCE_KEYS, RESOURCE_NAME, TOP_KEYS,
   type Config, type HostConfig, type ResourceConfig,
 } from './types.js';
 
@@ -59,8 +60,8 @@ function checkDevice(c: Checker, value: unknown, name: string, baseDir: string):
   return path;
 }
 
-function checkDisks(c: Checker, raw: Raw, key: 'votingDisks' | 'dataDisks', baseDir: string): string[] | undefined {
-  const list = c.array(raw, key, key === 'votingDisks');
+function checkDisks(c: Checker, raw: Raw, key: 'votingDisks' | 'dataDisks', baseDir: string, required = key === 'votingDisks'): string[] | undefined {
+  const list = c.array(raw, key, required);
   if (list === undefined) return undefined;
   if (key === 'votingDisks' && !VOTING_DISK_COUNTS.includes(list.length)) {
     c.problem(key, `must list 1, 3 or 5 voting disks (a majority must survive), got ${list.length}`);
@@ -205,9 +206,22 @@ export function checkTop(c: Checker, raw: Raw, path: string): Config | undefined
   if (hostId !== undefined && hosts !== undefined && !hosts.some((h) => h.id === hostId)) {
     c.problem('hostId', `host ${hostId} is not in hosts`);
   }
-  const votingDisks = checkDisks(c, raw, 'votingDisks', baseDir);
+  const arbitration = c.oneOf(raw, 'arbitration', ARBITRATIONS, 'disk');
+  const { timeouts, interval } = checkTimeouts(c, raw);
+  let votingDisks: string[] | undefined = [];
+  let etcd: EtcdConfig | null | undefined = null;
+  if (arbitration === 'etcd') {
+    if (raw.votingDisks !== undefined) c.problem('votingDisks', 'not used with arbitration "etcd" (etcd holds the master lease): remove it');
+    etcd = checkEtcd(c, raw, cluster, timeouts, baseDir);
+  } else {
+    if (raw.etcd !== undefined) c.problem('etcd', 'only used with arbitration "etcd"');
+    votingDisks = checkDisks(c, raw, 'votingDisks', baseDir);
+  }
   const dataDisks = checkDisks(c, raw, 'dataDisks', baseDir);
   const fencing = c.oneOf(raw, 'fencing', FENCING_DRIVERS, 'none');
+  if (arbitration === 'etcd' && fencing !== undefined && fencing !== 'none' && dataDisks?.length === 0) {
+    c.problem('fencing', `${fencing} in etcd mode fences the data disks: list them in dataDisks`);
+  }
   const keyFile = absolutePath(c, raw, 'keyFile', baseDir);
   if (keyFile !== undefined) {
     try {
@@ -216,7 +230,6 @@ export function checkTop(c: Checker, raw: Raw, path: string): Config | undefined
       c.problem('keyFile', `${keyFile} is unreachable (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
   }
-  const { timeouts, interval } = checkTimeouts(c, raw);
   const runDir = absolutePath(c, raw, 'runDir', baseDir, CONFIG_DEFAULTS.runDir);
   const resources = checkResources(c, raw, baseDir, runDir ?? CONFIG_DEFAULTS.runDir);
   const controlSocket = absolutePath(c, raw, 'controlSocket', baseDir, CONFIG_DEFAULTS.controlSocket);
@@ -233,10 +246,10 @@ export function checkTop(c: Checker, raw: Raw, path: string): Config | undefined
   // Every value is defined when no problem was recorded; the checks below only narrow types.
   if (cluster === undefined || hostId === undefined || hosts === undefined || votingDisks === undefined) return undefined;
   if (dataDisks === undefined || fencing === undefined || keyFile === undefined || resources === undefined) return undefined;
-  if (timeouts === undefined || runDir === undefined) return undefined;
+  if (timeouts === undefined || runDir === undefined || arbitration === undefined || etcd === undefined) return undefined;
   if (controlSocket === undefined || controlGroup === undefined || logLevel === undefined) return undefined;
   return {
-    path, cluster, hostId, hosts, votingDisks, dataDisks, fencing, keyFile,
+    path, cluster, hostId, hosts, arbitration, etcd, votingDisks, dataDisks, fencing, keyFile,
     DISK_HB_KEEP_ALIVE: timeouts.diskHbKeepAliveMs, NETWORK_HB_TIMEOUT: timeouts.networkHbTimeoutMs,
     DISK_HB_INTERVAL: interval, timeouts,
     resources, controlSocket, controlGroup, controlSocketPublic: controlSocketPublic === true, runDir, logLevel,

@@ -3,3 +3,4 @@
 export * from './types.js';
 export { lookupGroupId } from './checks.js';
 export * from './load.js';
+export { etcdSecrets } from './etcd.js';

@@ -1,6 +1,7 @@
 // The config file's types, defaults and error (docs/config.md). Parsing and validation
 // are in checks.ts and load.ts; everything is re-exported from src/config/index.ts.
 import type { HostId } from '../core/types.js';
+import type { StoreTimeouts } from '../core/store-timeouts.js';
 import type { Timeouts } from '../core/timeouts.js';
 import { YcsError } from '../errors.js';
 import { DEFAULT_ACTION_TIMEOUT_MS, DEFAULT_MONITOR_INTERVAL_MS, type ResourceConfig as ResourceSpec } from '../resource/types.js';
@@ -21,12 +22,34 @@ export interface ResourceConfig extends ResourceSpec {
   env: Record<string, string>;
 }
 
+export type Arbitration = 'disk' | 'etcd';
+
+/** The etcd section (arbitration "etcd", docs/etcd-mode.md). */
+export interface EtcdConfig {
+  endpoints: string[];
+  /** Every key of this cluster lives under it; default `/ycs/<cluster>`. */
+  prefix: string;
+  leaseTtlMs: number;
+  /** Every timing of etcd mode, derived by src/core/store-timeouts.ts from the TTL. */
+  store: StoreTimeouts;
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  username?: string;
+  passwordFile?: string;
+}
+
 export interface Config {
   /** The file it was read from ('' when parsed from text without one). */
   path: string;
   cluster: string;
   hostId: HostId;
   hosts: HostConfig[];
+  /** 'disk': Disk Paxos on the voting disks; 'etcd': a lease on an etcd cluster. */
+  arbitration: Arbitration;
+  /** Set with arbitration 'etcd', else null. */
+  etcd: EtcdConfig | null;
+  /** Empty with arbitration 'etcd'. */
   votingDisks: string[];
   dataDisks: string[];
   fencing: FencingDriver;
@@ -57,9 +80,11 @@ export const CONFIG_DEFAULTS = {
 export const FENCING_DRIVERS: readonly FencingDriver[] = ['none', 'scsi-pr', 'block-pr', 'iscsi-pr'];
 export const LOG_LEVELS: readonly ConfigLogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 export const TOP_KEYS = [
-  'cluster', 'hostId', 'hosts', 'votingDisks', 'dataDisks', 'fencing', 'keyFile', 'DISK_HB_KEEP_ALIVE',
+  'cluster', 'hostId', 'hosts', 'arbitration', 'etcd', 'votingDisks', 'dataDisks', 'fencing', 'keyFile', 'DISK_HB_KEEP_ALIVE',
   'NETWORK_HB_TIMEOUT', 'DISK_HB_INTERVAL', 'resources', 'controlSocket', 'controlGroup', 'controlSocketPublic', 'runDir', 'logLevel',
 ];
+export const ARBITRATIONS: readonly Arbitration[] = ['disk', 'etcd'];
+export const ETCD_KEYS = ['endpoints', 'prefix', 'leaseTtlMs', 'caFile', 'certFile', 'keyFile', 'username', 'passwordFile'];
 export const HOST_KEYS = ['id', 'address', 'port'];
 export const RESOURCE_KEYS = ['name', 'agent', 'socket', 'monitorIntervalMs', 'actionTimeoutMs', 'env'];
 export const RESOURCE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;

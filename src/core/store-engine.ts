@@ -27,6 +27,8 @@ import { reconnectWaitMs, type Timeouts } from './timeouts.js';
 import { requireTransition, type RoleEvent } from './transitions.js';
 import type { ClusterView, HostId, Input, LeaderRecord, LogLevel, Output, Role, StoreCall, StoreResult } from './types.js';
 
+const MAX_KEEPALIVES_IN_FLIGHT = 4;
+
 export interface StoreEngineConfig {
   hostId: HostId;
   hostIds: HostId[];
@@ -327,7 +329,9 @@ export class StoreEngine implements Engine {
 
   private periodic(now: number, out: Output[]): void {
     const term = this.term;
-    if (term !== null && now >= term.nextKeepaliveAtMs && !this.inFlight('keepalive')) {
+    // Keepalives do not wait for each other: one stuck on a member that just died must not
+    // hold back the next, which may reach the new leader (a few may be in flight at once).
+    if (term !== null && now >= term.nextKeepaliveAtMs && this.inFlightCount('keepalive') < MAX_KEEPALIVES_IN_FLIGHT) {
       term.nextKeepaliveAtMs = now + this.s.keepaliveIntervalMs;
       this.call(now, { op: 'keepalive', lease: term.lease }, out);
     }
@@ -384,8 +388,13 @@ export class StoreEngine implements Engine {
   }
 
   private inFlight(op: StoreCall['op']): boolean {
-    for (const p of this.pending.values()) if (p.call.op === op) return true;
-    return false;
+    return this.inFlightCount(op) > 0;
+  }
+
+  private inFlightCount(op: StoreCall['op']): number {
+    let n = 0;
+    for (const p of this.pending.values()) if (p.call.op === op) n += 1;
+    return n;
   }
 
   /** A call unanswered after twice its deadline is forgotten (its late answer is ignored). */

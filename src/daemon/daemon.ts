@@ -11,6 +11,7 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createEngine, type Engine } from '../core/engine.js';
+import { createStoreEngine } from '../core/store-engine.js';
 import type { Input, Output } from '../core/types.js';
 import { monitorHealthWindowMs } from '../core/timeouts.js';
 import { statusFromView } from '../core/view.js';
@@ -19,10 +20,11 @@ import { startMonitorHeartbeat, type MonitorHeartbeat } from '../monitor/ycs-sid
 import { UdpTransport, loadClusterKey } from '../net/index.js';
 import { startResources, type ResourceStack } from '../resource/index.js';
 import { daemonCommands } from './commands.js';
-import type { Config } from '../config/index.js';
+import type { Config, EtcdConfig } from '../config/index.js';
 import { ControlServer } from './control.js';
 import { DiskShell, openVotingDisks, readStartState } from './disk-shell.js';
 import { FenceShell } from './fence-shell.js';
+import { StoreShell, nextLocalIncarnation, storeClusterUuid } from './store-shell.js';
 import type { DaemonLoggers } from './logger.js';
 
 /** After a shutdown request, give up waiting for the engine's 'exit' after this long. */
@@ -33,6 +35,7 @@ export interface DaemonParts {
   incarnation: number;
   clusterUuid: string;
   disks: DiskShell;
+  store: StoreShell;
   fence: FenceShell;
   transport: UdpTransport;
   resources: ResourceStack;
@@ -92,28 +95,15 @@ export class Daemon {
     const { config, loggers } = this;
     const p = this.parts;
     const key = loadClusterKey(config.keyFile);
-    const { disks, clusterUuid } = await openVotingDisks(config, loggers.of('disk'));
-    p.clusterUuid = clusterUuid;
-    p.disks = new DiskShell({ disks, feed: (i) => this.feed(i), now: () => this.now(), log: loggers.of('disk') });
-    const start = await readStartState(disks, config.hostId, join(config.runDir, 'incarnation'));
-    p.incarnation = start.incarnation;
-    p.fence = await FenceShell.open({ config, clusterUuid, disks, feed: (i) => this.feed(i), now: () => this.now(), log: loggers.of('fence') });
-    p.engine = createEngine({
-      hostId: config.hostId,
-      hostIds: config.hosts.map((h) => h.id),
-      diskCount: disks.length as 1 | 3 | 5,
-      resources: config.resources.map((r) => r.name),
-      timeouts: config.timeouts,
-      incarnation: p.incarnation,
-      epochFloor: start.epochFloor,
-      fencing: p.fence.engineMode,
-    });
+    const { epochFloor } = config.etcd === null ? await this.openDiskMode() : await this.openStoreMode(config.etcd);
+    if (p.incarnation === undefined) throw new YcsError('E_INTERNAL', 'no incarnation after opening the arbitration');
+    const incarnation = p.incarnation;
     const self = config.hosts.find((h) => h.id === config.hostId);
     if (self === undefined) throw new YcsError('E_CONFIG', `host ${config.hostId} is not in hosts`);
     p.transport = await UdpTransport.open({
       cluster: config.cluster,
       selfId: config.hostId,
-      incarnation: p.incarnation,
+      incarnation,
       bindAddress: self.address,
       bindPort: self.port,
       peers: config.hosts,
@@ -138,9 +128,53 @@ export class Daemon {
       onLost: (why) => loggers.of('monitor').warn({ why }, 'lost the local heartbeat channel to ycsm'),
     });
     loggers.of('daemon').info(
-      { incarnation: p.incarnation, epochFloor: start.epochFloor, clusterUuid, disks: config.votingDisks, fencing: config.fencing, controlSocket: config.controlSocket, ycsm: p.monitor.active },
+      { incarnation: p.incarnation, epochFloor, clusterUuid: p.clusterUuid, arbitration: config.arbitration, disks: config.votingDisks, etcd: config.etcd?.endpoints, fencing: config.fencing, controlSocket: config.controlSocket, ycsm: p.monitor.active },
       `ycs host ${config.hostId} of cluster '${config.cluster}' started with incarnation ${p.incarnation}`,
     );
+  }
+
+  /** Disk mode: the voting disks, the fence shell over them and the data disks, the Disk Paxos engine. */
+  private async openDiskMode(): Promise<{ epochFloor: number }> {
+    const { config, loggers } = this;
+    const p = this.parts;
+    const { disks, clusterUuid } = await openVotingDisks(config, loggers.of('disk'));
+    p.clusterUuid = clusterUuid;
+    p.disks = new DiskShell({ disks, feed: (i) => this.feed(i), now: () => this.now(), log: loggers.of('disk') });
+    const start = await readStartState(disks, config.hostId, join(config.runDir, 'incarnation'));
+    p.incarnation = start.incarnation;
+    p.fence = await FenceShell.open({ config, clusterUuid, disks, feed: (i) => this.feed(i), now: () => this.now(), log: loggers.of('fence') });
+    p.engine = createEngine({
+      hostId: config.hostId,
+      hostIds: config.hosts.map((h) => h.id),
+      diskCount: disks.length as 1 | 3 | 5,
+      resources: config.resources.map((r) => r.name),
+      timeouts: config.timeouts,
+      incarnation: p.incarnation,
+      epochFloor: start.epochFloor,
+      fencing: p.fence.engineMode,
+    });
+    return start;
+  }
+
+  /** etcd mode: the store shell, the fence shell over the data disks, the store engine. */
+  private async openStoreMode(etcd: EtcdConfig): Promise<{ epochFloor: number }> {
+    const { config, loggers } = this;
+    const p = this.parts;
+    p.clusterUuid = storeClusterUuid(config.cluster, etcd.prefix);
+    p.incarnation = nextLocalIncarnation(join(config.runDir, 'incarnation'));
+    p.store = new StoreShell(etcd, (i) => this.feed(i), () => this.now(), loggers.of('etcd'));
+    p.fence = await FenceShell.open({ config, clusterUuid: p.clusterUuid, disks: [], feed: (i) => this.feed(i), now: () => this.now(), log: loggers.of('fence') });
+    p.engine = createStoreEngine({
+      hostId: config.hostId,
+      hostIds: config.hosts.map((h) => h.id),
+      resources: config.resources.map((r) => r.name),
+      timeouts: config.timeouts,
+      store: etcd.store,
+      incarnation: p.incarnation,
+      fencing: p.fence.engineMode,
+      fenceDeviceCount: config.dataDisks.length,
+    });
+    return { epochFloor: 0 };
   }
 
   private openResources(): Promise<ResourceStack> {
@@ -220,6 +254,8 @@ export class Daemon {
   private execute(output: Output): void {
     const p = this.parts;
     switch (output.kind) {
+      case 'store':
+        return this.need('store').execute(output);
       case 'read-disk':
       case 'write-heartbeat':
       case 'write-vote':
@@ -304,6 +340,7 @@ export class Daemon {
       ['network', p.transport && (() => p.transport?.close())],
       ['fencing', p.fence && (() => p.fence?.close())],
       ['voting disks', p.disks && (() => p.disks?.close())],
+      ['etcd', p.store && (() => p.store?.close())],
       ['ycsm channel', p.monitor && (() => p.monitor?.close())],
     ];
     for (const [what, close] of steps) {

@@ -103,7 +103,7 @@ export async function openVotingDisks(config: Config, log: Logger): Promise<{ di
   }
 }
 
-function readFloor(path: string): number {
+export function readFloor(path: string): number {
   try {
     const value = Number(readFileSync(path, 'utf8').trim());
     return Number.isSafeInteger(value) && value > 0 ? value : 0;

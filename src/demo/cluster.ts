@@ -63,6 +63,8 @@ export interface LocalClusterOptions {
   logLevel?: 'debug' | 'info';
   /** A command prefix per host, e.g. ['ip', 'netns', 'exec', 'ns1']. */
   commandPrefix?: (hostId: number) => string[];
+  /** etcd mode (arbitration "etcd"): the etcd cluster to hold the master lease; no voting disk is made. */
+  etcd?: { endpoints: string[] | ((hostId: number) => string[]); prefix?: string; leaseTtlMs?: number };
   /** Extra ycsm flags (e.g. ['--max-restarts', '3']). */
   ycsmArgs?: string[];
 }
@@ -171,7 +173,7 @@ function hostConfig(opts: LocalClusterOptions, plans: HostPlan[], host: LocalHos
     cluster: opts.cluster ?? 'demo',
     hostId: host.id,
     hosts: plans,
-    votingDisks,
+    ...(opts.etcd !== undefined ? { arbitration: 'etcd', etcd: etcdSection(opts.etcd, host.id) } : { votingDisks }),
     ...(opts.dataDisks !== undefined ? { dataDisks: opts.dataDisks } : {}),
     fencing: opts.fencing ?? 'none',
     keyFile: join(opts.dir, 'cluster.key'),
@@ -196,6 +198,10 @@ function hostConfig(opts: LocalClusterOptions, plans: HostPlan[], host: LocalHos
     runDir: host.runDir,
     logLevel: opts.logLevel ?? 'info',
   };
+}
+
+function etcdSection(e: NonNullable<LocalClusterOptions['etcd']>, hostId: number): object {
+  return { ...e, endpoints: typeof e.endpoints === 'function' ? e.endpoints(hostId) : e.endpoints };
 }
 
 async function prepareDisks(opts: LocalClusterOptions, hostCount: number): Promise<string[]> {
@@ -229,7 +235,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   mkdirSync(opts.dir, { recursive: true });
   const resources = opts.resources ?? ['YasDB'];
   const plans = await planHosts(opts);
-  const votingDisks = await prepareDisks(opts, plans.length);
+  const votingDisks = opts.etcd !== undefined ? [] : await prepareDisks(opts, plans.length);
   const keyPath = join(opts.dir, 'cluster.key');
   if (!existsSync(keyPath)) writeClusterKey(keyPath);
   chmodSync(keyPath, 0o600);

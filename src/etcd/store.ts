@@ -13,8 +13,8 @@
 // more on another member (a dead member is skipped for a while); a keepalive (a stream
 // call, outside the client's policy) is tried once per endpoint. The engine times its term
 // from before the first send, so a retry can only make the master stop earlier.
-import { ConsecutiveBreaker, circuitBreaker, handleWhen, retry } from 'cockatiel';
-import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
+import { ConsecutiveBreaker, circuitBreaker, handleType, handleWhen, retry } from 'cockatiel';
+import { Etcd3, GRPCUnavailableError, isRecoverableError, type IOptions } from 'etcd3';
 import type { HostRecord, LeaderRecord, Role, StoreCall, StoreResult } from '../core/types.js';
 import { YcsError, toYcsError } from '../errors.js';
 
@@ -49,7 +49,10 @@ export class EtcdStore {
       hosts: opts.endpoints,
       dialTimeout: opts.callTimeoutMs,
       faultHandling: {
-        host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 5_000, breaker: new ConsecutiveBreaker(1) }),
+        // Only a member that refuses connections is skipped (for a second): a deadline
+        // passing during an election is no news about the member, and skipping every
+        // member at once would leave the master without keepalives after the election.
+        host: () => circuitBreaker(handleType(GRPCUnavailableError), { halfOpenAfter: 1_000, breaker: new ConsecutiveBreaker(1) }),
         global: retry(handleWhen(isRecoverableError), { maxAttempts: 2 }),
       },
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + opts.callTimeoutMs }),

@@ -11,6 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export interface EtcdMember {
   name: string;
   clientUrl: string;
+  /** More client URLs the member listens on (one per ycs host, so a test can cut one host off with nftables). */
+  extraClientUrls: string[];
   peerUrl: string;
   dataDir: string;
   logFile: string;
@@ -65,12 +67,25 @@ function statuses(endpoints: string[]): EndpointStatus[] {
   return JSON.parse(text) as EndpointStatus[];
 }
 
-export async function startEtcdCluster(dir: string, size = 3): Promise<EtcdCluster> {
+export interface EtcdOptions {
+  size?: number;
+  /** Extra client URLs per member (default 0). */
+  extraClientUrls?: number;
+  /** Raft timing; default 50 ms heartbeat and 500 ms election (etcd's defaults scaled down). */
+  heartbeatMs?: number;
+  electionMs?: number;
+}
+
+export async function startEtcdCluster(dir: string, opts: EtcdOptions = {}): Promise<EtcdCluster> {
+  const size = opts.size ?? 3;
   const members: EtcdMember[] = [];
   for (let i = 1; i <= size; i++) {
     const name = `etcd${i}`;
+    const extraClientUrls: string[] = [];
+    for (let j = 0; j < (opts.extraClientUrls ?? 0); j++) extraClientUrls.push(`http://127.0.0.1:${await freePort()}`);
     members.push({
       name,
+      extraClientUrls,
       clientUrl: `http://127.0.0.1:${await freePort()}`,
       peerUrl: `http://127.0.0.1:${await freePort()}`,
       dataDir: join(dir, `${name}.data`),
@@ -85,11 +100,10 @@ export async function startEtcdCluster(dir: string, size = 3): Promise<EtcdClust
     const log = openSync(m.logFile, 'a');
     const child = spawn('etcd', [
       '--name', m.name, '--data-dir', m.dataDir,
-      '--listen-client-urls', m.clientUrl, '--advertise-client-urls', m.clientUrl,
+      '--listen-client-urls', [m.clientUrl, ...m.extraClientUrls].join(','), '--advertise-client-urls', m.clientUrl,
       '--listen-peer-urls', m.peerUrl, '--initial-advertise-peer-urls', m.peerUrl,
       '--initial-cluster', initialCluster, '--initial-cluster-state', state, '--initial-cluster-token', token,
-      // Test-sized Raft timing: the defaults (100 ms heartbeat, 1 s election) scaled down.
-      '--heartbeat-interval', '50', '--election-timeout', '500', '--logger', 'zap', '--log-outputs', 'stderr',
+      '--heartbeat-interval', String(opts.heartbeatMs ?? 50), '--election-timeout', String(opts.electionMs ?? 500), '--logger', 'zap', '--log-outputs', 'stderr',
     ], { stdio: ['ignore', log, log] });
     closeSync(log);
     running.add(child);
@@ -122,11 +136,12 @@ export async function startEtcdCluster(dir: string, size = 3): Promise<EtcdClust
       const m = members.find((x) => x.name === name)!;
       const child = m.process;
       if (child === undefined) return;
+      m.process = undefined;
+      if (child.exitCode !== null || child.signalCode !== null) return; // already gone (a test's cleanup killed it)
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       child.kill('SIGCONT');
       child.kill('SIGKILL');
       await exited;
-      m.process = undefined;
     },
     async start(name) {
       const m = members.find((x) => x.name === name)!;

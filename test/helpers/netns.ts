@@ -33,9 +33,8 @@ function addressSet(addresses: string[]): string {
  * both ways, from now on (input hook: loopback traffic passes it once per packet).
  */
 export function partition(side: string[], rest: string[], ports: number[]): Partition {
-  const table = `ycs-test-${process.pid}-${++counter}`;
   const portSet = `{ ${ports.join(', ')} }`;
-  nft(['-f', '-'], [
+  return addTable((table) => [
     `table inet ${table} {`,
     '  chain input {',
     '    type filter hook input priority 0; policy accept;',
@@ -44,7 +43,26 @@ export function partition(side: string[], rest: string[], ports: number[]): Part
     '  }',
     '}',
     '',
-  ].join('\n'));
+  ]);
+}
+
+/** Drops every TCP packet to or from `ports` on this machine from now on (a host cut off from a service). */
+export function cutTcp(ports: number[]): Partition {
+  return addTable((table) => [
+    `table inet ${table} {`,
+    '  chain input {',
+    '    type filter hook input priority 0; policy accept;',
+    `    tcp dport { ${ports.join(', ')} } counter drop`,
+    `    tcp sport { ${ports.join(', ')} } counter drop`,
+    '  }',
+    '}',
+    '',
+  ]);
+}
+
+function addTable(lines: (table: string) => string[]): Partition {
+  const table = `ycs-test-${process.pid}-${++counter}`;
+  nft(['-f', '-'], lines(table).join('\n'));
   const handle: Partition = {
     table,
     heal() {
