@@ -5,7 +5,10 @@
 // happens, the status table after it and the measured failover time, and stops
 // everything it started (also on errors and on Ctrl-C).
 //
-//   node dist/src/demo/main.js [--keep-running] [--dir DIR]
+// With --etcd the master lease is held on a local 3-member etcd cluster (Debian's
+// etcd-server, started and removed by the demo) instead of the voting disk.
+//
+//   node dist/src/demo/main.js [--etcd] [--keep-running] [--dir DIR]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { renderStatus, type StatusResult } from '../cli/status.js';
 import { YcsError, toYcsError } from '../errors.js';
 import { REPO_ROOT, agreedMaster, startLocalCluster, type LocalCluster, type StatusOrError } from './cluster.js';
+import { startEtcdCluster, type EtcdCluster } from './etcd.js';
 import { LogTail, describeEvent, type LogRecord } from './logs.js';
 
 const RESOURCE = 'YasDB';
@@ -21,6 +25,7 @@ const FAILOVER_TIMEOUT_MS = 20_000;
 
 interface DemoOptions {
   keepRunning: boolean;
+  etcd: boolean;
   dir: string | undefined;
 }
 
@@ -37,10 +42,10 @@ function say(text = ''): void {
 
 function parse(argv: string[]): DemoOptions {
   try {
-    const { values } = parseArgs({ args: argv, options: { 'keep-running': { type: 'boolean' }, dir: { type: 'string' } }, strict: true });
-    return { keepRunning: values['keep-running'] === true, dir: values.dir };
+    const { values } = parseArgs({ args: argv, options: { 'keep-running': { type: 'boolean' }, etcd: { type: 'boolean' }, dir: { type: 'string' } }, strict: true });
+    return { keepRunning: values['keep-running'] === true, etcd: values.etcd === true, dir: values.dir };
   } catch (err) {
-    throw new YcsError('E_USAGE', `${(err as Error).message}; usage: demo [--keep-running] [--dir DIR]`);
+    throw new YcsError('E_USAGE', `${(err as Error).message}; usage: demo [--etcd] [--keep-running] [--dir DIR]`);
   }
 }
 
@@ -153,6 +158,7 @@ async function main(): Promise<number> {
   const ownsDir = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'ycs-demo-'));
   let cluster: LocalCluster | undefined;
+  let etcd: EtcdCluster | undefined;
   let cleaning: Promise<void> | undefined;
   const cleanup = (): Promise<void> =>
     (cleaning ??= (async () => {
@@ -160,6 +166,7 @@ async function main(): Promise<number> {
         say(dim('stopping every host (ycsm, ycs, databases) ...'));
         await cluster.stop();
       }
+      await etcd?.stop();
       if (ownsDir && !options.keepRunning) rmSync(dir, { recursive: true, force: true });
     })());
   let interrupted = false;
@@ -174,8 +181,15 @@ async function main(): Promise<number> {
     });
   }
   try {
-    say(bold(`Starting a 3-host ycs cluster in ${dir} (127.0.0.1, file-backed voting disk, resource ${RESOURCE})`));
-    cluster = await startLocalCluster({ dir, hosts: 3, resources: [RESOURCE] });
+    if (options.etcd) {
+      say(bold(`Starting a 3-member etcd cluster in ${dir} (127.0.0.1)`));
+      etcd = await startEtcdCluster(join(dir, 'etcd'), { heartbeatMs: 100, electionMs: 1_000 });
+      say(`  endpoints ${etcd.endpoints().join(', ')}`);
+    }
+    const arbitration = etcd === undefined ? 'file-backed voting disk' : 'master lease on etcd';
+    say(bold(`Starting a 3-host ycs cluster in ${dir} (127.0.0.1, ${arbitration}, resource ${RESOURCE})`));
+    const etcdOption = etcd === undefined ? {} : { etcd: { endpoints: etcd.endpoints(), prefix: '/ycs/demo' } };
+    cluster = await startLocalCluster({ dir, hosts: 3, resources: [RESOURCE], ...etcdOption });
     await runDemo(cluster);
     if (options.keepRunning && !interrupted) {
       printExploreHelp(cluster);

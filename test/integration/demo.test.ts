@@ -98,6 +98,27 @@ describe('npm run demo', () => {
     expect(writers.at(-1)).toBe(to);
   }, 60_000);
 
+  it('--etcd: the master lease on a local 3-member etcd; a failover, exit 0, nothing left running', async () => {
+    scratch = scratchDir('ycs-demo-test-');
+    const dir = join(scratch.dir, 'cluster');
+    const run = await runDemo(['--etcd', '--dir', dir], 55_000);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const out = run.stdout;
+    expect(out).toContain('Starting a 3-member etcd cluster');
+    expect(out).toContain('master lease on etcd');
+    const failover = /Failover: host (\d) -> host (\d)/.exec(out);
+    expect(failover).not.toBeNull();
+    const [, from, to] = failover!;
+    expect(from).not.toBe(to);
+    expect(out).toMatch(new RegExp(`host ${from}  ycs    role master -> standby \\(released the master role because a resource failed\\)`));
+    expect(out).toMatch(new RegExp(`\\+\\d+\\.\\d{3}s  host ${to}  ycs    ycs run as primary successfully`));
+    const measured = /new YasDB primary \("demo-db is now primary"\): (\d+) ms after the kill/.exec(out);
+    expect(Number(measured?.[1])).toBeLessThan(1000);
+    console.log(`demo --etcd: new primary ${measured?.[1]} ms after the kill`);
+    expect(processesMentioning(dir)).toEqual([]); // ycsm, ycs, databases and etcd members all gone
+  }, 60_000);
+
   it('stops everything it started when interrupted while the cluster starts', async () => {
     scratch = scratchDir('ycs-demo-test-');
     const dir = join(scratch.dir, 'cluster');

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { masterEnd } from '../../src/core/store-timeouts.js';
 import type { StoreCall, StoreResult } from '../../src/core/types.js';
 import { EtcdStore } from '../../src/etcd/store.js';
-import { etcdctl, startEtcdCluster, type EtcdCluster } from '../helpers/etcd.js';
+import { etcdctl, startEtcdCluster, type EtcdCluster } from '../../src/demo/etcd.js';
 import { scratchDir } from '../helpers/loop.js';
 
 const TIMING = { rho: 0.01, marginMs: 100 };

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { agreedMaster } from '../../src/demo/cluster.js';
 import { agreedAmong, isStatus, startFailoverCluster, type FailoverFixture, type Healthy, type Statuses } from '../helpers/cluster-fixture.js';
-import { startEtcdCluster, type EtcdCluster } from '../helpers/etcd.js';
+import { startEtcdCluster, type EtcdCluster } from '../../src/demo/etcd.js';
 import { cutTcp, droppedPackets, healAll } from '../helpers/netns.js';
 import { signalAll } from '../helpers/processes.js';
 

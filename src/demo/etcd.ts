@@ -1,7 +1,7 @@
-// A real 3-member etcd cluster for tests (Debian's etcd-server 3.4) on 127.0.0.1: free
-// client and peer ports, data directories under the test's scratch dir, members that can
-// be killed, restarted and paused (SIGSTOP). Stop it in afterAll; every member is also
-// killed when the test process exits.
+// A local 3-member etcd cluster for the demo (--etcd) and the tests: Debian's etcd-server
+// (3.4) on 127.0.0.1 with free client and peer ports, data directories under the
+// caller's directory, members that can be killed, restarted and paused (SIGSTOP). Stop it
+// when done; every member is also killed when this process exits.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
