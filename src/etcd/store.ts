@@ -8,6 +8,8 @@
 //   <prefix>/last-master   {"hostId":N}, written with the leader record in the same
 //                          transaction: the previous holder, whom the next master fences
 //   <prefix>/hosts/<id>    each host's published record (role, epoch, resources)
+//   <prefix>/epoch-base    optional, set by the operator: added to every revision, so a
+//                          cluster moving from disk mode keeps its epochs growing
 //
 // Every call has its own deadline. A unary call that finds its member down is tried once
 // more on another member (a dead member is skipped for a while); a keepalive (a stream
@@ -39,7 +41,7 @@ export function checkPrefix(prefix: string): string | null {
 
 export class EtcdStore {
   private readonly client: Etcd3;
-  private readonly keys: { leader: string; last: string; hosts: string };
+  private readonly keys: { leader: string; last: string; hosts: string; base: string };
 
   constructor(private readonly opts: EtcdStoreOptions) {
     if (opts.endpoints.length === 0) throw new YcsError('E_CONFIG', 'etcd mode needs at least one endpoint');
@@ -60,7 +62,7 @@ export class EtcdStore {
       ...(opts.tls?.ca ? { credentials: { rootCertificate: opts.tls.ca, ...(opts.tls.key ? { privateKey: opts.tls.key } : {}), ...(opts.tls.cert ? { certChain: opts.tls.cert } : {}) } } : {}),
     };
     this.client = new Etcd3(options);
-    this.keys = { leader: `${opts.prefix}/leader`, last: `${opts.prefix}/last-master`, hosts: `${opts.prefix}/hosts/` };
+    this.keys = { leader: `${opts.prefix}/leader`, last: `${opts.prefix}/last-master`, hosts: `${opts.prefix}/hosts/`, base: `${opts.prefix}/epoch-base` };
   }
 
   /** Carries out one call; never throws (a failure is an answer with ok: false). */
@@ -94,8 +96,8 @@ export class EtcdStore {
       const value = JSON.stringify({ hostId });
       result = await this.client
         .if(this.keys.leader, 'Create', '==', 0)
-        .then(this.client.get(this.keys.last), this.client.put(this.keys.leader).value(value).lease(lease), this.client.put(this.keys.last).value(value))
-        .else(this.client.get(this.keys.leader))
+        .then(this.client.get(this.keys.last), this.client.get(this.keys.base), this.client.put(this.keys.leader).value(value).lease(lease), this.client.put(this.keys.last).value(value))
+        .else(this.client.get(this.keys.leader), this.client.get(this.keys.base))
         .commit();
     } catch (err) {
       // The outcome is unknown: revoking the lease removes the record if it was created.
@@ -103,12 +105,13 @@ export class EtcdStore {
       throw err;
     }
     const kv = result.responses[0]?.response_range?.kvs[0];
+    const base = epochBaseOf(result.responses[1]?.response_range?.kvs[0]?.value);
     if (!result.succeeded) {
       await this.client.leaseClient.leaseRevoke({ ID: lease }).catch(() => undefined);
-      return { op: 'campaign', ok: true, won: false, holder: kv === undefined ? null : leaderOf(kv) };
+      return { op: 'campaign', ok: true, won: false, holder: kv === undefined ? null : leaderOf(kv, base) };
     }
     const previous = kv === undefined ? 0 : hostIdOf(kv.value);
-    return { op: 'campaign', ok: true, won: true, epoch: Number(result.header.revision), lease, ttlMs: Number(granted.TTL) * 1000, previous };
+    return { op: 'campaign', ok: true, won: true, epoch: base + Number(result.header.revision), lease, ttlMs: Number(granted.TTL) * 1000, previous };
   }
 
   /** One keepalive, tried once per endpoint; the TTL etcd answered in ms (0: the lease is gone). */
@@ -139,10 +142,14 @@ export class EtcdStore {
   }
 
   private async read(): Promise<StoreResult> {
-    const [leader, hosts] = await Promise.all([this.client.get(this.keys.leader).exec(), this.client.getAll().prefix(this.keys.hosts).exec()]);
+    const [leader, base, hosts] = await Promise.all([
+      this.client.get(this.keys.leader).exec(),
+      this.client.get(this.keys.base).exec(),
+      this.client.getAll().prefix(this.keys.hosts).exec(),
+    ]);
     const kv = leader.kvs[0];
     const records = hosts.kvs.map((h) => hostRecordOf(h.value)).filter((r): r is HostRecord => r !== null);
-    return { op: 'read', ok: true, holder: kv === undefined ? null : leaderOf(kv), hosts: records };
+    return { op: 'read', ok: true, holder: kv === undefined ? null : leaderOf(kv, epochBaseOf(base.kvs[0]?.value)), hosts: records };
   }
 
   close(): void {
@@ -150,8 +157,14 @@ export class EtcdStore {
   }
 }
 
-function leaderOf(kv: { value: Buffer; create_revision: string; lease: string }): LeaderRecord {
-  return { hostId: hostIdOf(kv.value), epoch: Number(kv.create_revision), lease: kv.lease };
+function leaderOf(kv: { value: Buffer; create_revision: string; lease: string }, base: number): LeaderRecord {
+  return { hostId: hostIdOf(kv.value), epoch: base + Number(kv.create_revision), lease: kv.lease };
+}
+
+/** The operator's epoch base (a decimal integer); 0 when absent or malformed. */
+function epochBaseOf(value: Buffer | undefined): number {
+  const n = value === undefined ? 0 : Number(value.toString('utf8').trim());
+  return Number.isSafeInteger(n) && n > 0 && n < 2 ** 48 ? n : 0;
 }
 
 /** The host id of a {"hostId":N} value; 0 for anything this cluster did not write. */

@@ -132,6 +132,17 @@ describe('etcd lease store', () => {
     expect(r).toMatchObject({ op: 'read', ok: false, error: expect.stringMatching(/^E_ETCD: read: /) });
   });
 
+  it('an operator-set epoch base lifts every epoch (a cluster moving from disk mode keeps its epochs growing)', async () => {
+    const a = store('/ycs/six');
+    const first = await win(a, 1, 3_000);
+    await a({ op: 'resign', lease: first.lease });
+    etcdctl(etcd.endpoints(), ['put', '/ycs/six/epoch-base', '1000000']);
+    const second = await win(a, 1, 3_000);
+    expect(second.epoch).toBeGreaterThan(1_000_000 + first.epoch);
+    expect(await a({ op: 'read' })).toMatchObject({ holder: { hostId: 1, epoch: second.epoch } });
+    await a({ op: 'resign', lease: second.lease });
+  });
+
   it('refuses a bad prefix and an empty endpoint list with one line', () => {
     expect(() => new EtcdStore({ endpoints: [], prefix: '/x', callTimeoutMs: 1 })).toThrow(/at least one endpoint/);
     expect(() => new EtcdStore({ endpoints: ['http://127.0.0.1:1'], prefix: 'x/', callTimeoutMs: 1 })).toThrow(/prefix must start with \//);
