@@ -99,6 +99,25 @@ describe('etcd mode on real processes', () => {
     expect(after).toEqual(before);
   }, 60_000);
 
+  it('kill -9 of the master ycs only: ycsm restarts it, it keeps its lease alive, no failover', async () => {
+    printStoryOnFailure(Date.now() - 5_000);
+    const before = await healthy();
+    const ycs = fx.ycsPid(before.master)!;
+    const seen = new Set<number>();
+    const t0 = performance.now();
+    process.kill(ycs, 'SIGKILL');
+    await fx.waitFor(ALL, (s) => {
+      for (const m of masters(s)) seen.add(m);
+      const next = fx.ycsPid(before.master);
+      const st = s.get(before.master);
+      return next !== undefined && next !== ycs && isStatus(st) && st.role === 'master';
+    }, 20_000, 'the master ycs back as master');
+    console.log(`failover[etcd-ycs-kill]: none (master ${before.master} answering as master again after ${Math.round(performance.now() - t0)} ms)`);
+    const after = await healthy();
+    expect(after).toEqual(before); // same master, same epoch
+    expect([...seen]).toEqual([before.master]);
+  }, 60_000);
+
   it('kill -9 of the whole master host (ycsm, ycs, database): a standby is master after the lease, within 5 s', async () => {
     printStoryOnFailure(Date.now() - 5_000);
     const before = await healthy();
