@@ -208,6 +208,7 @@ export class Daemon {
     return {
       ...view,
       cluster: this.config.cluster,
+      arbitration: this.config.arbitration,
       incarnation: this.parts.incarnation,
       stopping: this.stopRequested,
       net: this.parts.transport?.stats(),
