@@ -52,6 +52,8 @@ export function createStoreEngine(input: Omit<EngineConfigInput, 'diskCount'> & 
 interface Term {
   epoch: number;
   lease: string;
+  /** Own clock: the step that won it (reads sent later must show it). */
+  wonAtMs: number;
   /** Own clock: the role ends here unless a keepalive acknowledgement moves it. */
   endMs: number;
   nextKeepaliveAtMs: number;
@@ -198,6 +200,8 @@ export class StoreEngine implements Engine {
     switch (r.op) {
       case 'read':
         this.peers.onRecords(r.hosts);
+        // A linearizable read sent after we won that does not show our record: the lease is gone.
+        if (this.term !== null && p.sentAtMs > this.term.wonAtMs && r.holder?.lease !== this.term.lease) this.lose(now, 'the store shows our record gone', out);
         return this.onHolder(now, r.holder, out);
       case 'campaign':
         if (!r.won) return this.onHolder(now, r.holder, out);
@@ -254,7 +258,7 @@ export class StoreEngine implements Engine {
     this.epochSeen = record.epoch;
     const victim = previous === this.self ? 0 : previous;
     const fence = this.config.fencing === 'pr' ? new TermFence(this.config.fenceDeviceCount, victim, record.epoch, this.t.fenceRetryMs) : null;
-    this.term = { epoch: record.epoch, lease: record.lease, endMs, nextKeepaliveAtMs: now + this.s.keepaliveIntervalMs, fence };
+    this.term = { epoch: record.epoch, lease: record.lease, wonAtMs: now, endMs, nextKeepaliveAtMs: now + this.s.keepaliveIntervalMs, fence };
     this.log(out, 'info', 'won the master lease', { epoch: record.epoch, previous, validForMs: Math.round(endMs - now) });
     fence?.start(out);
     this.checkPromotion(now, out);

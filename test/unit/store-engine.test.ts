@@ -193,3 +193,20 @@ describe('store engine', () => {
     expect(out.find((o) => o.kind === 'store' && o.call.op === 'resign')).toMatchObject({ call: { lease: 'L3' } });
   });
 });
+
+describe('store engine: evidence from reads', () => {
+  it('a read sent after winning that shows another holder ends the term at once; an older read does not', () => {
+    const d = new Driver();
+    d.answer('read', { op: 'read', ok: true, holder: null, hosts: [] });
+    d.dbRunsAsStandby();
+    d.tick(S.pollIntervalMs + 10); // a campaign and a read go out together
+    const staleRead = d.call('read');
+    d.answer('campaign', { op: 'campaign', ok: true, won: true, epoch: 7, lease: 'L7', ttlMs: 3_000, previous: 0 });
+    expect(d.engine.role).toBe('master');
+    d.step({ kind: 'store-done', nowMs: d.now, requestId: staleRead.requestId, result: { op: 'read', ok: true, holder: null, hosts: [] } });
+    expect(d.engine.role).toBe('master'); // sent before the win: no news
+    d.tick(S.keepaliveIntervalMs + 10);
+    const out = d.answer('read', { op: 'read', ok: true, holder: { hostId: 2, epoch: 8, lease: 'L8' }, hosts: [] });
+    expect(roleChanges(out)).toEqual(['master->standby']);
+  });
+});
