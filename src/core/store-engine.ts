@@ -14,7 +14,7 @@
 // Every role change goes through the transition table of transitions.ts.
 
 import { assert } from './assert.js';
-import { resolveConfig, type EngineConfigInput } from './config.js';
+import { resolveConfig, type BrokenRules, type EngineConfigInput } from './config.js';
 import type { Engine } from './engine.js';
 import { LOG_JOIN, LOG_PRIMARY } from './host-role.js';
 import { LeaseGrants } from './leases.js';
@@ -41,6 +41,8 @@ export interface StoreEngineConfig {
   fenceDeviceCount: number;
   /** The highest epoch this host followed before (the fencing token never goes below it). */
   epochFloor?: number;
+  /** Simulator only (config.ts BrokenRules): skipSelfFence keeps the master acting past its term's end. */
+  rules?: Pick<BrokenRules, 'skipSelfFence'>;
 }
 
 export function createStoreEngine(input: Omit<EngineConfigInput, 'diskCount'> & { store: StoreTimeouts }): StoreEngine {
@@ -277,7 +279,7 @@ export class StoreEngine implements Engine {
 
   /** Invariant: never master (nor about to be) past the end of the last acknowledged keepalive. */
   private checkTerm(now: number, out: Output[]): void {
-    if (this.term !== null && now >= this.term.endMs) this.lose(now, 'could not renew the lease at the store in time', out);
+    if (this.term !== null && now >= this.term.endMs && this.config.rules?.skipSelfFence !== true) this.lose(now, 'could not renew the lease at the store in time', out);
   }
 
   private lose(now: number, why: string, out: Output[]): void {
@@ -377,8 +379,9 @@ export class StoreEngine implements Engine {
     if (this.exited) return;
     const term = this.term;
     if (this.#role !== 'master' || term === null) return this.leases.grantAlive(now, out);
-    if (this.primaryUntilMs - now < this.s.primaryGrantMs / 2 || this.primaryUntilMs > term.endMs) {
-      this.primaryUntilMs = Math.min(term.endMs, now + this.s.primaryGrantMs);
+    const endMs = this.config.rules?.skipSelfFence === true ? Infinity : term.endMs; // broken on purpose: grants past the term
+    if (this.primaryUntilMs - now < this.s.primaryGrantMs / 2 || this.primaryUntilMs > endMs) {
+      this.primaryUntilMs = Math.min(endMs, now + this.s.primaryGrantMs);
     }
     this.leases.grantPrimary(now, this.primaryUntilMs, out);
   }
@@ -418,7 +421,7 @@ export class StoreEngine implements Engine {
   }
 
   private checkInvariants(now: number): void {
-    if (this.#role !== 'master') return;
+    if (this.#role !== 'master' || this.config.rules?.skipSelfFence === true) return;
     assert(this.term !== null && now < this.term.endMs, () => `master past its term (${this.term?.endMs} <= ${now})`);
     assert(this.primaryUntilMs <= this.term.endMs, 'a primary grant past the term');
   }
