@@ -92,6 +92,14 @@ export class StoreEngine implements Engine {
   private resignAt: { lease: string; atMs: number } | null = null;
   private primaryUntilMs = -Infinity;
   private adoptTried = '';
+  /**
+   * Adopting our own record is only for a lease from before a restart: once this
+   * incarnation campaigned or held a term, a record naming us may carry a lease that is
+   * being revoked (a resign in flight, or the store's revoke of a campaign whose answer
+   * was lost), and a keepalive reaching it first would make us master of a record that
+   * then vanishes (simulator, etcd mode: seeds 159 and 276).
+   */
+  private mayAdopt = true;
   private started = false;
   private lastStepMs = 0;
   private exited = false;
@@ -222,7 +230,7 @@ export class StoreEngine implements Engine {
     const h = this.holder;
     if (h !== null && h.hostId !== this.self && this.#role === 'standby' && this.noteMaster(h)) this.log(out, 'info', LOG_JOIN, { masterId: h.hostId, epoch: h.epoch });
     // Our own lease from before a restart of ycs: keep it alive instead of waiting for it to lapse.
-    if (h !== null && h.hostId === this.self && this.term === null && this.adoptTried !== h.lease && this.#role === 'standby') {
+    if (h !== null && h.hostId === this.self && this.term === null && this.mayAdopt && this.adoptTried !== h.lease && this.#role === 'standby') {
       this.adoptTried = h.lease;
       this.call(now, { op: 'keepalive', lease: h.lease }, out, h);
     }
@@ -251,6 +259,7 @@ export class StoreEngine implements Engine {
 
   private onWon(now: number, record: LeaderRecord, endMs: number, previous: HostId | 0, out: Output[]): void {
     this.holder = record;
+    this.mayAdopt = false;
     if (record.epoch < this.epochSeen || endMs <= now) {
       // An epoch below one this host followed (a store reset) or a grant that came back too late.
       this.log(out, 'error', 'won a term that cannot be used: giving it up', { epoch: record.epoch, epochSeen: this.epochSeen, late: endMs <= now });
@@ -389,6 +398,7 @@ export class StoreEngine implements Engine {
   // ---- plumbing -----------------------------------------------------------------------
 
   private call(now: number, call: StoreCall, out: Output[], adopt?: LeaderRecord): void {
+    if (call.op === 'campaign') this.mayAdopt = false;
     const requestId = this.nextRequestId++;
     this.pending.set(requestId, adopt === undefined ? { call, sentAtMs: now } : { call, sentAtMs: now, adopt });
     out.push({ kind: 'store', requestId, call });
