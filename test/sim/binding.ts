@@ -1,6 +1,7 @@
 // What the simulator needs from the engine under test, in one place: how to create one
 // host's engine and the timeouts it runs with. main.ts and the tests bind this to
 // src/core (engine.ts, timeouts.ts); a test may bind a stand-in to exercise the harness.
+import type { StoreTimeouts } from '../../src/core/store-timeouts.js';
 import type { ClusterView, HostId, Input, Output } from '../../src/core/types.js';
 
 export interface SimEngine {
@@ -20,6 +21,7 @@ export interface SimTimeouts {
   maxSlowMs: number; // event-loop / I/O latency spike a slow host may have without eviction
   failoverBoundMs: number; // documented bound: faults healed -> a master exists
   leaseMs: number; // the master window; a primary grant never runs further ahead
+  store?: StoreTimeouts; // etcd mode: the lease-store engine's timing (store-binding.ts)
 }
 
 export interface EngineSetup {

@@ -11,6 +11,8 @@
 //    writes never go back in epoch (an evicted or stale primary never writes again);
 //  - the seed's three log lines are exactly these strings.
 import type { Decision, Input, Output } from '../../src/core/types.js';
+import type { EtcdModel } from './etcd.js';
+import { checkRecordHolder, checkRegister } from './etcd-checks.js';
 import type { SimHost } from './host.js';
 import type { World } from './world.js';
 
@@ -185,6 +187,7 @@ export class Checker {
 
   /** A host registers at the storage only while a decision admits it (never before). */
   onRegister(h: SimHost, epoch: number): void {
+    if (this.world.etcd !== null) return checkRegister(this.world, this, h, epoch);
     const d = this.decided.get(epoch);
     if (!d) this.violation('register-without-decision', h.id, `epoch ${epoch} has no known decision`);
     else if (!d.members.includes(h.id)) this.violation('register-not-admitted', h.id, `epoch ${epoch} members ${d.members.join(',')}`);
@@ -192,6 +195,7 @@ export class Checker {
 
   /** After every step: the stepping host, if master, must be the only acting master. */
   afterStep(h: SimHost): void {
+    checkRecordHolder(this.world, this, h);
     if (h.role !== 'master' || !this.acting(h)) return;
     if (h.epoch < this.maxMasterEpoch) {
       this.violation('stale-master-acting', h.id, `master of epoch ${h.epoch} acts after epoch ${this.maxMasterEpoch} was promoted`);
@@ -203,8 +207,25 @@ export class Checker {
     }
   }
 
-  onHostStateChanged(_h: SimHost, _what: string): void {
+  onHostStateChanged(h: SimHost, what: string): void {
+    if (what === 'crash' || what === 'exit') this.primaryGrants.delete(h.id); // its databases died with it
     for (let r = 0; r < this.world.resources.length; r++) this.onPrimariesChanged(r);
+    this.checkStore();
+  }
+
+  /** etcd mode: every host against the leader record, also whenever a campaign creates it. */
+  watchStore(model: EtcdModel): void {
+    model.onHolderChange = () => this.checkStore();
+  }
+
+  private checkStore(): void {
+    if (this.world.etcd !== null) for (const g of this.world.hosts) checkRecordHolder(this.world, this, g);
+  }
+
+  /** The latest end (own clock) of the primary grants a host emitted as master, if any. */
+  primaryGrantEnd(host: number): number | undefined {
+    const grants = this.primaryGrants.get(host);
+    return grants === undefined || grants.size === 0 ? undefined : Math.max(...grants.values());
   }
 
   onPrimariesChanged(resource: number): void {

@@ -3,6 +3,7 @@
 // sweep run draws a Fault at the moment it fires (drawFault, from the run's fault stream,
 // biased towards the current master), a scripted run (script.ts) reads them from a list.
 // healAll() ends every fault at once: the liveness phase starts from there.
+import { applyEtcdFault, drawEtcdFault, isEtcdFault, type EtcdFault } from './etcd-faults.js';
 import type { SimHost } from './host.js';
 import { crashDb, hangDb } from './resources.js';
 import type { World } from './world.js';
@@ -41,7 +42,8 @@ export type Fault =
   | { kind: 'db-crash'; host: number; resource: number } // the database process dies: ycs sees its socket close
   | { kind: 'db-hang'; host: number; resource: number } // the database hangs: heartbeat 2 goes silent
   | { kind: 'clock-rate'; host: number; fraction: number }
-  | { kind: 'heal' };
+  | { kind: 'heal' }
+  | EtcdFault; // etcd mode (etcd-faults.ts)
 
 export function pickVictim(w: World): SimHost {
   const rng = w.rng.faults;
@@ -61,6 +63,7 @@ export function linksBetween(sides: number[][]): Array<[number, number]> {
 
 /** Carries out one fault now. */
 export function applyFault(w: World, f: Fault): void {
+  if (isEtcdFault(f)) return applyEtcdFault(w, f);
   switch (f.kind) {
     case 'crash': {
       const h = w.host(f.host);
@@ -185,6 +188,11 @@ function drawPartition(w: World, symmetric: boolean): Fault {
 }
 
 export function injectRandomFault(w: World): void {
+  if (w.etcd !== null) {
+    const { fault, kind, host } = drawEtcdFault(w);
+    w.trace.note(w.now, host, `fault-${fault.kind === 'wedge' ? 'wedge' : kind}`, () => JSON.stringify(fault));
+    return applyFault(w, fault);
+  }
   const { fault, kind, victim } = drawFault(w);
   w.trace.note(w.now, victim.id, `fault-${fault.kind === 'wedge' ? 'wedge' : kind}`);
   applyFault(w, fault);
@@ -193,6 +201,7 @@ export function injectRandomFault(w: World): void {
 /** End every fault now: links, disks, freezes; crashed hosts start a new incarnation. */
 export function healAll(w: World): void {
   w.net.heal();
+  w.etcd?.heal();
   for (const d of w.disks) d.healAt(w.now);
   for (const h of w.hosts) {
     if (h.alive) h.thawNow();

@@ -5,6 +5,7 @@ import { ownEpochFloor } from '../../src/core/arbitration.js';
 import type { Input, Output, Role } from '../../src/core/types.js';
 import type { SimEngine } from './binding.js';
 import { submitRead, submitWrite } from './disk.js';
+import { describeCall } from './etcd-shell.js';
 import { applyFence, applyFenceStep } from './fence.js';
 import { crashAllDbs, disconnectDbs, reconnectDbs, resourceAction, revokeAuthority, SimDb } from './resources.js';
 import type { Gate, SimEvent, World } from './world.js';
@@ -269,6 +270,11 @@ export class SimHost {
       case 'role-change':
       case 'log':
         return; // observed by the checkers
+      case 'store': {
+        const etcd = w.etcd;
+        if (etcd === null) return w.check.violation('store-without-etcd', this.id, JSON.stringify(out));
+        return etcd.execute(this, out);
+      }
       case 'exit':
         this.alive = false;
         this.engine = undefined;
@@ -312,6 +318,8 @@ function describeOutput(out: Output): string {
       return `resource ${out.resource} ${out.action} epoch ${out.epoch}`;
     case 'exit':
       return out.reason;
+    case 'store':
+      return `#${out.requestId} ${describeCall(out.call)}`;
     default:
       return JSON.stringify(out);
   }

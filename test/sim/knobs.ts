@@ -39,6 +39,29 @@ export interface Knobs {
   faultCount: number;
   /** Odds that a fault targets the current master rather than a random host. */
   masterBias: number;
+  /** etcd mode only: the store's latencies (drawn from a stream of their own). */
+  etcd?: EtcdKnobs;
+}
+
+/** etcd mode: the client-to-etcd messages (each way) and the lease TTL of the timeouts variant. */
+export interface EtcdKnobs {
+  ttlMs: number;
+  lossOdds: number;
+  delayTypicalMs: number;
+  delayTailMs: number;
+  delayTailOdds: number;
+}
+
+/** From a stream of its own, so the disk-mode knobs of every seed stay as they were. */
+export function drawEtcdKnobs(seed: number, ttlMs: number): EtcdKnobs {
+  const rng = new Prng(seed, 11);
+  return {
+    ttlMs,
+    lossOdds: rng.pick([0, 0, 0.005, 0.02]),
+    delayTypicalMs: rng.pick([0.3, 1, 2]),
+    delayTailMs: rng.pick([50, 200, 400]),
+    delayTailOdds: rng.pick([0, 0.01, 0.03]),
+  };
 }
 
 export interface KnobLimits {
@@ -95,6 +118,15 @@ export function drawKnobs(seed: number, mode: Mode, limits: KnobLimits): Knobs {
 }
 
 export function describeKnobs(k: Knobs): string {
+  const e = k.etcd;
+  if (e !== undefined) {
+    return (
+      `seed=${k.seed} mode=${k.mode} arbitration=etcd hosts=${k.hostCount} resources=${k.resourceCount} ` +
+      `fencing=${k.fencing} timeouts=v${k.timeoutsVariant} ttl=${e.ttlMs}ms faults=${k.faultCount} ` +
+      `net(loss=${k.net.lossOdds} dup=${k.net.dupOdds} tail=${k.net.delayTailMs}ms@${k.net.delayTailOdds}) ` +
+      `etcd(loss=${e.lossOdds} lat=${e.delayTypicalMs}ms tail=${e.delayTailMs}ms@${e.delayTailOdds}) heal=${k.healAtMs}ms`
+    );
+  }
   return (
     `seed=${k.seed} mode=${k.mode} hosts=${k.hostCount} disks=${k.diskCount} resources=${k.resourceCount} ` +
     `fencing=${k.fencing} timeouts=v${k.timeoutsVariant} faults=${k.faultCount} ` +

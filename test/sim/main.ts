@@ -7,6 +7,7 @@
 //   --broken RULE          run the engine with a deliberately broken rule
 //   --fault-phase-ms MS    length of the fault phase (default 30000)
 //   --lying-disk ODDS      writes reported durable are lost with these odds (must fail)
+//   --etcd                 etcd mode: the lease-store engine against the etcd model
 //   --script FILE [--trace] run a scripted fault list (test/sim/script.ts) instead of a seed
 //   --help                 this text
 // Standard output depends only on the arguments. Exit status (EXIT_CODES): 0 every run
@@ -14,7 +15,9 @@
 // crash (the engine threw, an assertion failed, or the simulator itself broke); 2 bad
 // usage or a bad script. With several failing runs the most serious wins: 1, then 4, then 3.
 import { readFileSync } from 'node:fs';
+import type { EngineBinding } from './binding.js';
 import { coreBinding } from './core-binding.js';
+import { etcdBinding } from './store-binding.js';
 import { EXIT_CODES, outcomeOf, worst, type Outcome } from './outcome.js';
 import { parseScript, runScript, ScriptError } from './script.js';
 import { describeKnobs } from './knobs.js';
@@ -34,11 +37,12 @@ interface Args {
   faultPhaseMs?: number;
   lyingDisk?: number;
   stress: boolean;
+  etcd: boolean;
   script?: string;
 }
 
 const HELP = `npm run sim -- [--seeds N [--from F] | --seed S [--trace] | --script FILE [--trace] | --report [--runs N]]
-  [--scale] [--stress] [--broken RULE] [--fault-phase-ms MS] [--lying-disk ODDS]
+  [--etcd] [--scale] [--stress] [--broken RULE] [--fault-phase-ms MS] [--lying-disk ODDS]
 exit status: 0 pass, 1 safety violation, 2 usage or bad script, 3 liveness failure, 4 crash (engine threw)`;
 
 function usage(message: string): never {
@@ -53,7 +57,7 @@ function intArg(argv: string[], i: number, name: string): number {
 }
 
 export function parseArgs(argv: string[]): Args {
-  const args: Args = { from: 1, trace: false, report: false, runs: 100, scale: false, stress: false };
+  const args: Args = { from: 1, trace: false, report: false, runs: 100, scale: false, stress: false, etcd: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--seeds') args.seeds = intArg(argv, i++, a);
@@ -66,6 +70,7 @@ export function parseArgs(argv: string[]): Args {
     else if (a === '--report') args.report = true;
     else if (a === '--scale') args.scale = true;
     else if (a === '--stress') args.stress = true;
+    else if (a === '--etcd') args.etcd = true;
     else if (a === '--broken') args.broken = argv[++i] ?? usage('--broken needs a rule name');
     else if (a === '--script') args.script = argv[++i] ?? usage('--script needs a file');
     else if (a === '--help') {
@@ -73,6 +78,7 @@ export function parseArgs(argv: string[]): Args {
       process.exit(0);
     } else usage(`unknown argument ${a}`);
   }
+  if (args.etcd && (args.scale || args.report || args.script !== undefined || args.lyingDisk)) usage('--etcd goes with --seeds, --seed, --stress, --broken and --fault-phase-ms');
   if (args.seeds === undefined && args.seed === undefined && !args.report && args.script === undefined) {
     usage('give --seeds N, --seed S, --script FILE or --report (--help lists every option)');
   }
@@ -80,15 +86,20 @@ export function parseArgs(argv: string[]): Args {
 }
 
 export function replayCommand(seed: number, a: Args): string {
-  const extra = [a.scale ? '--scale' : '', a.stress ? '--stress' : '', a.broken ? `--broken ${a.broken}` : '', a.faultPhaseMs !== undefined ? `--fault-phase-ms ${a.faultPhaseMs}` : '', a.lyingDisk ? `--lying-disk ${a.lyingDisk}` : '']
+  const extra = [a.etcd ? '--etcd' : '', a.scale ? '--scale' : '', a.stress ? '--stress' : '', a.broken ? `--broken ${a.broken}` : '', a.faultPhaseMs !== undefined ? `--fault-phase-ms ${a.faultPhaseMs}` : '', a.lyingDisk ? `--lying-disk ${a.lyingDisk}` : '']
     .filter(Boolean)
     .join(' ');
   return `npm run sim -- --seed ${seed}${extra ? ` ${extra}` : ''} --trace`;
 }
 
+function bindingOf(a: Args): EngineBinding {
+  return a.etcd ? etcdBinding : coreBinding;
+}
+
 function runOptions(a: Args): RunOptions {
   return {
     mode: a.scale ? 'scale' : 'sweep',
+    ...(a.etcd ? { etcd: true } : {}),
     stress: a.stress,
     trace: a.trace,
     ...(a.broken ? { brokenRule: a.broken } : {}),
@@ -106,7 +117,7 @@ export function describeFailure(r: RunResult, a: Args): string[] {
 }
 
 function replay(a: Args, seed: number): Outcome {
-  const r = runSeed(seed, coreBinding, runOptions(a));
+  const r = runSeed(seed, bindingOf(a), runOptions(a));
   printRun(r, a.trace, `seed ${seed}`, r.ok ? undefined : replayCommand(seed, a));
   return outcomeOf(r);
 }
@@ -141,7 +152,7 @@ function sweep(a: Args, count: number): Outcome {
   let failed = 0;
   const last = a.from + count - 1;
   for (let seed = a.from; seed <= last; seed++) {
-    const r = runSeed(seed, coreBinding, { ...runOptions(a), trace: false });
+    const r = runSeed(seed, bindingOf(a), { ...runOptions(a), trace: false });
     if (!r.ok) {
       failed += 1;
       outcomes.push(outcomeOf(r));

@@ -5,7 +5,7 @@
 import type { EngineBinding } from './binding.js';
 import type { Violation } from './checkers.js';
 import { healAll, injectRandomFault } from './faults.js';
-import { describeKnobs, drawKnobs, type Knobs, type Mode } from './knobs.js';
+import { describeKnobs, drawEtcdKnobs, drawKnobs, type Knobs, type Mode } from './knobs.js';
 import { World } from './world.js';
 
 export interface RunOptions {
@@ -20,6 +20,11 @@ export interface RunOptions {
   stress?: boolean;
   /** 2 (default): every fault kind; 1: the model before wedges (old regression seeds). */
   faultModel?: 1 | 2;
+  /**
+   * etcd mode: the lease store instead of voting disks. Pass the store binding
+   * (store-binding.ts etcdBinding) as the binding; the etcd faults join the schedule.
+   */
+  etcd?: boolean;
 }
 
 export interface RunResult {
@@ -47,12 +52,16 @@ export function runSeed(seed: number, binding: EngineBinding, options: RunOption
   const mode = options.mode ?? 'sweep';
   const faultPhaseMs = options.faultPhaseMs ?? (mode === 'scale' ? SCALE_FAULT_PHASE_MS : DEFAULT_FAULT_PHASE_MS);
   const drawn = drawKnobs(seed, mode, { timeoutVariants: binding.timeoutVariants, faultPhaseMs });
-  const knobs = options.stress ? { ...drawn, faultCount: drawn.faultCount * 3 + 5, masterBias: 0.9 } : drawn;
+  const stressed = options.stress ? { ...drawn, faultCount: drawn.faultCount * 3 + 5, masterBias: 0.9 } : drawn;
+  const ttlMs = options.etcd ? binding.timeouts(drawn.timeoutsVariant).store?.ttlMs : undefined;
+  if (options.etcd && ttlMs === undefined) throw new Error('etcd mode needs the store binding (store-binding.ts)');
+  const knobs: Knobs = ttlMs === undefined ? stressed : { ...stressed, etcd: drawEtcdKnobs(seed, ttlMs) };
   const w = new World(knobs, binding, {
     trace: options.trace ?? false,
     ...(options.brokenRule ? { brokenRule: options.brokenRule } : {}),
     ...(options.lyingDiskOdds ? { lyingDiskOdds: options.lyingDiskOdds } : {}),
     ...(options.faultModel ? { faultModel: options.faultModel } : {}),
+    ...(options.etcd ? { etcd: true } : {}),
   });
   w.trace.note(0, 0, 'knobs', () => describeKnobs(knobs));
   for (const h of w.hosts) {

@@ -10,6 +10,7 @@ import type { Knobs } from './knobs.js';
 import { SimStorage } from './fence.js';
 import { Network } from './network.js';
 import { Prng } from './prng.js';
+import { EtcdWorld } from './etcd-shell.js';
 import { EventQueue } from './queue.js';
 import { SimHost } from './host.js';
 import { Trace } from './trace.js';
@@ -31,6 +32,8 @@ export interface WorldOptions {
   lyingDiskOdds?: number;
   /** 1: the fault model before wedges existed (old regression seeds); default 2. */
   faultModel?: 1 | 2;
+  /** etcd mode: the lease-store engine against the etcd model (knobs.etcd must be set). */
+  etcd?: boolean;
   /** Sees every engine output as the shell carries it out (scripted runs record them). */
   onOutput?: (host: number, output: Output) => void;
 }
@@ -47,7 +50,9 @@ export class World {
   readonly resources: string[];
   /** Persistent reservations on the voting disks and the data LUN. */
   readonly storage: SimStorage;
-  readonly rng: { disk: Prng; net: Prng; faults: Prng; host: Prng; db: Prng; wedge: Prng; fence: Prng };
+  readonly rng: { disk: Prng; net: Prng; faults: Prng; host: Prng; db: Prng; wedge: Prng; fence: Prng; etcd: Prng };
+  /** etcd mode: the store and the hosts' store shell; null in disk mode. */
+  readonly etcd: EtcdWorld | null;
   stepCount = 0;
 
   constructor(
@@ -56,15 +61,20 @@ export class World {
     readonly options: WorldOptions,
   ) {
     const root = new Prng(knobs.seed, 2);
-    this.rng = { disk: root.fork(3), net: root.fork(4), faults: root.fork(5), host: root.fork(6), db: root.fork(7), wedge: root.fork(8), fence: root.fork(9) };
+    this.rng = { disk: root.fork(3), net: root.fork(4), faults: root.fork(5), host: root.fork(6), db: root.fork(7), wedge: root.fork(8), fence: root.fork(9), etcd: root.fork(10) };
     this.timeouts = binding.timeouts(knobs.timeoutsVariant);
     this.trace = new Trace(options.trace);
     this.resources = Array.from({ length: knobs.resourceCount }, (_, i) => `db${i + 1}`);
     this.hosts = Array.from({ length: knobs.hostCount }, (_, i) => new SimHost(this, i + 1));
-    this.disks = Array.from({ length: knobs.diskCount }, (_, i) => new VotingDisk(i, knobs.hostCount));
-    this.storage = new SimStorage(knobs.diskCount);
+    // etcd mode has no voting disk: the data LUN is the only fenced device.
+    const disks = options.etcd ? 0 : knobs.diskCount;
+    this.disks = Array.from({ length: disks }, (_, i) => new VotingDisk(i, knobs.hostCount));
+    this.storage = new SimStorage(disks);
     this.net = new Network(this);
     this.check = new Checker(this);
+    if (options.etcd && knobs.etcd === undefined) throw new Error('etcd mode needs knobs.etcd');
+    this.etcd = options.etcd && knobs.etcd ? new EtcdWorld(this, knobs.etcd) : null;
+    if (this.etcd !== null) this.check.watchStore(this.etcd.model);
   }
 
   host(id: number): SimHost {
