@@ -34,7 +34,7 @@ describe('simulator sweep against src/core', () => {
     });
   }
 
-  it('scale mode: a 64-host and a 255-host cluster hold every invariant', { timeout: 120_000 }, () => {
+  it('scale mode: a 64-host and a 255-host cluster hold every invariant', { timeout: 300_000 }, () => {
     const sizes: number[] = [];
     for (const seed of [1, 2]) {
       const r = runSeed(seed, coreBinding, { mode: 'scale' });
