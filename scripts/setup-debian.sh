@@ -8,9 +8,11 @@
 #   bindfs fuse3      a FUSE file system the tests stop with SIGSTOP to hang a loop device
 #   iproute2 nftables network namespaces and partitions in the integration tests
 #   etcd              the lease backend (etcd mode)
+#   haproxy           a real load balancer checking the health endpoints (GET /primary)
+#   curl              the operator's view of /metrics in the docs and tests
 set -euo pipefail
 packages=(g++ make python3 libiscsi-dev liburing-dev libiscsi-bin tgt fio bindfs fuse3 sg3-utils
-          iproute2 nftables util-linux etcd-server etcd-client)
+          iproute2 nftables util-linux etcd-server etcd-client haproxy curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

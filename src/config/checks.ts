@@ -8,7 +8,7 @@ import { MAX_RESOURCES, VOTING_DISK_COUNTS, clusterNameProblem } from '../disk/l
 import { Checker, describe, type Raw } from './checker.js';
 import { checkEtcd } from './etcd.js';
 import {
-  ARBITRATIONS, CONFIG_DEFAULTS, type EtcdConfig, FENCING_DRIVERS, HOST_KEYS, ISCSI_URL, LOG_LEVELS, RESOURCE_KEYS, RESOURCE_NAME, TOP_KEYS,
+  ARBITRATIONS, CONFIG_DEFAULTS, type EtcdConfig, FENCING_DRIVERS, type HttpConfig, HOST_KEYS, ISCSI_URL, LOG_LEVELS, RESOURCE_KEYS, RESOURCE_NAME, TOP_KEYS,
   type Config, type HostConfig, type ResourceConfig,
 } from './types.js';
 
@@ -174,6 +174,18 @@ function checkTimeouts(c: Checker, raw: Raw): { timeouts?: Timeouts; interval?: 
   }
 }
 
+/** `http`: off when absent; the address defaults to loopback. */
+function checkHttp(c: Checker, raw: Raw): HttpConfig | undefined {
+  if (raw.http === undefined) return undefined;
+  const obj = c.object(raw.http, 'http');
+  if (obj === undefined) return undefined;
+  c.unknownKeys(obj, ['address', 'port'], 'http.');
+  const address = c.string(obj, 'address', 'http.address', '127.0.0.1');
+  if (address !== undefined && isIP(address) === 0) c.problem('http.address', `${JSON.stringify(address)} is not an IP address`);
+  const port = c.integer(obj, 'port', 'http.port', 1, 65535);
+  return address === undefined || port === undefined ? undefined : { address, port };
+}
+
 /** The gid of a group in /etc/group, or undefined. Numeric names are taken as gids. */
 export function lookupGroupId(name: string, groupFile = '/etc/group'): number | undefined {
   if (/^\d+$/.test(name)) return Number(name);
@@ -242,6 +254,7 @@ export function checkTop(c: Checker, raw: Raw, path: string): Config | undefined
     c.problem('controlSocketPublic', `must be true or false, got ${describe(controlSocketPublic)}`);
   }
   const logLevel = c.oneOf(raw, 'logLevel', LOG_LEVELS, CONFIG_DEFAULTS.logLevel);
+  const http = checkHttp(c, raw);
   if (c.problems.length > 0) return undefined;
   // Every value is defined when no problem was recorded; the checks below only narrow types.
   if (cluster === undefined || hostId === undefined || hosts === undefined || votingDisks === undefined) return undefined;
@@ -252,6 +265,6 @@ export function checkTop(c: Checker, raw: Raw, path: string): Config | undefined
     path, cluster, hostId, hosts, arbitration, etcd, votingDisks, dataDisks, fencing, keyFile,
     DISK_HB_KEEP_ALIVE: timeouts.diskHbKeepAliveMs, NETWORK_HB_TIMEOUT: timeouts.networkHbTimeoutMs,
     DISK_HB_INTERVAL: interval, timeouts,
-    resources, controlSocket, controlGroup, controlSocketPublic: controlSocketPublic === true, runDir, logLevel,
+    resources, controlSocket, controlGroup, controlSocketPublic: controlSocketPublic === true, runDir, logLevel, http: http ?? null,
   };
 }

@@ -39,6 +39,12 @@ export interface EtcdConfig {
   passwordFile?: string;
 }
 
+/** The HTTP listener for metrics and health endpoints (docs/metrics.md); null: off. */
+export interface HttpConfig {
+  address: string;
+  port: number;
+}
+
 export interface Config {
   /** The file it was read from ('' when parsed from text without one). */
   path: string;
@@ -66,6 +72,7 @@ export interface Config {
   controlSocketPublic: boolean;
   runDir: string;
   logLevel: ConfigLogLevel;
+  http: HttpConfig | null;
 }
 
 export const CONFIG_DEFAULTS = {
@@ -81,7 +88,7 @@ export const FENCING_DRIVERS: readonly FencingDriver[] = ['none', 'scsi-pr', 'bl
 export const LOG_LEVELS: readonly ConfigLogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 export const TOP_KEYS = [
   'cluster', 'hostId', 'hosts', 'arbitration', 'etcd', 'votingDisks', 'dataDisks', 'fencing', 'keyFile', 'DISK_HB_KEEP_ALIVE',
-  'NETWORK_HB_TIMEOUT', 'DISK_HB_INTERVAL', 'resources', 'controlSocket', 'controlGroup', 'controlSocketPublic', 'runDir', 'logLevel',
+  'NETWORK_HB_TIMEOUT', 'DISK_HB_INTERVAL', 'resources', 'controlSocket', 'controlGroup', 'controlSocketPublic', 'runDir', 'logLevel', 'http',
 ];
 export const ARBITRATIONS: readonly Arbitration[] = ['disk', 'etcd'];
 export const ETCD_KEYS = ['endpoints', 'prefix', 'leaseTtlMs', 'caFile', 'certFile', 'keyFile', 'username', 'passwordFile'];

@@ -14,10 +14,13 @@ import { createEngine, type Engine } from '../core/engine.js';
 import { createStoreEngine } from '../core/store-engine.js';
 import type { Input, Output } from '../core/types.js';
 import { monitorHealthWindowMs } from '../core/timeouts.js';
-import { statusFromView } from '../core/view.js';
+import { statusFromView, type StatusResult } from '../core/view.js';
+import type { Server } from 'node:http';
+import { startHttp } from '../metrics/http.js';
+import { DaemonMetrics } from '../metrics/metrics.js';
 import { YcsError, toYcsError } from '../errors.js';
 import { startMonitorHeartbeat, type MonitorHeartbeat } from '../monitor/ycs-side.js';
-import { UdpTransport, loadClusterKey } from '../net/index.js';
+import { UdpTransport, loadClusterKey, type NetStats } from '../net/index.js';
 import { startResources, type ResourceStack } from '../resource/index.js';
 import { daemonCommands } from './commands.js';
 import type { Config, EtcdConfig } from '../config/index.js';
@@ -41,6 +44,8 @@ export interface DaemonParts {
   resources: ResourceStack;
   control: ControlServer;
   monitor: MonitorHeartbeat;
+  metrics: DaemonMetrics;
+  http: Server;
 }
 
 /** The shared heartbeat-2 socket, for resources without their own `socket` (the config gives each one). */
@@ -121,6 +126,10 @@ export class Daemon {
     });
     const resources = p.resources;
     const healthyWithinMs = monitorHealthWindowMs(config.timeouts);
+    if (config.http !== null) {
+      p.metrics = new DaemonMetrics({ status: () => this.status() }, config.cluster, config.hostId, config.resources.map((r) => r.name));
+      p.http = await startHttp({ ...config.http, metrics: p.metrics, status: () => this.statusView(), stepping: () => this.now() - this.lastStepAtMs < healthyWithinMs });
+    }
     p.monitor = startMonitorHeartbeat({
       managedPids: () => resources.managedPids(),
       // A wedged engine must stop the beat so ycsm kills us (and our databases).
@@ -201,10 +210,13 @@ export class Daemon {
     };
   }
 
+  private statusView(): StatusResult {
+    return statusFromView(this.need('engine').view(), this.config.resources.map((r) => r.name));
+  }
+
   /** What `ycsctl status` shows, plus facts an operator needs when something is off. */
-  status(): Record<string, unknown> {
-    const engine = this.need('engine');
-    const view = statusFromView(engine.view(), this.config.resources.map((r) => r.name));
+  status(): StatusResult & { cluster: string; arbitration: string; incarnation: number | undefined; stopping: boolean; net: NetStats | undefined; hb2: unknown } {
+    const view = this.statusView();
     return {
       ...view,
       cluster: this.config.cluster,
@@ -238,9 +250,13 @@ export class Daemon {
     this.stepping = true;
     try {
       for (let next = this.queue.shift(); next !== undefined && !this.finishing; next = this.queue.shift()) {
+        this.parts.metrics?.onInput(next);
         const outputs = this.need('engine').step(next);
         this.lastStepAtMs = this.now();
-        for (const output of outputs) this.execute(output);
+        for (const output of outputs) {
+          this.parts.metrics?.onOutput(output, next.nowMs);
+          this.execute(output);
+        }
       }
     } catch (err) {
       // An engine invariant broke (or a shell has a bug): stop at once, leave the rest to
@@ -337,6 +353,7 @@ export class Daemon {
     const log = this.loggers.of('daemon');
     const steps: Array<[string, (() => Promise<void> | void) | undefined]> = [
       ['control socket', p.control && (() => p.control?.close())],
+      ['http listener', p.http && (() => new Promise<void>((resolve) => (p.http ? p.http.close(() => resolve()) : resolve())))],
       ['resources', p.resources && (() => p.resources?.close())],
       ['network', p.transport && (() => p.transport?.close())],
       ['fencing', p.fence && (() => p.fence?.close())],

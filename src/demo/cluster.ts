@@ -9,6 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StatusResult } from '../core/view.js';
@@ -65,6 +66,8 @@ export interface LocalClusterOptions {
   commandPrefix?: (hostId: number) => string[];
   /** etcd mode (arbitration "etcd"): the etcd cluster to hold the master lease; no voting disk is made. */
   etcd?: { endpoints: string[] | ((hostId: number) => string[]); prefix?: string; leaseTtlMs?: number };
+  /** Turn on each host's HTTP listener (metrics, health endpoints) on a free port of 127.0.0.1. */
+  http?: boolean;
   /** Extra ycsm flags (e.g. ['--max-restarts', '3']). */
   ycsmArgs?: string[];
 }
@@ -79,6 +82,8 @@ export interface LocalHost {
   /** Where the demo database of resource R logs: `${runDir}/${R}.log`. */
   runDir: string;
   ycsm: ChildProcess | undefined;
+  /** With `http`: the base URL of the host's HTTP listener, e.g. http://127.0.0.1:PORT. */
+  httpUrl?: string;
 }
 
 export type StatusOrError = StatusResult | YcsError;
@@ -197,7 +202,20 @@ function hostConfig(opts: LocalClusterOptions, plans: HostPlan[], host: LocalHos
     controlGroup: String(gid), // without root the daemon can only give the socket its own group
     runDir: host.runDir,
     logLevel: opts.logLevel ?? 'info',
+    ...(host.httpUrl !== undefined ? { http: { address: '127.0.0.1', port: Number(new URL(host.httpUrl).port) } } : {}),
   };
+}
+
+/** A free TCP port on 127.0.0.1 (bound and released). */
+async function freeTcpPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((res, rej) => {
+    server.once('error', rej);
+    server.listen(0, '127.0.0.1', () => res());
+  });
+  const address = server.address();
+  await new Promise<void>((res) => server.close(() => res()));
+  return typeof address === 'object' && address !== null ? address.port : 0;
 }
 
 function etcdSection(e: NonNullable<LocalClusterOptions['etcd']>, hostId: number): object {
@@ -239,12 +257,14 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   const keyPath = join(opts.dir, 'cluster.key');
   if (!existsSync(keyPath)) writeClusterKey(keyPath);
   chmodSync(keyPath, 0o600);
-  const hosts: LocalHost[] = plans.map((plan) => {
+  const hosts: LocalHost[] = [];
+  for (const plan of plans) {
     const dir = join(opts.dir, `host${plan.id}`);
     const runDir = join(dir, 'run');
     mkdirSync(runDir, { recursive: true });
-    return { id: plan.id, dir, configPath: join(dir, 'ycs.json'), socketPath: join(dir, 'ycs.sock'), logPath: join(dir, 'ycs.log'), runDir, ycsm: undefined };
-  });
+    const httpUrl = opts.http === true ? `http://127.0.0.1:${await freeTcpPort()}` : undefined;
+    hosts.push({ id: plan.id, dir, configPath: join(dir, 'ycs.json'), socketPath: join(dir, 'ycs.sock'), logPath: join(dir, 'ycs.log'), runDir, ycsm: undefined, ...(httpUrl ? { httpUrl } : {}) });
+  }
   for (const host of hosts) {
     writeFileSync(host.configPath, `${JSON.stringify(hostConfig(opts, plans, host, votingDisks, resources), null, 2)}\n`);
   }

@@ -14,7 +14,7 @@ export const LAYERS: Record<string, number> = {
   core: 2, // the pure engine
   net: 3, disk: 3, // UDP heartbeats and line framing; sector I/O and the voting-disk layout
   control: 4, fence: 4, resource: 4, etcd: 4, // control protocol; SCSI-3 PR fencing; databases and heartbeat 2; the etcd leader record
-  config: 5, client: 5, // the config file; the database-side heartbeat-2 library
+  config: 5, client: 5, metrics: 5, // the config file; the database-side heartbeat-2 library; Prometheus metrics and health endpoints
   monitor: 6, // the ycsm channel and supervisor
   daemon: 7, // ycs: the engine wired to its shells
   cli: 8, // ycsctl

@@ -1,0 +1,148 @@
+// The daemon's Prometheus metrics (docs/metrics.md), with prom-client. Counters and
+// latency histograms are fed from what the daemon already sees: every engine output it
+// carries out and every input it feeds (a disk or store call's latency is the time from
+// its output to its answer, matched by request id). Gauges are read from the status at
+// scrape time, so they never drift from what `ycsctl status` shows.
+import client from 'prom-client';
+import type { Input, Output } from '../core/types.js';
+import type { StatusResult } from '../core/view.js';
+
+const ROLES = ['starting', 'standby', 'master', 'evicted', 'leaving'] as const;
+const RESOURCE_STATES = ['unknown', 'offline', 'starting', 'standby', 'primary', 'failed'] as const;
+
+/** What a scrape reads from the daemon. */
+export interface MetricsSource {
+  status(): StatusResult & { incarnation?: number; net?: { dropped?: Record<string, number>; forged?: number } };
+}
+
+export class DaemonMetrics {
+  readonly registry = new client.Registry();
+  private readonly issued = new Map<number, { atMs: number; kind: string; disk?: number }>();
+  private readonly roleChanges: client.Counter;
+  private readonly evictions: client.Counter;
+  private readonly fences: client.Counter;
+  private readonly fenceSteps: client.Counter;
+  private readonly diskIo: client.Histogram;
+  private readonly diskFailures: client.Counter;
+  private readonly storeCalls: client.Histogram;
+  private readonly storeFailures: client.Counter;
+  private readonly crashReports: client.Counter;
+  private readonly resourceActions: client.Counter;
+
+  constructor(source: MetricsSource, cluster: string, hostId: number, private readonly resources: string[]) {
+    this.registry.setDefaultLabels({ cluster, host: String(hostId) });
+    client.collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+    const r = [this.registry];
+    const gauge = (name: string, help: string, labelNames: string[], collect: (g: client.Gauge) => void): void => {
+      new client.Gauge({ name, help, labelNames, registers: r, collect() { this.reset(); collect(this); } });
+    };
+    const status = (): ReturnType<MetricsSource['status']> | null => {
+      try {
+        return source.status();
+      } catch {
+        return null; // not open yet: no gauge values
+      }
+    };
+    gauge('ycs_role', 'This host\'s role (1 for the current one).', ['role'], (g) => {
+      const s = status();
+      for (const role of ROLES) g.set({ role }, s?.role === role ? 1 : 0);
+    });
+    gauge('ycs_cluster_master_id', 'The master this host follows (0: none known).', [], (g) => g.set(status()?.masterId ?? 0));
+    gauge('ycs_cluster_epoch', 'The epoch this host follows (the fencing token).', [], (g) => g.set(status()?.epoch ?? 0));
+    gauge('ycs_cluster_members', 'Hosts in the decided member set.', [], (g) => g.set(status()?.members.length ?? 0));
+    gauge('ycs_host_up', 'Each configured host as this host sees it (1 online, 0 offline).', ['peer'], (g) => {
+      for (const h of status()?.hosts ?? []) g.set({ peer: String(h.hostId) }, h.state === 'online' ? 1 : 0);
+    });
+    gauge('ycs_resource_state', 'Each resource\'s state on this host (1 for the current one).', ['resource', 'state'], (g) => {
+      const s = status();
+      if (s === null) return;
+      const own = s.hosts.find((h) => h.hostId === s.selfId);
+      s.resources.forEach((resource, i) => {
+        for (const state of RESOURCE_STATES) g.set({ resource, state }, own?.resources[i] === state ? 1 : 0);
+      });
+    });
+    gauge('ycs_resource_master_id', 'The host where each resource is primary (0: none or unclear).', ['resource'], (g) => {
+      const s = status();
+      s?.resources.forEach((resource, i) => g.set({ resource }, s.resourceMasters[i] ?? 0));
+    });
+    gauge('ycs_incarnation', 'This run of ycs on this host; grows at every (re)start, so its increase counts restarts by ycsm.', [], (g) => g.set(status()?.incarnation ?? 0));
+    gauge('ycs_net_dropped_packets', 'Network heartbeat-1 packets dropped since start, by reason (forged, replayed, malformed, ...).', ['reason'], (g) => {
+      for (const [reason, n] of Object.entries(status()?.net?.dropped ?? {})) g.set({ reason }, n);
+    });
+    const counter = (name: string, help: string, labelNames: string[] = []): client.Counter => new client.Counter({ name, help, labelNames, registers: r });
+    this.roleChanges = counter('ycs_role_changes_total', 'Role changes of this host.', ['from', 'to']);
+    this.evictions = counter('ycs_evictions_total', 'Hosts this host saw evicted by a decision.');
+    this.fences = counter('ycs_fence_operations_total', 'Fences (PREEMPT of another host\'s key) this host carried out, by result.', ['result']);
+    this.fenceSteps = counter('ycs_fence_steps_total', 'Register and reserve steps on fenced devices, by result.', ['step', 'result']);
+    this.diskFailures = counter('ycs_disk_io_failures_total', 'Voting-disk I/O that failed, by disk and error (timeout, stalled, io, reservation-conflict).', ['disk', 'error']);
+    this.storeFailures = counter('ycs_store_call_failures_total', 'etcd calls that failed or passed their deadline, by call.', ['op']);
+    this.crashReports = counter('ycs_resource_crash_reports_total', 'Databases whose heartbeat-2 socket closed (a crash report).', ['resource']);
+    this.resourceActions = counter('ycs_resource_actions_total', 'Agent actions, by action and result.', ['action', 'result']);
+    const buckets = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3];
+    this.diskIo = new client.Histogram({ name: 'ycs_disk_io_seconds', help: 'Voting-disk I/O latency, output to answer, by disk and operation.', labelNames: ['disk', 'op'], buckets, registers: r });
+    this.storeCalls = new client.Histogram({ name: 'ycs_store_call_seconds', help: 'etcd call latency, output to answer, by call.', labelNames: ['op'], buckets, registers: r });
+  }
+
+  /** An engine output the daemon is about to carry out, at `nowMs` of its own clock. */
+  onOutput(o: Output, nowMs: number): void {
+    switch (o.kind) {
+      case 'read-disk':
+        return void this.issued.set(o.requestId, { atMs: nowMs, kind: 'read', disk: o.disk });
+      case 'write-heartbeat':
+      case 'write-vote':
+        return void this.issued.set(o.requestId, { atMs: nowMs, kind: o.kind.slice(6), disk: o.disk });
+      case 'store':
+        return void this.issued.set(-o.requestId, { atMs: nowMs, kind: o.call.op });
+      case 'role-change':
+        return this.roleChanges.inc({ from: o.from, to: o.to });
+      case 'membership':
+        return this.evictions.inc(o.evicted.length);
+      default:
+    }
+  }
+
+  /** An input the daemon feeds the engine. */
+  onInput(i: Input): void {
+    switch (i.kind) {
+      case 'disk-read-done':
+      case 'disk-write-done':
+      case 'disk-failed': {
+        const sent = this.take(i.requestId);
+        if (sent !== undefined) this.diskIo.observe({ disk: String(i.disk), op: sent.kind }, (i.nowMs - sent.atMs) / 1000);
+        if (i.kind === 'disk-failed') this.diskFailures.inc({ disk: String(i.disk), error: i.error });
+        return;
+      }
+      case 'store-done': {
+        const sent = this.take(-i.requestId);
+        if (sent !== undefined) this.storeCalls.observe({ op: sent.kind }, (i.nowMs - sent.atMs) / 1000);
+        if (!i.result.ok) this.storeFailures.inc({ op: i.result.op });
+        return;
+      }
+      case 'fence-done':
+        return this.fences.inc({ result: i.ok ? 'ok' : 'failed' });
+      case 'fence-step-done':
+        return this.fenceSteps.inc({ step: i.step, result: i.ok ? 'ok' : 'failed' });
+      case 'resource-event':
+        if (i.event === 'disconnected') this.crashReports.inc({ resource: this.resources[i.resource] ?? String(i.resource) });
+        return;
+      case 'resource-action-done':
+        return this.resourceActions.inc({ action: i.action, result: i.ok ? 'ok' : 'failed' });
+      default:
+    }
+  }
+
+  private take(key: number): { atMs: number; kind: string } | undefined {
+    const sent = this.issued.get(key);
+    this.issued.delete(key);
+    if (this.issued.size > 10_000) this.issued.clear(); // answers that never came (a wedged path): no leak
+    return sent;
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
