@@ -17,6 +17,7 @@ import { monitorHealthWindowMs } from '../core/timeouts.js';
 import { statusFromView, type StatusResult } from '../core/view.js';
 import type { Server } from 'node:http';
 import { startHttp } from '../metrics/http.js';
+import { EventRing } from '../metrics/events.js';
 import { DaemonMetrics } from '../metrics/metrics.js';
 import { YcsError, toYcsError } from '../errors.js';
 import { startMonitorHeartbeat, type MonitorHeartbeat } from '../monitor/ycs-side.js';
@@ -45,6 +46,7 @@ export interface DaemonParts {
   control: ControlServer;
   monitor: MonitorHeartbeat;
   metrics: DaemonMetrics;
+  events: EventRing;
   http: Server;
 }
 
@@ -128,7 +130,8 @@ export class Daemon {
     const healthyWithinMs = monitorHealthWindowMs(config.timeouts);
     if (config.http !== null) {
       p.metrics = new DaemonMetrics({ status: () => this.status() }, config.cluster, config.hostId, config.resources.map((r) => r.name));
-      p.http = await startHttp({ ...config.http, metrics: p.metrics, status: () => this.statusView(), stepping: () => this.now() - this.lastStepAtMs < healthyWithinMs });
+      const events = (p.events = new EventRing(config.hostId, config.resources.map((r) => r.name)));
+      p.http = await startHttp({ ...config.http, metrics: p.metrics, status: () => this.status(), events: () => events.recent(), stepping: () => this.now() - this.lastStepAtMs < healthyWithinMs });
     }
     p.monitor = startMonitorHeartbeat({
       managedPids: () => resources.managedPids(),
@@ -251,10 +254,12 @@ export class Daemon {
     try {
       for (let next = this.queue.shift(); next !== undefined && !this.finishing; next = this.queue.shift()) {
         this.parts.metrics?.onInput(next);
+        this.parts.events?.onInput(next);
         const outputs = this.need('engine').step(next);
         this.lastStepAtMs = this.now();
         for (const output of outputs) {
           this.parts.metrics?.onOutput(output, next.nowMs);
+          this.parts.events?.onOutput(output);
           this.execute(output);
         }
       }
