@@ -2,8 +2,10 @@
 // headless Chromium driven by puppeteer-core loads the page of one host, sees the seed's
 // two tables with the current master, and, during a failover (kill -9 of the master's
 // database), sees the masters shown change without a reload and the role change in the
-// recent events. Writes docs/img/live-page.png (the screenshot in docs/metrics.md).
+// recent events. Takes a screenshot; with YCS_UPDATE_DOCS=1 it becomes
+// docs/img/live-page.png (the one in docs/metrics.md).
 // Runs the compiled daemon: `npm run build` first. Needs chromium.
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,7 +52,9 @@ describe('live topology page in headless Chromium', () => {
     await master.goto(`${fx.cluster.host(newMaster).httpUrl}/`, { waitUntil: 'domcontentloaded' });
     await master.waitForFunction((h: number) => document.getElementById('events')?.textContent?.includes(`host ${h}: standby -> master`) === true, { timeout: 5_000 }, newMaster);
     await new Promise((r) => setTimeout(r, 1_500)); // the old master's database back as a standby
-    await master.screenshot({ path: join(REPO_ROOT, 'docs/img/live-page.png'), fullPage: true });
+    const shot = process.env.YCS_UPDATE_DOCS === '1' ? join(REPO_ROOT, 'docs/img/live-page.png') : join(fx.dir, 'live-page.png');
+    await master.screenshot({ path: shot, fullPage: true });
+    expect(statSync(shot).size).toBeGreaterThan(10_000);
     await master.close();
   }, 90_000);
 });
