@@ -52,7 +52,7 @@ describe('live topology page in headless Chromium', () => {
     await master.goto(`${fx.cluster.host(newMaster).httpUrl}/`, { waitUntil: 'domcontentloaded' });
     await master.waitForFunction((h: number) => document.getElementById('events')?.textContent?.includes(`host ${h}: standby -> master`) === true, { timeout: 5_000 }, newMaster);
     await new Promise((r) => setTimeout(r, 1_500)); // the old master's database back as a standby
-    const shot: `${string}.png` = process.env.YCS_UPDATE_DOCS === '1' ? join(REPO_ROOT, 'docs/img/live-page.png') : join(fx.dir, 'live-page.png');
+    const shot = (process.env.YCS_UPDATE_DOCS === '1' ? join(REPO_ROOT, 'docs/img/live-page.png') : join(fx.dir, 'live-page.png')) as `${string}.png`;
     await master.screenshot({ path: shot, fullPage: true });
     expect(statSync(shot).size).toBeGreaterThan(10_000);
     await master.close();
