@@ -14,7 +14,8 @@
         "native/io_worker.cc",
         "native/scsi_passthrough.cc",
         "native/iscsi_backend.cc",
-        "native/peercred.cc"
+        "native/peercred.cc",
+        "native/sd_notify.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

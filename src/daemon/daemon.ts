@@ -135,6 +135,7 @@ export class Daemon {
     }
     p.monitor = startMonitorHeartbeat({
       managedPids: () => resources.managedPids(),
+      role: () => this.need('engine').view().role,
       // A wedged engine must stop the beat so ycsm kills us (and our databases).
       isHealthy: () => this.now() - this.lastStepAtMs < healthyWithinMs,
       onLost: (why) => loggers.of('monitor').warn({ why }, 'lost the local heartbeat channel to ycsm'),

@@ -68,6 +68,8 @@ export interface LocalClusterOptions {
   etcd?: { endpoints: string[] | ((hostId: number) => string[]); prefix?: string; leaseTtlMs?: number };
   /** Turn on each host's HTTP listener (metrics, health endpoints) on a free port of 127.0.0.1. */
   http?: boolean;
+  /** Extra environment for a host's ycsm (e.g. NOTIFY_SOCKET, as systemd would set it). */
+  hostEnv?: (hostId: number) => Record<string, string>;
   /** Extra ycsm flags (e.g. ['--max-restarts', '3']). */
   ycsmArgs?: string[];
 }
@@ -306,7 +308,7 @@ class Cluster implements LocalCluster {
       host.ycsm = spawn(command ?? process.execPath, args, {
         detached: true, // its own process group: stop() can reach everything it started
         stdio: ['ignore', log, log],
-        env: withoutYcsCommand(process.env),
+        env: { ...withoutYcsCommand(process.env), ...this.opts.hostEnv?.(hostId) },
       });
     } finally {
       closeSync(log);

@@ -1,6 +1,7 @@
 // The local heartbeat between ycs and ycsm: newline-delimited JSON on a pipe that ycsm
 // creates when it spawns ycs (fd given by YCSM_FD) or on a Unix socket (YCSM_SOCKET).
-//   {"v":1,"type":"hb","seq":N,"pids":[{"pid":123,"start":"98765"}]}   every interval
+//   {"v":1,"type":"hb","seq":N,"pids":[{"pid":123,"start":"98765"}],"role":"standby"}   every interval
+//                                     (role optional: ycs's role, for systemd's READY and STATUS)
 //   {"v":1,"type":"stopping"}                                          normal stop begun
 // `pids` are the database processes ycs manages; `start` is the process start time from
 // /proc/PID/stat, so that ycsm never kills a recycled pid that now belongs to someone else.
@@ -16,7 +17,7 @@ export interface ManagedPid {
 }
 
 export type MonitorMessage =
-  | { v: 1; type: 'hb'; seq: number; pids: ManagedPid[] }
+  | { v: 1; type: 'hb'; seq: number; pids: ManagedPid[]; role?: string }
   | { v: 1; type: 'stopping' };
 
 export function encodeMonitorMessage(message: MonitorMessage): string {
@@ -40,7 +41,8 @@ export function decodeMonitorMessage(line: string): MonitorMessage | null {
     (p): p is ManagedPid =>
       typeof p === 'object' && p !== null && Number.isSafeInteger(p.pid) && p.pid > 1 && typeof p.start === 'string',
   );
-  return { v: 1, type: 'hb', seq: m.seq, pids };
+  const role = typeof m.role === 'string' && /^[a-z]{1,16}$/.test(m.role) ? m.role : undefined;
+  return role === undefined ? { v: 1, type: 'hb', seq: m.seq, pids } : { v: 1, type: 'hb', seq: m.seq, pids, role };
 }
 
 /** Field 22 of /proc/PID/stat (start time in clock ticks since boot), or undefined. */

@@ -15,6 +15,7 @@ import { keepAliveOf } from '../config/index.js';
 import { YcsError, toYcsError } from '../errors.js';
 import { runIfEntryPoint } from '../entry.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
+import { SystemdNotifier, nativeNotify } from './systemd.js';
 
 interface MonitorCli {
   configPath: string;
@@ -81,15 +82,23 @@ async function main(): Promise<number> {
     return 2;
   }
   const logger = pino({ level: process.env.YCS_LOG_LEVEL ?? 'info', base: { proc: 'ycsm', pid: process.pid } });
-  const supervisor = new Supervisor({ ...cli.settings, command: cli.command, args: cli.args, logger });
+  let notifyFailed = false;
+  const systemd = new SystemdNotifier('ycs', nativeNotify((err) => {
+    if (!notifyFailed) logger.warn({ err }, `telling systemd failed: ${err.message}`);
+    notifyFailed = true;
+  }));
+  const supervisor = new Supervisor({ ...cli.settings, command: cli.command, args: cli.args, logger, onRole: (role) => systemd.onRole(role) });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
       logger.info({ signal }, `ycsm received ${signal}: stopping ycs`);
+      systemd.stopping();
       supervisor.requestStop();
     });
   }
   process.on('SIGHUP', () => {}); // a closed terminal must not take the cluster down
+  systemd.start();
   const outcome = await supervisor.run();
+  systemd.close();
   logger.info({ exitCode: outcome.exitCode, reason: outcome.reason }, `ycsm exits: ${outcome.reason}`);
   if (outcome.error !== undefined) process.stderr.write(`${outcome.error.toLine()}\n`);
   return outcome.exitCode;

@@ -34,6 +34,8 @@ export interface SupervisorOptions {
   /** After a forwarded SIGTERM, SIGKILL ycs if it has not exited by then. */
   stopTimeoutMs?: number;
   logger: Logger;
+  /** Told whenever the role ycs reports changes (systemd's READY and STATUS). */
+  onRole?: (role: string) => void;
 }
 
 /** Exit status of ycsm when it gave up on a crash-looping ycs (systemd must not restart it). */
@@ -65,11 +67,13 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
 
 export class Supervisor {
   private readonly log: Logger;
-  private readonly settings: Required<Omit<SupervisorOptions, 'env' | 'logger'>>;
+  private readonly settings: Required<Omit<SupervisorOptions, 'env' | 'logger' | 'onRole'>>;
   private child: ChildProcess | undefined;
   private deadlineMs = 0;
   private lastCheckMs = 0;
   private managed: ManagedPid[] = [];
+  private role: string | undefined;
+  private readonly onRole: ((role: string) => void) | undefined;
   private killedForTimeout = false;
   private stopAnnounced = false;
   private startedAtMs = 0;
@@ -85,6 +89,7 @@ export class Supervisor {
 
   constructor(private readonly opts: SupervisorOptions) {
     this.log = opts.logger.child({ subsystem: 'ycsm' });
+    this.onRole = opts.onRole;
     this.settings = {
       command: opts.command,
       args: opts.args,
@@ -190,6 +195,10 @@ export class Supervisor {
         const now = performance.now();
         this.deadlineMs = now + this.settings.keepaliveMs;
         this.managed = message.pids;
+        if (message.role !== undefined && message.role !== this.role) {
+          this.role = message.role;
+          this.onRole?.(message.role);
+        }
         if (!this.beating) {
           this.beating = true;
           const startupMs = Math.round(now - this.startedAtMs);

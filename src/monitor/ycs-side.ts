@@ -10,6 +10,8 @@ import type { ManagedPid, MonitorMessage } from './channel.js';
 export interface MonitorHeartbeatOptions {
   /** Pids of the database processes this ycs manages (ResourceStack.managedPids). */
   managedPids?: () => number[];
+  /** ycs's role, sent with every beat (ycsm tells systemd READY and STATUS from it). */
+  role?: () => string;
   /** Beat only while this says yes (e.g. the engine stepped recently). */
   isHealthy?: () => boolean;
   /** Default: YCSM_INTERVAL_MS from ycsm, else 1000. */
@@ -72,7 +74,8 @@ export function startMonitorHeartbeat(opts: MonitorHeartbeatOptions = {}): Monit
   };
   const beat = (): void => {
     if (opts.isHealthy !== undefined && !opts.isHealthy()) return;
-    void send({ v: 1, type: 'hb', seq: ++seq, pids: managed() });
+    const role = opts.role?.();
+    void send(role === undefined ? { v: 1, type: 'hb', seq: ++seq, pids: managed() } : { v: 1, type: 'hb', seq: ++seq, pids: managed(), role });
   };
   const timer = setInterval(beat, intervalMs);
   // Neither keeps the daemon alive on its own: stopping the daemon need not remember them.
