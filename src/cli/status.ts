@@ -81,6 +81,29 @@ export function renderStatus(view: StatusResult): string {
   return [dashes, summaryHeader, dashes, summaryRow, dashes, hostHeader, dashes, ...hostRows].join('\n');
 }
 
+/**
+ * A line under the tables when this host is not (or no longer) part of the cluster, so
+ * "daemon up, not joined" reads differently from "daemon down" (E_DAEMON_DOWN). Empty for
+ * a standby or the master.
+ */
+export function roleNote(view: StatusResult): string {
+  switch (view.role) {
+    case 'starting':
+      return 'note: ycs is running on this host but has not joined the cluster yet (role starting)';
+    case 'evicted':
+      return 'note: this host was evicted; ycs stops its resources and asks to rejoin (role evicted)';
+    case 'leaving':
+      return 'note: ycs is stopping on this host (role leaving)';
+    default:
+      return '';
+  }
+}
+
+function renderWithNote(view: StatusResult): string {
+  const note = roleNote(view);
+  return note === '' ? renderStatus(view) : `${renderStatus(view)}\n${note}`;
+}
+
 /** The --json form: the daemon's facts plus the derived count, with resources by name. */
 export function statusJson(view: StatusResult): Record<string, unknown> {
   return {
@@ -139,7 +162,7 @@ async function watch(socketPath: string, json: boolean, intervalMs: number, coun
     let block: string;
     try {
       const view = await fetchStatus(socketPath, Math.max(1000, intervalMs));
-      block = json ? JSON.stringify(statusJson(view)) : renderStatus(view);
+      block = json ? JSON.stringify(statusJson(view)) : renderWithNote(view);
     } catch (err) {
       block = toYcsError(err).toLine(); // keep watching: the daemon may come back
     }
@@ -175,7 +198,7 @@ export async function runStatus(argv: string[], io: StatusIo): Promise<number> {
   const socketPath = resolveSocketPath({ socket: values.socket, config: values.config });
   if (values.watch) return watch(socketPath, values.json === true, intervalMs, count, io);
   const view = await fetchStatus(socketPath);
-  io.write(`${values.json ? JSON.stringify(statusJson(view), null, 2) : renderStatus(view)}\n`);
+  io.write(`${values.json ? JSON.stringify(statusJson(view), null, 2) : renderWithNote(view)}\n`);
   return EXIT_OK;
 }
 

@@ -181,6 +181,14 @@ describe('ycsctl status against a control socket', () => {
     expect(JSON.parse(json.out.join(''))).toEqual(statusJson(beforeFailure));
   });
 
+  it('says when the daemon is up but has not joined (role starting), unlike a daemon that is down', async () => {
+    current = { ...beforeFailure, role: 'starting', masterId: 0, resourceMasters: [0, 0] };
+    const plain = io(false);
+    expect(await runStatus(['--socket', socketPath], plain)).toBe(0);
+    expect(plain.out.join('')).toBe(`${renderStatus(current)}\nnote: ycs is running on this host but has not joined the cluster yet (role starting)\n`);
+    await expect(runStatus(['--socket', join(scratch.dir, 'none.sock')], io(false))).rejects.toMatchObject({ code: 'E_DAEMON_DOWN', message: expect.stringMatching(/^ycs is not running on this host/) });
+  });
+
   it('finds the socket through --config', async () => {
     const config = join(scratch.dir, 'ycs.json');
     writeFileSync(config, JSON.stringify({ cluster: 'demo', controlSocket: 'ycs.sock' }));
