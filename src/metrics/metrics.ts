@@ -3,6 +3,7 @@
 // carries out and every input it feeds (a disk or store call's latency is the time from
 // its output to its answer, matched by request id). Gauges are read from the status at
 // scrape time, so they never drift from what `ycsctl status` shows.
+import { performance } from 'node:perf_hooks';
 import client from 'prom-client';
 import type { Input, Output } from '../core/types.js';
 import type { StatusResult } from '../core/view.js';
@@ -36,12 +37,19 @@ export class DaemonMetrics {
     const gauge = (name: string, help: string, labelNames: string[], collect: (g: client.Gauge) => void): void => {
       new client.Gauge({ name, help, labelNames, registers: r, collect() { this.reset(); collect(this); } });
     };
+    // One status per scrape, not one per gauge (a scrape collects every gauge at once).
+    let cached: { atMs: number; value: ReturnType<MetricsSource['status']> | null } | null = null;
     const status = (): ReturnType<MetricsSource['status']> | null => {
+      const now = performance.now();
+      if (cached !== null && now - cached.atMs < 50) return cached.value;
+      let value: ReturnType<MetricsSource['status']> | null;
       try {
-        return source.status();
+        value = source.status();
       } catch {
-        return null; // not open yet: no gauge values
+        value = null; // not open yet: no gauge values
       }
+      cached = { atMs: now, value };
+      return value;
     };
     gauge('ycs_role', 'This host\'s role (1 for the current one).', ['role'], (g) => {
       const s = status();
