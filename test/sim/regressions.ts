@@ -16,6 +16,8 @@ export interface Regression {
    * wedges existed replay model 1, so their schedules stay exactly what they caught.
    */
   faultModel?: 1 | 2;
+  /** etcd mode (RunOptions.etcd, the store binding): replayed by sim-etcd.test.ts. */
+  etcd?: boolean;
   expect: 'pass' | 'violation';
   /** The checker that fired (for 'violation': it must fire again). */
   checker: string;
@@ -23,6 +25,34 @@ export interface Regression {
 }
 
 export const REGRESSIONS: Regression[] = [
+  {
+    seed: 159,
+    etcd: true,
+    expect: 'pass',
+    checker: 'master-not-record-holder',
+    caught:
+      'store engine: a master whose database crashed gave the term up (resign in flight) and re-adopted its own record ' +
+      'from a read sent before the resign; its keepalive reached etcd first, then the resign deleted the record while it ' +
+      'was master again, and host 1 won; fixed in cd8792d (adopt only before the first campaign or term)',
+  },
+  {
+    seed: 276,
+    etcd: true,
+    expect: 'pass',
+    checker: 'master-not-record-holder',
+    caught:
+      'store engine: a campaign took effect but its answer was lost; the engine adopted its own record from a read and ' +
+      'became master, then the shell\'s revoke of the unanswered campaign deleted the record; fixed in cd8792d',
+  },
+  {
+    seed: 14,
+    etcd: true,
+    faultPhaseMs: 12_000,
+    brokenRule: 'skipSelfFence',
+    expect: 'violation',
+    checker: 'master-not-record-holder',
+    caught: 'etcd mode: a master that keeps acting past its term acts while etcd shows the record gone or held by another host',
+  },
   {
     seed: 176,
     faultModel: 1,
