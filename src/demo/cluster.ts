@@ -8,8 +8,6 @@
 // disks and fencing driver, and the seed's timeouts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
-import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StatusResult } from '../core/view.js';
@@ -18,6 +16,7 @@ import type { FencingDriver } from '../config/index.js';
 import { initVotingDisk } from '../disk/voting-disk.js';
 import { YcsError } from '../errors.js';
 import { writeClusterKey } from '../net/key.js';
+import { freeTcpPort, freeUdpPort } from './ports.js';
 
 /** The repository root: the nearest directory above this file holding package.json (src/ or dist/src/). */
 function findRepoRoot(): string {
@@ -114,18 +113,6 @@ export interface LocalCluster {
   stop(): Promise<void>;
 }
 
-/** A free UDP port on `address` (bound and released; good enough for tests on loopback). */
-async function freeUdpPort(address: string): Promise<number> {
-  const socket = createSocket(address.includes(':') ? 'udp6' : 'udp4');
-  await new Promise<void>((res, rej) => {
-    socket.once('error', rej);
-    socket.bind(0, address, () => res());
-  });
-  const { port } = socket.address();
-  await new Promise<void>((res) => socket.close(() => res()));
-  return port;
-}
-
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -206,18 +193,6 @@ function hostConfig(opts: LocalClusterOptions, plans: HostPlan[], host: LocalHos
     logLevel: opts.logLevel ?? 'info',
     ...(host.httpUrl !== undefined ? { http: { address: '127.0.0.1', port: Number(new URL(host.httpUrl).port) } } : {}),
   };
-}
-
-/** A free TCP port on 127.0.0.1 (bound and released). */
-async function freeTcpPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((res, rej) => {
-    server.once('error', rej);
-    server.listen(0, '127.0.0.1', () => res());
-  });
-  const address = server.address();
-  await new Promise<void>((res) => server.close(() => res()));
-  return typeof address === 'object' && address !== null ? address.port : 0;
 }
 
 function etcdSection(e: NonNullable<LocalClusterOptions['etcd']>, hostId: number): object {

@@ -4,9 +4,9 @@
 // when done; every member is also killed when this process exits.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freeTcpPort as freePort } from './ports.js';
 
 export interface EtcdMember {
   name: string;
@@ -35,18 +35,6 @@ export interface EtcdCluster {
 }
 
 const running = new Set<ChildProcess>();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export function etcdctl(endpoints: string[], args: string[]): string {
   return execFileSync('etcdctl', ['--endpoints', endpoints.join(','), '--command-timeout=3s', ...args], {

@@ -4,10 +4,10 @@
 // killed when the test process exits.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sparseFile } from './loop.js';
+import { freeTcpPort as freePort } from '../../src/demo/ports.js';
 
 export interface TgtdSession {
   sid: number;
@@ -35,18 +35,6 @@ export interface TgtdOptions {
 }
 
 const running = new Set<ChildProcess>();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function tgtadm(controlPort: number, args: string[]): string {
   return execFileSync('tgtadm', ['-C', String(controlPort), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });

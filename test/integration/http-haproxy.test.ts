@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agreedMaster } from '../../src/demo/cluster.js';
+import { freeTcpPort } from '../../src/demo/ports.js';
 import { startFailoverCluster, type FailoverFixture } from '../helpers/cluster-fixture.js';
 import { createLoop } from '../helpers/loop.js';
 
@@ -37,15 +38,6 @@ async function routedTo(): Promise<number> {
   return r.code === 200 ? (JSON.parse(r.body) as { selfId: number }).selfId : 0;
 }
 
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 beforeAll(async () => {
   fx = await startFailoverCluster('http', {
     http: true,
@@ -55,7 +47,7 @@ beforeAll(async () => {
       return { votingDisks: [loop.device] };
     },
   });
-  const port = await freePort();
+  const port = await freeTcpPort();
   frontend = `http://127.0.0.1:${port}`;
   const config = join(fx.dir, 'haproxy.cfg');
   writeFileSync(config, [
