@@ -12,9 +12,11 @@
 //                          cluster moving from disk mode keeps its epochs growing
 //
 // Every call has its own deadline. A unary call that finds its member down is tried once
-// more on another member (a dead member is skipped for a while); a keepalive (a stream
-// call, outside the client's policy) is tried once per endpoint. The engine times its term
-// from before the first send, so a retry can only make the master stop earlier.
+// more on another member (a dead member is skipped for a while). A keepalive is a stream
+// call, outside the client's policy, and the pool would pick its member at random each
+// time (a dead one again, a third of the time with three members): so it goes through one
+// client per endpoint, tried in turn from the one that answered last. The engine times its
+// term from before the first send, so a retry can only make the master stop earlier.
 import { ConsecutiveBreaker, circuitBreaker, handleType, handleWhen, retry } from 'cockatiel';
 import { Etcd3, GRPCUnavailableError, isRecoverableError, type IOptions } from 'etcd3';
 import type { HostRecord, LeaderRecord, Role, StoreCall, StoreResult } from '../core/types.js';
@@ -41,6 +43,9 @@ export function checkPrefix(prefix: string): string | null {
 
 export class EtcdStore {
   private readonly client: Etcd3;
+  /** One client per endpoint for keepalives, and the index of the one that answered last. */
+  private readonly keepaliveClients: Etcd3[];
+  private keepaliveNext = 0;
   private readonly keys: { leader: string; last: string; hosts: string; base: string };
 
   constructor(private readonly opts: EtcdStoreOptions) {
@@ -62,6 +67,7 @@ export class EtcdStore {
       ...(opts.tls?.ca ? { credentials: { rootCertificate: opts.tls.ca, ...(opts.tls.key ? { privateKey: opts.tls.key } : {}), ...(opts.tls.cert ? { certChain: opts.tls.cert } : {}) } } : {}),
     };
     this.client = new Etcd3(options);
+    this.keepaliveClients = opts.endpoints.map((host) => new Etcd3({ ...options, hosts: [host] }));
     this.keys = { leader: `${opts.prefix}/leader`, last: `${opts.prefix}/last-master`, hosts: `${opts.prefix}/hosts/`, base: `${opts.prefix}/epoch-base` };
   }
 
@@ -114,21 +120,26 @@ export class EtcdStore {
     return { op: 'campaign', ok: true, won: true, epoch: base + Number(result.header.revision), lease, ttlMs: Number(granted.TTL) * 1000, previous };
   }
 
-  /** One keepalive, tried once per endpoint; the TTL etcd answered in ms (0: the lease is gone). */
+  /** One keepalive, tried once on each member; the TTL etcd answered in ms (0: the lease is gone). */
   private async keepalive(lease: string): Promise<number> {
     let lastError: unknown;
-    for (let attempt = 0; attempt < this.opts.endpoints.length; attempt++) {
+    const count = this.keepaliveClients.length;
+    for (let attempt = 0; attempt < count; attempt++) {
+      const index = (this.keepaliveNext + attempt) % count;
       try {
-        return await this.keepaliveOnce(lease);
+        const ttlMs = await this.keepaliveOnce(this.keepaliveClients[index]!, lease);
+        this.keepaliveNext = index;
+        return ttlMs;
       } catch (err) {
         lastError = err;
       }
     }
+    this.keepaliveNext = (this.keepaliveNext + 1) % count;
     throw lastError;
   }
 
-  private async keepaliveOnce(lease: string): Promise<number> {
-    const stream = await this.client.leaseClient.leaseKeepAlive({ deadline: Date.now() + this.opts.callTimeoutMs });
+  private async keepaliveOnce(client: Etcd3, lease: string): Promise<number> {
+    const stream = await client.leaseClient.leaseKeepAlive({ deadline: Date.now() + this.opts.callTimeoutMs });
     try {
       const res = await new Promise<{ TTL: string }>((resolve, reject) => {
         stream.on('data', resolve);
@@ -154,6 +165,7 @@ export class EtcdStore {
 
   close(): void {
     this.client.close();
+    for (const client of this.keepaliveClients) client.close();
   }
 }
 
