@@ -10,6 +10,7 @@ import {
   EXIT_OK, EXIT_USAGE, formatBytes, parseCommand, parseIntegerFlag, parseSizeFlag, print, printJson, renderFields, renderTable,
   usageError, wantsHelp,
 } from './output.js';
+import { bytesProgress, terminalProgress } from './progress.js';
 
 const HELP = `Usage: ycsctl disk <command> DEVICE [options]
 
@@ -136,11 +137,14 @@ async function init(argv: string[]): Promise<number> {
   const removeCreated = sizeBytes !== undefined && !existsSync(device) ? createSparseFile(device, sizeBytes) : undefined;
   requireDevice(device, ' (give --size to create a file)');
   let header;
+  const progress = terminalProgress();
   try {
-    header = await initVotingDisk(device, options);
+    header = await initVotingDisk(device, { ...options, onProgress: (done, total) => progress.show(bytesProgress(`zeroing ${device}`, done, total)) });
   } catch (err) {
     removeCreated?.();
     throw err;
+  } finally {
+    progress.done();
   }
   if (json) printJson({ device, header });
   else print(`initialized ${device}: voting disk ${header.diskIndex} of ${header.diskCount} of cluster '${header.clusterName}' (${header.clusterUuid}), ${header.hostSlots} host slots, ${header.sectorSize}-byte sectors`);
@@ -155,7 +159,9 @@ async function wipe(argv: string[]): Promise<number> {
   if (!values.yes) throw usageError(`wipe destroys the voting disk on ${device}; add --yes to confirm`);
   const access = deviceAccess(device, values.initiator);
   requireDevice(device);
-  const { bytesZeroed } = await wipeVotingDisk(device, { ...access, force: values.force ?? false });
+  const progress = terminalProgress();
+  const onProgress = (done: number, total: number): void => progress.show(bytesProgress(`zeroing ${device}`, done, total));
+  const { bytesZeroed } = await wipeVotingDisk(device, { ...access, force: values.force ?? false, onProgress }).finally(() => progress.done());
   print(`wiped ${device}: zeroed ${formatBytes(bytesZeroed)}`);
   return EXIT_OK;
 }

@@ -14,6 +14,7 @@ import { formatKey } from '../fence/cdb.js';
 import { MAX_HOST_ID } from '../fence/keys.js';
 import { type DeviceAccess, fenceHostDirect, fenceStatus, unfenceDirect } from '../fence/manual.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, parseCommand, parseIntegerFlag, print, printJson, renderFields, renderTable, usageError, wantsHelp } from './output.js';
+import { terminalProgress, withElapsed } from './progress.js';
 import { resolveSocketPath } from './status.js';
 
 const HELP = `Usage: ycsctl fence status [DEVICE] [--json] [--socket PATH | --config PATH]
@@ -288,7 +289,8 @@ async function fenceHost(hostText: string, argv: string[]): Promise<number> {
     const action = directAction(values);
     if (victimHost === action.localHost) throw new YcsError('E_REFUSED', `refusing to fence the local host (${victimHost})`);
     if (!(await confirmed(values, () => `Fence host ${victimHost} on ${action.paths.join(', ')}? Its writes will be refused.`))) return EXIT_FAILED;
-    outcome = await fenceHostDirect({ ...action, victimHost });
+    const progress = terminalProgress();
+    outcome = await fenceHostDirect({ ...action, victimHost, onStep: (text) => progress.show(text) }).finally(() => progress.done());
   } else {
     const socketPath = daemonSocket(values);
     // Asking first finds a stopped daemon and the local host id before any prompt.
@@ -296,7 +298,8 @@ async function fenceHost(hostText: string, argv: string[]): Promise<number> {
     if (victimHost === local.hostId) throw new YcsError('E_REFUSED', `refusing to fence the local host (${victimHost})`);
     const devices = local.devices.map((d) => d.device).join(', ') || 'no devices';
     if (!(await confirmed(values, () => `Fence host ${victimHost} on ${devices}? Its writes will be refused.`))) return EXIT_FAILED;
-    outcome = (await callDaemon(socketPath, 'fence', { host: victimHost }, FENCE_CALL_TIMEOUT_MS)) as OutcomeView;
+    const call = callDaemon(socketPath, 'fence', { host: victimHost }, FENCE_CALL_TIMEOUT_MS);
+    outcome = (await withElapsed(terminalProgress(), `fencing host ${victimHost} on ${devices} through the daemon`, call)) as OutcomeView;
   }
   if (values.json) printJson(outcomeJson(outcome));
   else print(outcomeText(outcome));
@@ -312,7 +315,8 @@ export async function runUnfence(argv: string[]): Promise<number> {
   if (!isDirect(values)) {
     if (values.force) throw usageError('--force acts on the devices directly: give --device DEVICE... --host-id ID');
     const socketPath = daemonSocket(values);
-    const s = checkDaemonFenceStatus(await callDaemon(socketPath, 'unfence', {}, FENCE_CALL_TIMEOUT_MS), socketPath);
+    const call = callDaemon(socketPath, 'unfence', {}, FENCE_CALL_TIMEOUT_MS);
+    const s = checkDaemonFenceStatus(await withElapsed(terminalProgress(), 'registering the local host', call), socketPath);
     if (values.json) printJson({ ...s, devices: s.devices.map(deviceJson) });
     else print(`host ${s.hostId} registered with key ${s.key ?? '-'} on ${s.devices.map((d) => d.device).join(', ') || 'no devices (driver none)'}`);
     return EXIT_OK;

@@ -48,11 +48,11 @@ export class Checker {
     return value;
   }
 
-  oneOf<T extends string>(obj: Raw, key: string, choices: readonly T[], fallback?: T): T | undefined {
-    const value = this.string(obj, key, key, fallback);
+  oneOf<T extends string>(obj: Raw, key: string, choices: readonly T[], fallback?: T, name = key): T | undefined {
+    const value = this.string(obj, key, name, fallback);
     if (value === undefined) return undefined;
     if (!(choices as readonly string[]).includes(value)) {
-      this.problem(key, `must be one of ${choices.join(', ')}, got ${JSON.stringify(value)}`);
+      this.problem(name, `must be one of ${choices.join(', ')}, got ${JSON.stringify(value)}`);
       return undefined;
     }
     return value as T;

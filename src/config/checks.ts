@@ -8,6 +8,7 @@ import { MAX_RESOURCES, VOTING_DISK_COUNTS, clusterNameProblem } from '../disk/l
 import { Checker, describe, type Raw } from './checker.js';
 import { checkEtcd } from './etcd.js';
 import {
+  HEARTBEAT2_MODES,
   ARBITRATIONS, CONFIG_DEFAULTS, type EtcdConfig, FENCING_DRIVERS, type HttpConfig, HOST_KEYS, ISCSI_URL, LOG_LEVELS, RESOURCE_KEYS, RESOURCE_NAME, TOP_KEYS,
   type Config, type HostConfig, type ResourceConfig,
 } from './types.js';
@@ -126,9 +127,10 @@ function checkResources(c: Checker, raw: Raw, baseDir: string, runDir: string): 
     }
     const actionTimeoutMs = c.integer(obj, 'actionTimeoutMs', `${key}.actionTimeoutMs`, 100, 3_600_000, CONFIG_DEFAULTS.actionTimeoutMs);
     const env = checkEnv(c, obj.env, `${key}.env`);
-    if (name === undefined || agent === undefined || socketRaw === undefined) return;
+    const heartbeat2 = c.oneOf(obj, 'heartbeat2', HEARTBEAT2_MODES, 'optional', `${key}.heartbeat2`);
+    if (name === undefined || agent === undefined || socketRaw === undefined || heartbeat2 === undefined) return;
     if (monitorIntervalMs === undefined || actionTimeoutMs === undefined) return;
-    resources.push({ name, agent, socket: resolve(baseDir, socketRaw), monitorIntervalMs, actionTimeoutMs, env });
+    resources.push({ name, agent, socket: resolve(baseDir, socketRaw), monitorIntervalMs, actionTimeoutMs, env, heartbeat2 });
   });
   return resources;
 }

@@ -20,7 +20,12 @@ export interface ResourceConfig extends ResourceSpec {
   /** Unix socket for network heartbeat 2; default `<runDir>/<name>.sock`. */
   socket: string;
   env: Record<string, string>;
+  /** 'required': shown as running (primary, standby) only once its database connected over heartbeat 2. */
+  heartbeat2: Heartbeat2Mode;
 }
+
+export type Heartbeat2Mode = 'required' | 'optional';
+export const HEARTBEAT2_MODES: readonly Heartbeat2Mode[] = ['required', 'optional'];
 
 export type Arbitration = 'disk' | 'etcd';
 
@@ -93,7 +98,7 @@ export const TOP_KEYS = [
 export const ARBITRATIONS: readonly Arbitration[] = ['disk', 'etcd'];
 export const ETCD_KEYS = ['endpoints', 'prefix', 'leaseTtlMs', 'caFile', 'certFile', 'keyFile', 'username', 'passwordFile'];
 export const HOST_KEYS = ['id', 'address', 'port'];
-export const RESOURCE_KEYS = ['name', 'agent', 'socket', 'monitorIntervalMs', 'actionTimeoutMs', 'env'];
+export const RESOURCE_KEYS = ['name', 'agent', 'socket', 'monitorIntervalMs', 'actionTimeoutMs', 'env', 'heartbeat2'];
 export const RESOURCE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
 export const ISCSI_URL = /^iscsi:\/\/[^/\s]+\/[^/\s]+\/\d+$/;
 

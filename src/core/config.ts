@@ -32,6 +32,11 @@ export interface EngineConfig {
   diskCount: 1 | 3 | 5;
   /** Resource names in configured order (at most 16). */
   resources: string[];
+  /**
+   * Per resource (configured order): shown as running (primary, standby) only once its
+   * database has connected over heartbeat 2. Missing entries: not required.
+   */
+  heartbeat2Required?: boolean[];
   timeouts: Timeouts;
   /** Grows at every daemon start; must differ from every earlier run of this host. */
   incarnation: number;
@@ -77,6 +82,7 @@ export function resolveConfig(input: EngineConfigInput): EngineConfig {
   if (!config.hostIds.includes(config.hostId)) invalid(`hostIds must include this host (${config.hostId})`);
   if (![1, 3, 5].includes(config.diskCount)) invalid(`diskCount must be 1, 3 or 5, got ${config.diskCount}`);
   if (config.resources.length > 16) invalid('at most 16 resources');
+  if ((config.heartbeat2Required?.length ?? 0) > config.resources.length) invalid('heartbeat2Required has more entries than resources');
   if (!Number.isSafeInteger(config.incarnation) || config.incarnation < 1) {
     invalid(`incarnation must be a positive safe integer, got ${config.incarnation}`);
   }

@@ -74,7 +74,7 @@ export class ClusterEngine implements Engine {
     const majority = majorityOf(config.diskCount);
     this.rounds = new DiskRounds(config.diskCount, majority, this.t.diskIoDeadlineMs);
     this.detector = new Detector(this.self, this.t.diskHbKeepAliveMs, this.t.networkHbTimeoutMs);
-    this.resources = new Resources(config.resources, this.t.networkHbTimeoutMs, this.t.resourceRetryMs);
+    this.resources = new Resources(config.resources, this.t.networkHbTimeoutMs, this.t.resourceRetryMs, config.heartbeat2Required);
     const skipPhase1 = config.rules?.skipPhase1Check === true;
     this.arbiter = new DiskPaxosArbiter(this.self, config.incarnation, this.rounds, skipPhase1, majority, this.t.startupObserveMs, this.epochFloor);
     this.proposer = new Proposer(config, this.arbiter, this.epochFloor, () => this.startedAtMs);
@@ -97,7 +97,7 @@ export class ClusterEngine implements Engine {
   }
 
   view(): ClusterView {
-    return buildView(this, this.resources.states());
+    return buildView(this, this.resources.shownStates());
   }
 
   windowEndMs(): number | null {
@@ -274,7 +274,7 @@ export class ClusterEngine implements Engine {
 
   private published(now: number): Published {
     const heard = this.detector.heardSet(now);
-    return { role: this.roles.role, decision: this.roles.decision, heard, resources: this.resources.states(), promoting: this.promotion.promoting };
+    return { role: this.roles.role, decision: this.roles.decision, heard, resources: this.resources.states(), awaitingHb2: this.resources.awaitingHb2(), promoting: this.promotion.promoting };
   }
 
   /** Checked after every step: a violation stops the engine (assert). */

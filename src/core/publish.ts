@@ -3,6 +3,7 @@
 // sequences only grow; the epoch shown never goes below the epoch floor.
 
 import { assert } from './assert.js';
+import { awaitingHb2Flags } from './resources.js';
 import type { Timeouts } from './timeouts.js';
 import { HEARTBEAT_FLAG_PROMOTING, type Decision, type HeartbeatPayload, type HostId, type NetHeartbeat, type ResourceState, type Role, type SlotRecord } from './types.js';
 
@@ -12,11 +13,13 @@ export interface Published {
   decision: Decision | null;
   heard: HostId[];
   resources: ResourceState[];
+  /** Per resource: running but waiting for its database's heartbeat 2 (flags bits 16..31). */
+  awaitingHb2: boolean[];
   promoting: boolean;
 }
 
-export function flagsOf(promoting: boolean): number {
-  return promoting ? HEARTBEAT_FLAG_PROMOTING : 0;
+export function flagsOf(promoting: boolean, awaitingHb2: boolean[] = []): number {
+  return ((promoting ? HEARTBEAT_FLAG_PROMOTING : 0) | awaitingHb2Flags(awaitingHb2)) >>> 0;
 }
 
 export class Publisher {
@@ -50,7 +53,7 @@ export class Publisher {
       ...this.publishedEpoch(p.decision),
       heard: p.heard,
       resources: p.resources.map((state) => ({ state })),
-      flags: flagsOf(p.promoting),
+      flags: flagsOf(p.promoting, p.awaitingHb2),
     };
     assert(payload.epoch >= this.epochFloor, () => `heartbeat shows epoch ${payload.epoch} below the floor ${this.epochFloor}`);
     return { hostId: this.self, incarnation: this.incarnation, sequence: ++this.hbSeq, payload };

@@ -2,9 +2,11 @@
 // (primary on the master, standby on a standby, offline otherwise); this module issues
 // one action at a time per resource to get there, with the epoch as the fencing token,
 // and watches network heartbeat 2 (the database's heartbeats over a Unix socket).
+// A resource whose database must use heartbeat 2 is shown as running (primary, standby)
+// only once that database has connected: before, status shows it as starting.
 
 import { assert } from './assert.js';
-import type { Output, ResourceAction, ResourceEvent, ResourceState, Role } from './types.js';
+import { HEARTBEAT_FLAG_AWAITING_HB2_SHIFT, type Output, type ResourceAction, type ResourceEvent, type ResourceState, type Role } from './types.js';
 
 type Desired = 'primary' | 'standby' | 'offline';
 
@@ -22,6 +24,8 @@ interface Resource {
    * master, demote on a standby), never by a stop and start.
    */
   adopted: boolean;
+  /** Its database must use heartbeat 2: shown as running only once connected. */
+  hb2Required: boolean;
 }
 
 export function desiredFor(role: Role): Desired {
@@ -37,8 +41,9 @@ export class Resources {
     names: string[],
     private readonly heartbeatTimeoutMs: number,
     private readonly retryMs: number,
+    hb2Required: boolean[] = [],
   ) {
-    this.list = names.map((name) => ({
+    this.list = names.map((name, i) => ({
       name,
       state: 'unknown',
       pending: null,
@@ -46,6 +51,7 @@ export class Resources {
       retryAtMs: 0,
       failed: false,
       adopted: false,
+      hb2Required: hb2Required[i] ?? false,
     }));
   }
 
@@ -63,6 +69,17 @@ export class Resources {
 
   states(): ResourceState[] {
     return this.list.map((r) => r.state);
+  }
+
+  /** Per resource: it runs, but its database must use heartbeat 2 and has not connected (yet). */
+  awaitingHb2(): boolean[] {
+    return this.list.map((r) => r.hb2Required && isRunning(r.state) && r.lastHeartbeatAtMs === null);
+  }
+
+  /** What status shows for each resource (shownState). */
+  shownStates(): ResourceState[] {
+    const awaiting = this.awaitingHb2();
+    return this.list.map((r, i) => shownState(r.state, awaiting[i] ?? false));
   }
 
   anyPrimary(): boolean {
@@ -120,8 +137,7 @@ export class Resources {
   checkHeartbeats(nowMs: number): number[] {
     const out: number[] = [];
     this.list.forEach((r, i) => {
-      const running = r.state === 'standby' || r.state === 'primary';
-      if (running && r.lastHeartbeatAtMs !== null && nowMs - r.lastHeartbeatAtMs > this.heartbeatTimeoutMs) {
+      if (isRunning(r.state) && r.lastHeartbeatAtMs !== null && nowMs - r.lastHeartbeatAtMs > this.heartbeatTimeoutMs) {
         r.lastHeartbeatAtMs = null;
         if (this.markFailed(r, nowMs)) out.push(i);
       }
@@ -183,6 +199,25 @@ export class Resources {
     r.retryAtMs = nowMs;
     return true;
   }
+}
+
+function isRunning(state: ResourceState): boolean {
+  return state === 'standby' || state === 'primary';
+}
+
+/** A running resource whose database has not connected over a required heartbeat 2 is shown as starting. */
+export function shownState(state: ResourceState, awaitingHb2: boolean): ResourceState {
+  return awaitingHb2 && isRunning(state) ? 'starting' : state;
+}
+
+/** HeartbeatPayload.flags bits for the resources awaiting heartbeat 2. */
+export function awaitingHb2Flags(awaiting: boolean[]): number {
+  return awaiting.reduce((flags, a, i) => (a ? flags | (1 << (HEARTBEAT_FLAG_AWAITING_HB2_SHIFT + i)) : flags), 0) >>> 0;
+}
+
+/** Whether a peer's heartbeat flags say resource `index` awaits heartbeat 2. */
+export function awaitsHb2(flags: number, index: number): boolean {
+  return ((flags >>> (HEARTBEAT_FLAG_AWAITING_HB2_SHIFT + index)) & 1) === 1;
 }
 
 function nextAction(state: ResourceState, desired: Desired): ResourceAction | null {

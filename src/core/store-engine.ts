@@ -33,6 +33,8 @@ export interface StoreEngineConfig {
   hostId: HostId;
   hostIds: HostId[];
   resources: string[];
+  /** As in EngineConfig: shown as running only once connected over heartbeat 2. */
+  heartbeat2Required?: boolean[];
   timeouts: Timeouts;
   store: StoreTimeouts;
   incarnation: number;
@@ -110,7 +112,7 @@ export class StoreEngine implements Engine {
     this.s = config.store;
     this.self = config.hostId;
     this.epochSeen = config.epochFloor ?? 0;
-    this.resources = new Resources(config.resources, this.t.networkHbTimeoutMs, this.t.resourceRetryMs);
+    this.resources = new Resources(config.resources, this.t.networkHbTimeoutMs, this.t.resourceRetryMs, config.heartbeat2Required);
     this.leases = new LeaseGrants(config.resources.length, this.s.ttlMs);
     this.publisher = new Publisher(this.self, config.incarnation, 0, this.t);
     this.peers = new StorePeers(this.self, config.hostIds, this.t.networkHbTimeoutMs);
@@ -131,7 +133,7 @@ export class StoreEngine implements Engine {
   }
 
   view(): ClusterView {
-    return this.peers.view(this.lastStepMs, { role: this.#role, epoch: this.epoch, masterId: this.masterId, resources: this.resources.states() });
+    return this.peers.view(this.lastStepMs, { role: this.#role, epoch: this.epoch, masterId: this.masterId, resources: this.resources.shownStates() });
   }
 
   windowEndMs(): number | null {
@@ -362,7 +364,7 @@ export class StoreEngine implements Engine {
     this.publish(now, out);
     const heard = this.peers.heardSet(now);
     const decision = { epoch: this.epoch, masterId: this.masterId || this.self, members: this.config.hostIds };
-    const message = this.publisher.netMessage(now, { role: this.#role, decision: this.masterId === 0 ? null : decision, heard, resources: [], promoting: false });
+    const message = this.publisher.netMessage(now, { role: this.#role, decision: this.masterId === 0 ? null : decision, heard, resources: [], awaitingHb2: [], promoting: false });
     if (message !== null) out.push({ kind: 'send-heartbeat', message });
   }
 
@@ -375,7 +377,7 @@ export class StoreEngine implements Engine {
 
   /** Our host record, when it changed or every NETWORK_HB_TIMEOUT. */
   private publish(now: number, out: Output[]): void {
-    const record = { hostId: this.self, incarnation: this.config.incarnation, role: this.#role, epoch: this.epoch, masterId: this.masterId, resources: this.resources.states() };
+    const record = { hostId: this.self, incarnation: this.config.incarnation, role: this.#role, epoch: this.epoch, masterId: this.masterId, resources: this.resources.states(), awaitingHb2: indexesOf(this.resources.awaitingHb2()) };
     const json = JSON.stringify(record);
     if ((json === this.publishedJson && now < this.nextPublishAtMs) || this.inFlight('publish')) return;
     this.publishedJson = json;
@@ -439,4 +441,8 @@ export class StoreEngine implements Engine {
   private log(out: Output[], level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
     out.push(fields === undefined ? { kind: 'log', level, msg } : { kind: 'log', level, msg, fields });
   }
+}
+
+function indexesOf(flags: boolean[]): number[] {
+  return flags.flatMap((set, i) => (set ? [i] : []));
 }

@@ -3,6 +3,7 @@
 // own clock); roles and resource states come from the host records every host publishes
 // under the store's prefix. Together they make the same two status tables as disk mode.
 
+import { shownState } from './resources.js';
 import type { ClusterView, HostId, HostRecord, NetHeartbeat, ResourceState, Role } from './types.js';
 
 interface Heard {
@@ -42,6 +43,7 @@ export class StorePeers {
     return [...this.heard].filter(([, h]) => nowMs - h.atMs <= this.netTimeoutMs).map(([id]) => id).sort((a, b) => a - b);
   }
 
+  /** `own.resources`: this host's resources as shown (Resources.shownStates). */
   view(nowMs: number, own: { role: Role; epoch: number; masterId: HostId | 0; resources: ResourceState[] }): ClusterView {
     const heard = this.heardSet(nowMs);
     const hosts = this.hostIds.map((hostId) => {
@@ -51,7 +53,8 @@ export class StorePeers {
       }
       const record = this.records.get(hostId);
       const online = heard.includes(hostId) && record !== undefined && record.role !== 'leaving' && record.role !== 'evicted';
-      const resources = record?.resources ?? own.resources.map((): ResourceState => 'unknown');
+      const awaiting = new Set(record?.awaitingHb2 ?? []);
+      const resources = record?.resources.map((state, i) => shownState(state, awaiting.has(i))) ?? own.resources.map((): ResourceState => 'unknown');
       return { hostId, target: 'online' as const, state: online ? ('online' as const) : ('offline' as const), resources };
     });
     // Every configured host is a member: the store decides only who is master.

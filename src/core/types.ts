@@ -38,6 +38,12 @@ export interface HeartbeatPayload {
 /** HeartbeatPayload.flags bit: decided master, waiting until every older master is stopped. */
 export const HEARTBEAT_FLAG_PROMOTING = 1;
 
+/**
+ * HeartbeatPayload.flags bit 16 + i: resource i runs (primary or standby) but its database,
+ * which must use heartbeat 2, has not connected over it (yet); status shows it as starting.
+ */
+export const HEARTBEAT_FLAG_AWAITING_HB2_SHIFT = 16;
+
 /** Payload of a host's vote sector: one Disk Paxos block (mirrors src/disk/layout.ts). */
 export interface VotePayload {
   instance: number; // the epoch being decided
@@ -167,6 +173,8 @@ export interface HostRecord {
   epoch: number;
   masterId: HostId | 0;
   resources: ResourceState[];
+  /** Indexes of resources that run but wait for their database's heartbeat 2 (absent: none). */
+  awaitingHb2?: number[];
 }
 
 export type StoreCall =

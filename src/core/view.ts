@@ -1,6 +1,7 @@
 // What `ycsctl status` shows, derived from the engine's state on demand (never stored).
 
 import type { Detector } from './detection.js';
+import { awaitsHb2, shownState } from './resources.js';
 import type { ClusterView, Decision, HostId, ResourceState, Role } from './types.js';
 
 export interface ViewSource {
@@ -10,6 +11,7 @@ export interface ViewSource {
   detector: Detector;
 }
 
+/** `ownResources`: this host's resources as shown (Resources.shownStates). */
 export function buildView(engine: ViewSource, ownResources: ResourceState[]): ClusterView {
   const d = engine.decision;
   const self = engine.config.hostId;
@@ -24,7 +26,8 @@ export function buildView(engine: ViewSource, ownResources: ResourceState[]): Cl
       engine.detector.diskLive(hostId) &&
       peer.payload.role !== 'evicted' &&
       peer.payload.role !== 'leaving';
-    const resources = peer?.payload.resources.map((r) => r.state) ?? ownResources.map((): ResourceState => 'unknown');
+    const resources =
+      peer?.payload.resources.map((r, i) => shownState(r.state, awaitsHb2(peer.payload.flags, i))) ?? ownResources.map((): ResourceState => 'unknown');
     return { hostId, target: 'online' as const, state: online ? ('online' as const) : ('offline' as const), resources };
   });
   return {

@@ -180,6 +180,7 @@ function hostConfig(opts: LocalClusterOptions, plans: HostPlan[], host: LocalHos
       agent: DEMO_AGENT,
       monitorIntervalMs: opts.monitorIntervalMs ?? 1000,
       actionTimeoutMs: 10_000,
+      heartbeat2: 'required', // the demo database uses heartbeat 2: primary only once it connected
       env: {
         DEMO_DB_SCRIPT: DEMO_DB_MAIN,
         DEMO_DB_DATA: join(opts.dir, `${name}.data`),

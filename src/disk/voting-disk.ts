@@ -161,16 +161,21 @@ export interface InitOptions extends DeviceAccess {
   clusterUuid?: string; // default: a new random UUID; give the first disk's to add disks 2..5
   force?: boolean;
   createdAtMs?: number; // default Date.now()
+  onProgress?: ZeroProgress;
 }
+
+/** Called after each chunk zeroed by init or wipe: bytes zeroed so far of the total. */
+export type ZeroProgress = (doneBytes: number, totalBytes: number) => void;
 
 const ZERO_CHUNK_BYTES = 1024 * 1024;
 
 /** Writes zeros over [start, end) in chunks; both ends are sector multiples. */
-async function zeroRange(device: SectorDevice, start: number, end: number): Promise<void> {
+async function zeroRange(device: SectorDevice, start: number, end: number, onProgress?: ZeroProgress): Promise<void> {
   const zeros = Buffer.alloc(Math.min(ZERO_CHUNK_BYTES, Math.max(end - start, 0)));
   for (let offset = start; offset < end; offset += ZERO_CHUNK_BYTES) {
     const length = Math.min(ZERO_CHUNK_BYTES, end - offset);
     await device.write(offset, length === zeros.length ? zeros : zeros.subarray(0, length));
+    onProgress?.(offset + length, end);
   }
 }
 
@@ -236,7 +241,7 @@ export async function initVotingDisk(path: string, options: InitOptions): Promis
     const refusal = refuseOverwrite(path, await inspectSectorZero(device));
     if (refusal && !options.force) throw refusal;
     await zeroRange(device, 0, logicalSectorSize); // invalidate the old header first
-    await zeroRange(device, logicalSectorSize, wipeEnd(device));
+    await zeroRange(device, logicalSectorSize, wipeEnd(device), options.onProgress);
     await device.write(0, encodeHeader(header));
     return header;
   } finally {
@@ -256,7 +261,7 @@ function wipeEnd(device: SectorDevice): number {
  * can use. Refuses a device that neither is zero nor carries the ycs magic unless forced:
  * a mistyped device path must not cost someone's file system.
  */
-export async function wipeVotingDisk(path: string, options: DeviceAccess & { force?: boolean } = {}): Promise<{ bytesZeroed: number }> {
+export async function wipeVotingDisk(path: string, options: DeviceAccess & { force?: boolean; onProgress?: ZeroProgress } = {}): Promise<{ bytesZeroed: number }> {
   const device = await openDevice(path, options, false);
   try {
     if (device.info.readOnly) throw new YcsError('E_READ_ONLY', `${path} is read-only`, { device: path, op: 'open' });
@@ -266,7 +271,7 @@ export async function wipeVotingDisk(path: string, options: DeviceAccess & { for
     }
     const end = wipeEnd(device);
     await zeroRange(device, 0, device.info.logicalSectorSize);
-    await zeroRange(device, device.info.logicalSectorSize, end);
+    await zeroRange(device, device.info.logicalSectorSize, end, options.onProgress);
     return { bytesZeroed: end };
   } finally {
     await device.close();

@@ -202,5 +202,7 @@ export function hostRecordOf(value: Buffer): HostRecord | null {
   if (!int(r.hostId, 1, 255) || !int(r.incarnation, 0, Number.MAX_SAFE_INTEGER) || !int(r.epoch, 0, Number.MAX_SAFE_INTEGER) || !int(r.masterId, 0, 255)) return null;
   if (typeof r.role !== 'string' || !ROLES.includes(r.role) || !Array.isArray(r.resources) || r.resources.length > 16) return null;
   if (!r.resources.every((s) => typeof s === 'string' && states.includes(s))) return null;
+  const awaiting = r.awaitingHb2;
+  if (awaiting !== undefined && (!Array.isArray(awaiting) || !awaiting.every((i) => int(i, 0, r.resources!.length - 1)))) return null;
   return r as HostRecord;
 }

@@ -57,6 +57,9 @@ export interface FenceStatus {
 }
 
 /** The interface the daemon (and ycsctl without a daemon) drives. */
+/** Hears each step of a fence, as one line of text. */
+export type FenceStepListener = (text: string) => void;
+
 export interface FenceDriver {
   readonly name: 'pr' | 'none';
   /** REGISTER AND IGNORE EXISTING KEY on every device (ycsctl; the daemon goes per device). */
@@ -67,8 +70,8 @@ export interface FenceDriver {
   registerDevice(index: number): Promise<void>;
   /** The WERO reservation on device `index` (the engine's `reserve`): ours already is a no-op. */
   reserveDevice(index: number): Promise<void>;
-  /** Evict `victimHost` at the storage and verify it. */
-  fence(victimHost: number): Promise<FenceOutcome>;
+  /** Evict `victimHost` at the storage and verify it; `onStep` hears each step (ycsctl's progress line). */
+  fence(victimHost: number, onStep?: FenceStepListener): Promise<FenceOutcome>;
   status(): Promise<FenceStatus>;
 }
 
@@ -161,14 +164,15 @@ export class PrFenceDriver implements FenceDriver {
     await this.#onEveryDevice('release', (d) => d.transport.release(this.key, MASTER_RESERVATION_TYPE));
   }
 
-  async fence(victimHost: number): Promise<FenceOutcome> {
+  async fence(victimHost: number, onStep: FenceStepListener = () => {}): Promise<FenceOutcome> {
     if (victimHost === this.options.hostId) throw new YcsError('E_REFUSED', 'a host never fences itself');
     const victimKey = reservationKey(this.options.clusterUuid, victimHost);
     const results: DeviceFenceResult[] = [];
     const failures: string[] = [];
-    for (const device of this.#devices) {
+    for (const [index, device] of this.#devices.entries()) {
+      const step = (what: string): void => onStep(`fencing host ${victimHost}: device ${index + 1} of ${this.#devices.length} (${device.path}): ${what}`);
       try {
-        results.push(await this.#fenceOn(device, victimKey));
+        results.push(await this.#fenceOn(device, victimKey, step));
       } catch (err) {
         failures.push(`${device.path}: ${isYcsError(err) ? err.toLine() : String(err)}`);
       }
@@ -179,24 +183,28 @@ export class PrFenceDriver implements FenceDriver {
     return { kind: 'fenced', victimHost, victimKey, devices: results };
   }
 
-  async #fenceOn(device: PrFenceDevice, victimKey: bigint): Promise<DeviceFenceResult> {
+  async #fenceOn(device: PrFenceDevice, victimKey: bigint, step: (what: string) => void): Promise<DeviceFenceResult> {
     const t = device.transport;
     const canRead = t.kind === 'scsi';
     // PREEMPT of a key nobody holds is a RESERVATION CONFLICT: check first.
+    if (canRead) step('reading keys');
     if (canRead && !(await t.readKeys()).keys.includes(victimKey)) {
       return { device: device.path, method: 'already-gone', verified: true };
     }
     let method: FenceMethod = 'preempt-and-abort';
     if (this.#noPreemptAndAbort.has(device.path)) method = 'preempt';
     try {
+      step(method);
       if (method === 'preempt-and-abort') await t.preemptAndAbort(this.key, victimKey, MASTER_RESERVATION_TYPE);
     } catch (err) {
       if (!isYcsError(err, 'E_PR_UNSUPPORTED') || t.kind !== 'scsi') throw err;
       this.#noPreemptAndAbort.add(device.path); // tgt: ILLEGAL REQUEST 24/00
       method = 'preempt';
+      step('preempt (the target has no PREEMPT AND ABORT)');
     }
     if (method === 'preempt') await t.preempt(this.key, victimKey, MASTER_RESERVATION_TYPE);
     if (!canRead) return { device: device.path, method, verified: false };
+    step('verifying the key is gone');
     if ((await t.readKeys()).keys.includes(victimKey)) {
       throw new YcsError('E_FENCE_FAILED', `key ${formatKey(victimKey)} is still registered on ${device.path} after ${method}`, { device: device.path });
     }
@@ -293,7 +301,7 @@ export class NoneFenceDriver implements FenceDriver {
   async registerDevice(): Promise<void> {}
   async reserveDevice(): Promise<void> {}
 
-  async fence(victimHost: number): Promise<FenceOutcome> {
+  async fence(victimHost: number, _onStep?: FenceStepListener): Promise<FenceOutcome> {
     return {
       kind: 'not-fenced',
       victimHost,

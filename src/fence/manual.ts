@@ -4,7 +4,7 @@
 import { SectorDevice } from '../disk/device.js';
 import { readHeader, type DeviceAccess } from '../disk/voting-disk.js';
 import { YcsError, isYcsError } from '../errors.js';
-import { type DeviceFenceStatus, type FenceOutcome, PrFenceDriver, type PrFenceDevice, readDeviceStatus } from './driver.js';
+import { type DeviceFenceStatus, type FenceOutcome, type FenceStepListener, PrFenceDriver, type PrFenceDevice, readDeviceStatus } from './driver.js';
 import { uuidBytes } from './keys.js';
 import { prTransportFor, transportKindFor } from './transport.js';
 
@@ -92,7 +92,7 @@ async function withLocalDriver<T>(action: LocalHostAction, body: (driver: PrFenc
  * Manual eviction by the local host: refused unless the local host holds the reservation
  * on every device (only the master fences), then PREEMPT [AND ABORT] and verification.
  */
-export function fenceHostDirect(action: LocalHostAction & { victimHost: number }): Promise<FenceOutcome> {
+export function fenceHostDirect(action: LocalHostAction & { victimHost: number; onStep?: FenceStepListener }): Promise<FenceOutcome> {
   if (action.victimHost === action.localHost) {
     return Promise.reject(new YcsError('E_REFUSED', `refusing to fence the local host (${action.localHost})`));
   }
@@ -104,7 +104,7 @@ export function fenceHostDirect(action: LocalHostAction & { victimHost: number }
       }
     }
     await driver.resume();
-    return driver.fence(action.victimHost);
+    return driver.fence(action.victimHost, action.onStep);
   });
 }
 

@@ -98,10 +98,16 @@ describe('fencing on an iSCSI LUN served by tgtd', () => {
   });
 
   it('fences host 3 with the PREEMPT fallback and verifies its key is gone', async () => {
-    const outcome = await host(1).driver.fence(3);
+    const steps: string[] = [];
+    const outcome = await host(1).driver.fence(3, (text) => steps.push(text));
     expect(outcome).toMatchObject({
       kind: 'fenced', victimHost: 3, devices: [{ device: tgtd.url(), method: 'preempt', verified: true }],
     });
+    // What ycsctl fence --device shows as its progress line, step by step.
+    const prefix = `fencing host 3: device 1 of 1 (${tgtd.url()}): `;
+    expect(steps).toEqual([
+      `${prefix}reading keys`, `${prefix}preempt-and-abort`, `${prefix}preempt (the target has no PREEMPT AND ABORT)`, `${prefix}verifying the key is gone`,
+    ]);
     const keys = await host(2).transport.readKeys();
     expect(keys.keys).not.toContain(reservationKey(clusterUuid, 3));
     expect(keys.keys).toHaveLength(2);

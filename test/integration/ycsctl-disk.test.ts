@@ -71,6 +71,7 @@ describe('ycsctl disk init / show / wipe', () => {
     const file = join(scratch.dir, 'voting.img');
     const init = ycsctl('disk', 'init', file, '--cluster', 'demo', '--hosts', '3', '--size', '4M', '--json');
     expect(init.code, init.stderr).toBe(0);
+    expect(init.stderr).toBe(''); // no progress line when stderr is not a terminal
     expect(statSync(file).size).toBe(4 * MIB);
     const uuid = (JSON.parse(init.stdout) as { header: { clusterUuid: string } }).header.clusterUuid;
 
@@ -85,6 +86,18 @@ describe('ycsctl disk init / show / wipe', () => {
     const header = (JSON.parse(ycsctl('disk', 'show', file, '--json').stdout) as { header: { clusterName: string; clusterUuid: string; hostSlots: number } }).header;
     expect(header).toMatchObject({ clusterName: 'other', hostSlots: 5 });
     expect(header.clusterUuid).not.toBe(uuid);
+  });
+
+  it('shows progress on a terminal and clears it before the result', () => {
+    const file = join(scratch.dir, 'tty.img');
+    // script(1) gives ycsctl a pseudo-terminal; its output is the terminal's.
+    const command = `${process.execPath} ${join(ROOT, 'dist/src/cli/main.js')} disk init ${file} --cluster tty --hosts 3 --size 64M`;
+    const out = execFileSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8' });
+    expect(out).toMatch(new RegExp(`\\r\\x1b\\[Kzeroing ${file}: \\d+\\.\\d of 4\\.0 MiB \\(\\d+%\\)`));
+    expect(out).toMatch(/\r\x1b\[Kinitialized /); // the line is cleared, then the result
+    const wipe = execFileSync('script', ['-qec', `${process.execPath} ${join(ROOT, 'dist/src/cli/main.js')} disk wipe ${file} --yes`, '/dev/null'], { encoding: 'utf8' });
+    expect(wipe).toMatch(/zeroing .*: \d+\.\d of 4\.0 MiB/);
+    expect(wipe).toContain('wiped ');
   });
 
   it('joins a second disk to a cluster with --uuid and --disk-index', () => {

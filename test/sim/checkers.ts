@@ -9,7 +9,9 @@
 //  - a master never acts once a newer master has been promoted (its window has ended);
 //  - at most one database acts as primary per resource at any instant, and its data
 //    writes never go back in epoch (an evicted or stale primary never writes again);
-//  - the seed's three log lines are exactly these strings.
+//  - the seed's three log lines are exactly these strings;
+//  - status shows a resource running (primary, standby) only once its database told this
+//    ycs 'connected' over heartbeat 2 (every simulated resource requires heartbeat 2).
 import type { Decision, Input, Output } from '../../src/core/types.js';
 import type { EtcdModel } from './etcd.js';
 import { checkRecordHolder, checkRegister } from './etcd-checks.js';
@@ -74,6 +76,7 @@ export class Checker {
 
   onOutputs(h: SimHost, _input: Input, outputs: Output[]): void {
     this.checkSeedLines(h, outputs);
+    this.checkShownRunning(h);
     for (const out of outputs) {
       switch (out.kind) {
         case 'role-change':
@@ -109,6 +112,14 @@ export class Checker {
           break;
       }
     }
+  }
+
+  private checkShownRunning(h: SimHost): void {
+    const own = h.engine?.view().hosts.find((row) => row.hostId === h.id);
+    own?.resources.forEach((state, i) => {
+      const running = state === 'primary' || state === 'standby';
+      if (running && h.dbs[i]?.toldConnected !== true) this.violation('shown-before-hb2', h.id, `resource ${i} shown ${state} before its database connected`);
+    });
   }
 
   /**

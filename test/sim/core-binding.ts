@@ -64,6 +64,7 @@ export const coreBinding: EngineBinding = {
       hostIds: setup.hostIds,
       diskCount: setup.diskCount as 1 | 3 | 5,
       resources: setup.resources,
+      heartbeat2Required: setup.resources.map(() => true), // every simulated database uses heartbeat 2
       timeouts: coreTimeouts(setup.timeoutsVariant),
       incarnation: setup.incarnation,
       epochFloor: setup.epochFloor,

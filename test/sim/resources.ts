@@ -22,6 +22,8 @@ export class SimDb {
   leaseUntil = -Infinity;
   /** Its heartbeat-2 connection to ycs is up (down from a ycs crash until it reconnects). */
   connected = true;
+  /** It told this ycs incarnation 'connected' since its last start (status may show it running). */
+  toldConnected = false;
 
   /** Primary and inside a lease the engine granted: what the split-brain checkers count. */
   actsAsPrimary(nowMs: number): boolean {
@@ -58,8 +60,12 @@ function dbEvent(w: World, h: SimHost, code: string, delayMs: number, run: () =>
 
 /** What the database tells this host's ycs over heartbeat 2, 0.1 ms later. */
 function dbTells(w: World, h: SimHost, resource: number, event: 'connected' | 'heartbeat' | 'disconnected'): void {
-  if (h.dbs[resource]?.connected === false) return; // nobody listens: ycs is down
-  w.deliver(h.id, h.incarnation, 0.1, `db-${event}`, (nowMs) => ({ kind: 'resource-event', nowMs, resource, event }));
+  const db = h.dbs[resource];
+  if (db?.connected === false) return; // nobody listens: ycs is down
+  w.deliver(h.id, h.incarnation, 0.1, `db-${event}`, (nowMs) => {
+    if (db !== undefined && event === 'connected') db.toldConnected = true; // heard by ycs from now on
+    return { kind: 'resource-event', nowMs, resource, event };
+  });
 }
 
 function done(w: World, h: SimHost, resource: number, action: ResourceAction, ok: boolean): void {
@@ -80,6 +86,7 @@ export function resourceAction(w: World, h: SimHost, resource: number, action: R
     case 'start':
       if (db.state === 'standby' || db.state === 'primary') return done(w, h, resource, action, true);
       db.state = 'starting';
+      db.toldConnected = false;
       db.generation += 1;
       return dbEvent(w, h, 'db-started', actionLatency(w), () => {
         if (db.state !== 'starting') return done(w, h, resource, action, false);
@@ -159,7 +166,10 @@ export function hangDb(h: SimHost, resource: number): void {
 
 /** ycs died: every database loses its connection (and no heartbeat is acked). */
 export function disconnectDbs(h: SimHost): void {
-  for (const db of h.dbs) db.connected = false;
+  for (const db of h.dbs) {
+    db.connected = false;
+    db.toldConnected = false; // the next ycs hears nothing until the database reconnects
+  }
 }
 
 /**

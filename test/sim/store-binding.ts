@@ -97,6 +97,7 @@ export const etcdBinding: EngineBinding = {
       hostId: setup.hostId,
       hostIds: setup.hostIds,
       resources: setup.resources,
+      heartbeat2Required: setup.resources.map(() => true), // every simulated database uses heartbeat 2
       timeouts: t,
       store: s,
       incarnation: setup.incarnation,

@@ -35,7 +35,7 @@ function goodConfig(): Record<string, unknown> {
     NETWORK_HB_TIMEOUT: 2000,
     resources: [
       { name: 'YasFS', agent: 'agent.sh' },
-      { name: 'YasDB', agent: join(scratch.dir, 'agent.sh'), socket: '/tmp/yasdb.sock', monitorIntervalMs: 500, env: { PGDATA: '/db' } },
+      { name: 'YasDB', agent: join(scratch.dir, 'agent.sh'), socket: '/tmp/yasdb.sock', monitorIntervalMs: 500, env: { PGDATA: '/db' }, heartbeat2: 'required' },
     ],
     controlSocket: 'run/ycs.sock',
     runDir: 'run',
@@ -73,8 +73,9 @@ describe('config', () => {
       monitorIntervalMs: 2000,
       actionTimeoutMs: 30000,
       env: {},
+      heartbeat2: 'optional',
     });
-    expect(config.resources[1]).toMatchObject({ socket: '/tmp/yasdb.sock', monitorIntervalMs: 500, env: { PGDATA: '/db' } });
+    expect(config.resources[1]).toMatchObject({ socket: '/tmp/yasdb.sock', monitorIntervalMs: 500, env: { PGDATA: '/db' }, heartbeat2: 'required' });
   });
 
   it('reports every problem at once, one line each, in the documented form', () => {
@@ -90,7 +91,7 @@ describe('config', () => {
       fencing: 'stonith',
       DISK_HB_KEEP_ALIVE: '3s',
       NETWORK_HB_TIMEOUT: 50,
-      resources: [{ name: 'YasDB', agent: 'not-exec.sh' }, { name: 'YasDB', agent: 'nope.sh' }, { name: '1bad' }],
+      resources: [{ name: 'YasDB', agent: 'not-exec.sh' }, { name: 'YasDB', agent: 'nope.sh', heartbeat2: 'always' }, { name: '1bad' }],
       controlGroup: 'no-such-group-ycs',
       controlSocketPublic: 'yes',
       logLevel: 'loud',
@@ -111,6 +112,7 @@ describe('config', () => {
       `E_CONFIG: ${file}: resources[0].agent: ${join(scratch.dir, 'not-exec.sh')} is not executable`,
       `E_CONFIG: ${file}: resources[1].name: duplicate resource name YasDB`,
       `E_CONFIG: ${file}: resources[1].agent: ${join(scratch.dir, 'nope.sh')} is unreachable (ENOENT)`,
+      `E_CONFIG: ${file}: resources[1].heartbeat2: must be one of required, optional, got "always"`,
       `E_CONFIG: ${file}: resources[2].name: "1bad" must be a letter then up to 31 letters, digits, _ or -`,
       `E_CONFIG: ${file}: resources[2].agent: is required`,
       `E_CONFIG: ${file}: controlGroup: group "no-such-group-ycs" does not exist`,
