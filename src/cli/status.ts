@@ -121,6 +121,7 @@ export function statusJson(view: StatusResult): Record<string, unknown> {
         target: h.target,
         state: h.state,
         resources: Object.fromEntries(view.resources.map((name, i) => [name, h.resources[i] ?? 'unknown'])),
+        ...(h.heartbeatAgeMs !== undefined ? { heartbeatAgeMs: h.heartbeatAgeMs } : {}),
       })),
   };
 }

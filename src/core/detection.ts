@@ -47,6 +47,13 @@ export class Detector {
     private readonly netTimeoutMs: number,
   ) {}
 
+  /** Ms since the peer's disk heartbeat last changed and since its last network heartbeat (null: never seen). */
+  heartbeatAges(hostId: HostId, nowMs: number): { disk: number | null; net: number | null } {
+    const peer = this.peers.get(hostId);
+    const age = (at: number | null | undefined): number | null => (at === null || at === undefined ? null : Math.max(0, nowMs - at));
+    return { disk: age(peer?.lastChangeAtMs), net: age(peer?.lastHeardAtMs) };
+  }
+
   onHeartbeatSlots(nowMs: number, slots: SlotRead<HeartbeatPayload>[]): void {
     for (const slot of slots) {
       const record = slot.record;

@@ -97,7 +97,7 @@ export class ClusterEngine implements Engine {
   }
 
   view(): ClusterView {
-    return buildView(this, this.resources.shownStates());
+    return buildView(this, this.resources.shownStates(), this.lastStepMs);
   }
 
   windowEndMs(): number | null {

@@ -12,6 +12,10 @@ import type { Timeouts } from './timeouts.js';
 import type { Decision, HostId, LogLevel, Output, Role } from './types.js';
 
 export const LOG_ABNORMAL = 'abnormal found, trigger a new vote cycle';
+/** The log lines of a vote round of this host: started, chosen, aborted (the metrics count them). */
+export const LOG_PROPOSING = 'proposing a decision';
+export const LOG_CHOSEN = 'decision chosen';
+export const LOG_ABORTED = 'vote attempt aborted';
 
 /** What the proposer reads of the engine. */
 export interface ProposerContext {
@@ -107,7 +111,7 @@ export class Proposer {
     assert(value.epoch === (e.decision?.epoch ?? 0) + 1, () => `proposal for epoch ${value.epoch} skips from ${e.decision?.epoch ?? 0}`);
     assert(value.members.includes(value.masterId), () => `proposed master ${value.masterId} is not a member`);
     const { ballot } = this.arbiter.propose(now, value, out);
-    e.log(out, 'info', 'proposing a decision', { ...value, ballot, reason });
+    e.log(out, 'info', LOG_PROPOSING, { ...value, ballot, reason });
   }
 
   /** A round of ours resolved: returns the value our ballot chose, if it did. */
@@ -117,10 +121,10 @@ export class Proposer {
     if (result.kind === 'aborted') {
       const rank = Math.max(0, proposerOrder(e.snapshot(now)).indexOf(this.self));
       this.nextProposalAtMs = now + (rank + 1) * this.t.voteBackoffMs;
-      e.log(out, 'info', 'vote attempt aborted', { instance: result.instance, ballot: result.ballot, reason: result.reason });
+      e.log(out, 'info', LOG_ABORTED, { instance: result.instance, ballot: result.ballot, reason: result.reason });
       return null;
     }
-    e.log(out, 'info', 'decision chosen', { ...result.value, ballot: result.ballot });
+    e.log(out, 'info', LOG_CHOSEN, { ...result.value, ballot: result.ballot });
     return result.value;
   }
 }

@@ -55,7 +55,9 @@ export class StorePeers {
       const online = heard.includes(hostId) && record !== undefined && record.role !== 'leaving' && record.role !== 'evicted';
       const awaiting = new Set(record?.awaitingHb2 ?? []);
       const resources = record?.resources.map((state, i) => shownState(state, awaiting.has(i))) ?? own.resources.map((): ResourceState => 'unknown');
-      return { hostId, target: 'online' as const, state: online ? ('online' as const) : ('offline' as const), resources };
+      const heardAtMs = this.heard.get(hostId)?.atMs;
+      const heartbeatAgeMs = { disk: null, net: heardAtMs === undefined ? null : Math.max(0, nowMs - heardAtMs) };
+      return { hostId, target: 'online' as const, state: online ? ('online' as const) : ('offline' as const), resources, heartbeatAgeMs };
     });
     // Every configured host is a member: the store decides only who is master.
     return { selfId: this.self, role: own.role, epoch: own.epoch, masterId: own.masterId, members: [...this.hostIds], hosts };

@@ -208,5 +208,11 @@ export interface ClusterView {
     target: 'online' | 'offline'; // configured to be in the cluster
     state: 'online' | 'offline';
     resources: ResourceState[];
+    /**
+     * Peers only: ms since this host last saw the peer's disk heartbeat change and since
+     * its last network heartbeat 1 arrived, on this host's clock at its latest step; null
+     * when never seen (disk is always null in etcd mode).
+     */
+    heartbeatAgeMs?: { disk: number | null; net: number | null };
   }>;
 }

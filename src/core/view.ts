@@ -11,8 +11,8 @@ export interface ViewSource {
   detector: Detector;
 }
 
-/** `ownResources`: this host's resources as shown (Resources.shownStates). */
-export function buildView(engine: ViewSource, ownResources: ResourceState[]): ClusterView {
+/** `ownResources`: this host's resources as shown (Resources.shownStates); `nowMs`: the engine's latest step. */
+export function buildView(engine: ViewSource, ownResources: ResourceState[], nowMs: number): ClusterView {
   const d = engine.decision;
   const self = engine.config.hostId;
   const hosts = engine.config.hostIds.map((hostId) => {
@@ -28,7 +28,8 @@ export function buildView(engine: ViewSource, ownResources: ResourceState[]): Cl
       peer.payload.role !== 'leaving';
     const resources =
       peer?.payload.resources.map((r, i) => shownState(r.state, awaitsHb2(peer.payload.flags, i))) ?? ownResources.map((): ResourceState => 'unknown');
-    return { hostId, target: 'online' as const, state: online ? ('online' as const) : ('offline' as const), resources };
+    const heartbeatAgeMs = engine.detector.heartbeatAges(hostId, nowMs);
+    return { hostId, target: 'online' as const, state: online ? ('online' as const) : ('offline' as const), resources, heartbeatAgeMs };
   });
   return {
     selfId: self,

@@ -220,6 +220,7 @@ export class Daemon {
       logger: this.loggers.root, // the manager and the hb2 server name their own subsystems
       now: () => this.now(),
       onInput: (input) => this.feed(input),
+      onHeartbeat2Timeout: (resource) => this.parts.metrics?.onHeartbeat2Timeout(resource),
     });
   }
 

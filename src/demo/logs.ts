@@ -2,6 +2,7 @@
 // database's own log) and picking out the lines that tell the story of a failover.
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { LOG_ABNORMAL, LOG_JOIN, LOG_PRIMARY } from '../core/engine.js';
+import { LOG_CHOSEN, LOG_PROPOSING } from '../core/proposer.js';
 
 export interface LogRecord {
   time: number; // unix ms (pino's `time`)
@@ -114,10 +115,10 @@ export function describeEvent(record: LogRecord): { who: string; text: string; s
   if (record.subsystem === 'engine') {
     if (record.event === 'role-change') return { who: 'ycs', text: `role ${String(record.from)} -> ${String(record.to)} (${String(record.reason)})`, seed: false };
     if (record.event === 'eviction') return { who: 'ycs', text: msg, seed: false };
-    if (msg === 'proposing a decision') {
+    if (msg === LOG_PROPOSING) {
       return { who: 'ycs', text: `proposes epoch ${String(record.epoch)}: master ${String(record.masterId)}, members ${JSON.stringify(record.members)}`, seed: false };
     }
-    if (msg === 'decision chosen') return { who: 'ycs', text: `vote decided: epoch ${String(record.epoch)}, master ${String(record.masterId)}`, seed: false };
+    if (msg === LOG_CHOSEN) return { who: 'ycs', text: `vote decided: epoch ${String(record.epoch)}, master ${String(record.masterId)}`, seed: false };
     if (msg === 'resource failed') return { who: 'ycs', text: `resource ${String(record.resource)} failed (${String(record.why)})`, seed: false };
     return undefined;
   }

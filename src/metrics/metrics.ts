@@ -5,6 +5,7 @@
 // scrape time, so they never drift from what `ycsctl status` shows.
 import { performance } from 'node:perf_hooks';
 import client from 'prom-client';
+import { LOG_ABNORMAL, LOG_ABORTED, LOG_CHOSEN, LOG_PROPOSING } from '../core/proposer.js';
 import type { Input, Output } from '../core/types.js';
 import type { StatusResult } from '../core/view.js';
 
@@ -29,6 +30,10 @@ export class DaemonMetrics {
   private readonly storeFailures: client.Counter;
   private readonly crashReports: client.Counter;
   private readonly resourceActions: client.Counter;
+  private readonly voteCycles: client.Counter;
+  private readonly voteRounds: client.Counter;
+  private readonly voteWrites: client.Counter;
+  private readonly hb2Timeouts: client.Counter;
 
   constructor(source: MetricsSource, cluster: string, hostId: number, private readonly resources: string[]) {
     this.registry.setDefaultLabels({ cluster, host: String(hostId) });
@@ -73,6 +78,14 @@ export class DaemonMetrics {
       const s = status();
       s?.resources.forEach((resource, i) => g.set({ resource }, s.resourceMasters[i] ?? 0));
     });
+    gauge('ycs_peer_heartbeat_age_seconds', 'Time since each peer\'s disk heartbeat last changed and since its last network heartbeat 1 (this host\'s clock, at its latest step).', ['peer', 'path'], (g) => {
+      for (const h of status()?.hosts ?? []) {
+        const ages = h.heartbeatAgeMs;
+        if (ages === undefined) continue; // this host
+        if (ages.disk !== null) g.set({ peer: String(h.hostId), path: 'disk' }, ages.disk / 1000);
+        if (ages.net !== null) g.set({ peer: String(h.hostId), path: 'net' }, ages.net / 1000);
+      }
+    });
     gauge('ycs_incarnation', 'This run of ycs on this host; grows at every (re)start, so its increase counts restarts by ycsm.', [], (g) => g.set(status()?.incarnation ?? 0));
     gauge('ycs_net_dropped_packets', 'Network heartbeat-1 packets dropped since start, by reason (forged, replayed, malformed, ...).', ['reason'], (g) => {
       for (const [reason, n] of Object.entries(status()?.net?.dropped ?? {})) g.set({ reason }, n);
@@ -86,6 +99,10 @@ export class DaemonMetrics {
     this.storeFailures = counter('ycs_store_call_failures_total', 'etcd calls that failed or passed their deadline, by call.', ['op']);
     this.crashReports = counter('ycs_resource_crash_reports_total', 'Databases whose heartbeat-2 socket closed (a crash report).', ['resource']);
     this.resourceActions = counter('ycs_resource_actions_total', 'Agent actions, by action and result.', ['action', 'result']);
+    this.voteCycles = counter('ycs_vote_cycles_total', 'Abnormalities that made this host start voting (the seed\'s "abnormal found, trigger a new vote cycle"), once per epoch.');
+    this.voteRounds = counter('ycs_vote_rounds_total', 'Disk Paxos rounds of this host: proposed, then chosen or aborted (a higher ballot won).', ['outcome']);
+    this.voteWrites = counter('ycs_vote_writes_total', 'Disk Paxos vote sector writes this host issued (phases of its vote rounds), per disk.', ['disk']);
+    this.hb2Timeouts = counter('ycs_heartbeat2_timeouts_total', 'Databases silent on heartbeat 2 for NETWORK_HB_TIMEOUT, by resource.', ['resource']);
     const buckets = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3];
     this.diskIo = new client.Histogram({ name: 'ycs_disk_io_seconds', help: 'Voting-disk I/O latency, output to answer, by disk and operation.', labelNames: ['disk', 'op'], buckets, registers: r });
     this.storeCalls = new client.Histogram({ name: 'ycs_store_call_seconds', help: 'etcd call latency, output to answer, by call.', labelNames: ['op'], buckets, registers: r });
@@ -96,9 +113,17 @@ export class DaemonMetrics {
     switch (o.kind) {
       case 'read-disk':
         return void this.issued.set(o.requestId, { atMs: nowMs, kind: 'read', disk: o.disk });
-      case 'write-heartbeat':
       case 'write-vote':
-        return void this.issued.set(o.requestId, { atMs: nowMs, kind: o.kind.slice(6), disk: o.disk });
+        this.voteWrites.inc({ disk: String(o.disk) });
+        return void this.issued.set(o.requestId, { atMs: nowMs, kind: 'vote', disk: o.disk });
+      case 'write-heartbeat':
+        return void this.issued.set(o.requestId, { atMs: nowMs, kind: 'heartbeat', disk: o.disk });
+      case 'log':
+        if (o.msg === LOG_ABNORMAL) this.voteCycles.inc();
+        else if (o.msg === LOG_PROPOSING) this.voteRounds.inc({ outcome: 'proposed' });
+        else if (o.msg === LOG_CHOSEN) this.voteRounds.inc({ outcome: 'chosen' });
+        else if (o.msg === LOG_ABORTED) this.voteRounds.inc({ outcome: 'aborted' });
+        return;
       case 'store':
         return void this.issued.set(-o.requestId, { atMs: nowMs, kind: o.call.op });
       case 'role-change':
@@ -137,6 +162,11 @@ export class DaemonMetrics {
         return this.resourceActions.inc({ action: i.action, result: i.ok ? 'ok' : 'failed' });
       default:
     }
+  }
+
+  /** A database fell silent on heartbeat 2 for NETWORK_HB_TIMEOUT. */
+  onHeartbeat2Timeout(resource: number): void {
+    this.hb2Timeouts.inc({ resource: this.resources[resource] ?? String(resource) });
   }
 
   private take(key: number): { atMs: number; kind: string } | undefined {

@@ -1,5 +1,6 @@
 // The live topology page (GET /): the seed's two status tables and the recent events,
-// updated from server-sent events (GET /events, a status every 500 ms). One static HTML
+// updated from server-sent events (GET /events, a status every 500 ms), with each peer's
+// disk and network heartbeat age. One static HTML
 // document with its script inline: no front-end build chain, readable on a phone.
 
 export const PAGE_HTML = `<!doctype html>
@@ -38,6 +39,8 @@ const el = (id) => document.getElementById(id);
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 const row = (cells, tag = 'td', cls = '') => '<tr class="' + cls + '">' + cells.map((c) => '<' + tag + ' class="' + esc(c.cls || '') + '">' + esc(c.text ?? c) + '</' + tag + '>').join('') + '</tr>';
 const shown = (state) => (state === 'primary' || state === 'standby' ? 'online' : state);
+const age = (ms) => (ms === null || ms === undefined ? '-' : (ms / 1000).toFixed(1) + ' s');
+const ages = (h) => (h.heartbeatAgeMs === undefined ? 'self' : 'disk ' + age(h.heartbeatAgeMs.disk) + ', net ' + age(h.heartbeatAgeMs.net));
 function render(d) {
   const s = d.status;
   el('cluster').textContent = s.cluster ? "'" + s.cluster + "' (" + s.arbitration + ')' : '';
@@ -45,8 +48,8 @@ function render(d) {
   el('summary').innerHTML = row(['Self Host ID', 'Cluster Master ID', ...s.resources.map((r) => r + ' Master ID'), 'Active Host Count'], 'th') +
     row([s.selfId, { text: s.masterId, cls: 'master' }, ...s.resourceMasters, active].map((v) => (typeof v === 'object' ? v : { text: v })));
   el('summary').dataset.master = String(s.masterId);
-  el('hosts').innerHTML = row(['Host ID', 'Target', 'State', ...s.resources], 'th') +
-    s.hosts.map((h) => row([h.hostId, h.target, { text: h.state, cls: h.state }, ...h.resources.map((r) => ({ text: r, cls: r }))].map((v) => (typeof v === 'object' ? v : { text: v })), 'td', h.hostId === s.masterId ? 'master-row' : '')).join('');
+  el('hosts').innerHTML = row(['Host ID', 'Target', 'State', ...s.resources, 'Heartbeat age'], 'th') +
+    s.hosts.map((h) => row([h.hostId, h.target, { text: h.state, cls: h.state }, ...h.resources.map((r) => ({ text: r, cls: r })), { text: ages(h), cls: 'age' }].map((v) => (typeof v === 'object' ? v : { text: v })), 'td', h.hostId === s.masterId ? 'master-row' : '')).join('');
   el('events').innerHTML = d.events.slice().reverse().map((e) => '<li><time>' + esc(new Date(e.atMs).toLocaleTimeString()) + '</time>' + esc(e.text) + '</li>').join('');
 }
 function connect() {

@@ -27,6 +27,8 @@ export interface Hb2ServerOptions {
   /** NETWORK_HB_TIMEOUT: silence after which the resource is reported failed. */
   silenceTimeoutMs: number;
   onEvent: (index: number, event: ResourceEvent) => void;
+  /** Told of each NETWORK_HB_TIMEOUT of silence (the metrics count them); the engine hears monitor-failed. */
+  onSilence?: (index: number) => void;
   logger: Logger;
   /** Mode of the socket file (default 0660: root and the database's group). */
   socketMode?: number;
@@ -201,6 +203,7 @@ export class Hb2Server {
         { resource, pid: session.pid, timeoutMs: this.opts.silenceTimeoutMs },
         `database ${resource} sent no heartbeat for ${this.opts.silenceTimeoutMs} ms (NETWORK_HB_TIMEOUT)`,
       );
+      this.opts.onSilence?.(session.index);
       this.opts.onEvent(session.index, 'monitor-failed');
     }, this.opts.silenceTimeoutMs);
   }

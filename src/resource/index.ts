@@ -34,6 +34,8 @@ export interface ResourceStackOptions {
   logger: Logger;
   now: () => number;
   onInput: (input: Input) => void;
+  /** A database fell silent for NETWORK_HB_TIMEOUT (Hb2ServerOptions.onSilence). */
+  onHeartbeat2Timeout?: (resource: number) => void;
   socketMode?: number;
   /** Default: SO_PEERCRED through the native addon (hello pids are then verified). */
   peerPid?: (socket: Socket) => number | undefined;
@@ -102,6 +104,7 @@ export async function startResources(opts: ResourceStackOptions): Promise<Resour
         silenceTimeoutMs: opts.networkHbTimeoutMs,
         onEvent: (resource: number, event: ResourceEvent) => opts.onInput({ kind: 'resource-event', nowMs: opts.now(), resource, event }),
         logger: opts.logger,
+        ...(opts.onHeartbeat2Timeout === undefined ? {} : { onSilence: opts.onHeartbeat2Timeout }),
         peerPid: opts.peerPid ?? nativePeerPid,
         ...(opts.socketMode === undefined ? {} : { socketMode: opts.socketMode }),
       });

@@ -88,6 +88,20 @@ describe('HTTP listener: metrics, health endpoints, HAProxy', () => {
     expect(metrics).toMatch(new RegExp(`ycs_cluster_master_id\\{[^}]*\\} ${master}`));
     expect(metrics).toMatch(/ycs_disk_io_seconds_bucket\{[^}]*disk="0",op="read"/);
     expect(metrics).toMatch(/nodejs_eventloop_lag_p99_seconds/);
+    // Per-peer heartbeat ages: every peer, both paths, fresh (below DISK_HB_KEEP_ALIVE and NETWORK_HB_TIMEOUT).
+    for (const peer of ALL.filter((h) => h !== master)) {
+      for (const path of ['disk', 'net']) {
+        const m = new RegExp(`ycs_peer_heartbeat_age_seconds\\{peer="${peer}",path="${path}"[^}]*\\} ([0-9.e-]+)`).exec(metrics);
+        expect(m, `${path} age of peer ${peer}`).not.toBeNull();
+        expect(Number(m![1])).toBeLessThan(1);
+      }
+    }
+    // The first election: some host proposed and its round was chosen (the master's own, unless it adopted another's value).
+    const chosen = ALL.map((h) => /ycs_vote_rounds_total\{outcome="chosen"[^}]*\} (\d+)/.exec(execFileSync('curl', ['-sf', url(h, '/metrics')], { encoding: 'utf8' }))?.[1]);
+    expect(chosen.reduce((sum, n) => sum + Number(n ?? 0), 0)).toBeGreaterThanOrEqual(1);
+    expect(metrics).toMatch(/# TYPE ycs_vote_cycles_total counter/);
+    expect(metrics).toMatch(/ycs_vote_writes_total\{disk="0"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/# TYPE ycs_heartbeat2_timeouts_total counter/);
     for (const h of ALL) {
       expect((await get(url(h, '/primary'))).code).toBe(h === master ? 200 : 503);
       expect((await get(url(h, '/standby?resource=YasDB'))).code).toBe(h === master ? 503 : 200);

@@ -34,10 +34,15 @@ describe('live topology page in headless Chromium', () => {
     await page.goto(`${fx.cluster.host(observer).httpUrl}/`, { waitUntil: 'domcontentloaded' });
     await page.waitForFunction((m: number) => document.getElementById('summary')?.dataset.master === String(m), { timeout: 10_000 }, before.master);
     const headers = await page.$$eval('#summary th, #hosts th', (ths) => ths.map((t) => t.textContent));
-    expect(headers).toEqual(['Self Host ID', 'Cluster Master ID', 'YasDB Master ID', 'Active Host Count', 'Host ID', 'Target', 'State', 'YasDB']);
+    expect(headers).toEqual(['Self Host ID', 'Cluster Master ID', 'YasDB Master ID', 'Active Host Count', 'Host ID', 'Target', 'State', 'YasDB', 'Heartbeat age']);
     const hostRows = await page.$$eval('#hosts tr', (trs) => trs.slice(1).map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
     expect(hostRows.map((r) => r[0])).toEqual(['1', '2', '3']);
     expect(hostRows.find((r) => r[0] === String(before.master))?.[3]).toBe('primary');
+    // Each peer's heartbeat ages, fresh on a healthy cluster (well under the timeouts); 'self' for the observer.
+    for (const r of hostRows) {
+      if (r[0] === String(observer)) expect(r[4]).toBe('self');
+      else expect(r[4]).toMatch(/^disk [01]\.\d s, net [01]\.\d s$/);
+    }
     process.kill(fx.cluster.dbPid(before.master)!, 'SIGKILL');
     const t0 = performance.now();
     await page.waitForFunction((m: number) => { const v = document.getElementById('summary')?.dataset.master; return v !== undefined && v !== '0' && v !== String(m); }, { timeout: 15_000 }, before.master);

@@ -117,13 +117,15 @@ describe('Hb2Server', () => {
   });
 
   it('reports monitor-failed after NETWORK_HB_TIMEOUT of silence, and heartbeat when it resumes', async () => {
-    await startServer(200);
+    const silent: number[] = [];
+    await startServer(200, { onSilence: (i) => silent.push(i) }); // the metrics' ycs_heartbeat2_timeouts_total
     const c = await rawClient();
     const started = Date.now();
     c.send(JSON.stringify({ v: 1, type: 'hello', resource: 'yasdb', pid: 7 }));
     await waitFor(() => events.includes('0:monitor-failed'));
     expect(Date.now() - started).toBeGreaterThanOrEqual(190);
     expect(server.stats.silences).toBe(1);
+    expect(silent).toEqual([0]);
     c.send(JSON.stringify({ v: 1, type: 'heartbeat', seq: 1 }));
     await waitFor(() => events.at(-1) === '0:heartbeat');
     expect(events).toEqual(['0:connected', '0:monitor-failed', '0:heartbeat']);
