@@ -23,6 +23,11 @@ export interface BrokenRules {
    * replaced instead of at once (otherwise the gate's absence is rarely observable).
    */
   promoteWithoutWait?: boolean;
+  /**
+   * A decided master fences at once when it adopts its decision, without the read that
+   * shows nothing newer, and the shell is never told a queued fence is no longer wanted.
+   */
+  fenceWithoutRead?: boolean;
 }
 
 export interface EngineConfig {

@@ -35,6 +35,12 @@ export interface Engine {
   view(): ClusterView;
   /** Own-clock end of the window in which this host may act as master or member; null if none. */
   windowEndMs(): number | null;
+  /**
+   * Asked by the fence shell just before it PREEMPTs `victim` for a `fence` output of
+   * `epoch`: false once the engine moved on (a newer decision or term), and the shell then
+   * answers fence-done not ok without touching the storage.
+   */
+  fenceWanted(victim: HostId, epoch: number): boolean;
 }
 
 export function createEngine(input: EngineConfigInput): Engine {
@@ -102,6 +108,12 @@ export class ClusterEngine implements Engine {
 
   windowEndMs(): number | null {
     return this.window.end();
+  }
+
+  fenceWanted(victim: HostId, epoch: number): boolean {
+    if (this.config.rules?.fenceWithoutRead === true) return true; // broken on purpose (tests only)
+    const d = this.roles.decision;
+    return d !== null && d.epoch === epoch && d.masterId === this.self && !d.members.includes(victim);
   }
 
   step(input: Input): Output[] {
@@ -241,6 +253,9 @@ export class ClusterEngine implements Engine {
       this.proposer.consider(now, this, out);
     }
     if (this.roles.role === 'standby' || this.roles.role === 'master' || this.promotion.promoting) this.roles.registerIfAllowed(now, out);
+    const fenceNow = this.config.rules?.fenceWithoutRead === true; // broken on purpose (tests only)
+    this.fencing.issueFences(this.roles.decision, this.self, (ms) => fenceNow || this.window.readSince(ms), out);
+    if (this.fencing.takeReadRequest()) this.publisher.hurry(now); // the fences' read now, not at the next interval
     this.periodic(now, out);
     this.resources.reconcile(now, this.roles.role, this.roles.decision?.epoch ?? 0, out);
     this.grantLeases(now, out);

@@ -121,7 +121,7 @@ export class HostRole {
       if (this.#role !== 'master') this.p.promotion.begin(d.epoch);
       // A preempt without a reservation on the device fences nobody: reserve first.
       if (this.config.fencing === 'pr') this.p.fencing.reserve(d.epoch, out);
-      this.p.fencing.fenceOutside(d, this.config.hostIds, out);
+      this.p.fencing.fenceOutside(d, this.config.hostIds, now);
       if (this.#role === 'master') this.transition('promote-ready', now, out);
     } else if (member) {
       const wasStandby = this.#role === 'standby';

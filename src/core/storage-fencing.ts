@@ -11,7 +11,12 @@
 //  - a failed registration is retried while the host stays admitted;
 //  - a master reserves every device once per term, after the term's fences; a failed
 //    reservation is logged and not retried (another host's reservation still fences
-//    everyone unregistered, and the next fence moves it to this host).
+//    everyone unregistered, and the next fence moves it to this host);
+//  - a decided master fences the hosts outside its decision only once a majority read
+//    issued after it adopted the decision showed nothing newer (the storage lets any
+//    registrant preempt: a master that learned its decision late must not fence members
+//    of a newer one), and the shell asks `fenceWanted` again just before each PREEMPT
+//    (a fence queued behind others must not run once the decision moved on).
 
 import { assert } from './assert.js';
 import type { FenceStep, HostId, Output } from './types.js';
@@ -41,6 +46,8 @@ export class StorageFencing {
   private fencedAtEpoch = 0;
   private fencedAtMs = 0;
   private reservedForEpoch = 0;
+  /** Fences of the current decision, waiting for a majority read issued after `afterMs`. */
+  private pendingFences: { epoch: number; victims: HostId[]; afterMs: number; readAsked: boolean } | null = null;
 
   constructor(
     readonly mode: 'pr' | 'none',
@@ -114,10 +121,39 @@ export class StorageFencing {
     });
   }
 
-  /** PREEMPT every host outside decision `d` (its master fences them before promoting). */
-  fenceOutside(d: { epoch: number; members: HostId[] }, hostIds: HostId[], out: Output[]): void {
+  /**
+   * Decision `d`, adopted at `nowMs`, names this host master: PREEMPT every host outside
+   * it (before promoting), once a read issued after now confirmed `d` is still the newest.
+   */
+  fenceOutside(d: { epoch: number; members: HostId[] }, hostIds: HostId[], nowMs: number): void {
     if (this.mode !== 'pr') return;
-    for (const h of hostIds) if (!d.members.includes(h)) out.push({ kind: 'fence', victim: h, epoch: d.epoch });
+    const victims = hostIds.filter((h) => !d.members.includes(h));
+    this.pendingFences = victims.length === 0 ? null : { epoch: d.epoch, victims, afterMs: nowMs, readAsked: false };
+  }
+
+  /** True once per set of pending fences: the caller issues their read at once instead of at the next interval. */
+  takeReadRequest(): boolean {
+    const p = this.pendingFences;
+    if (p === null || p.readAsked) return false;
+    p.readAsked = true;
+    return true;
+  }
+
+  /**
+   * Emits the pending fences once a majority read issued after their decision was adopted
+   * succeeded and `current` is still that decision with this host as master (a newer one
+   * learned meanwhile voids them).
+   */
+  issueFences(current: { epoch: number; masterId: HostId } | null, self: HostId, readSince: (ms: number) => boolean, out: Output[]): void {
+    const p = this.pendingFences;
+    if (p === null) return;
+    if (current === null || current.epoch !== p.epoch || current.masterId !== self) {
+      this.pendingFences = null;
+      return;
+    }
+    if (!readSince(p.afterMs)) return;
+    this.pendingFences = null;
+    for (const victim of p.victims) out.push({ kind: 'fence', victim, epoch: p.epoch });
   }
 
   /** The answer to one register/reserve; `lastRequestId` is the newest disk request issued. */

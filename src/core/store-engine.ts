@@ -369,7 +369,12 @@ export class StoreEngine implements Engine {
   }
 
   /** A standby with every database running as a standby campaigns when the record is gone. */
-  private mayCampaign(now: number): boolean {
+  /** Engine.fenceWanted: only the term that asked for the fence, while it lasts. */
+  fenceWanted(victim: HostId, epoch: number): boolean {
+    return this.term !== null && this.term.epoch === epoch && this.term.fence?.victim === victim;
+  }
+
+    private mayCampaign(now: number): boolean {
     if (this.#role !== 'standby' || this.term !== null || this.holder !== null || now < this.noCampaignUntilMs) return false;
     if (this.inFlight('campaign') || this.resignAt !== null) return false;
     return this.resources.states().every((s) => s === 'standby');

@@ -173,7 +173,7 @@ export class Daemon {
     p.disks = new DiskShell({ disks, feed: (i) => this.feed(i), now: () => this.now(), log: loggers.of('disk') });
     const start = await readStartState(disks, config.hostId, join(config.runDir, 'incarnation'));
     p.incarnation = start.incarnation;
-    p.fence = await FenceShell.open({ config, clusterUuid, disks, feed: (i) => this.feed(i), now: () => this.now(), log: loggers.of('fence') });
+    p.fence = await FenceShell.open({ config, clusterUuid, disks, feed: (i) => this.feed(i), now: () => this.now(), log: loggers.of('fence'), fenceWanted: (victim, epoch) => this.parts.engine?.fenceWanted(victim, epoch) ?? false });
     p.engine = createEngine({
       hostId: config.hostId,
       hostIds: config.hosts.map((h) => h.id),
@@ -195,7 +195,7 @@ export class Daemon {
     p.clusterUuid = storeClusterUuid(config.cluster, etcd.prefix);
     p.incarnation = nextLocalIncarnation(join(config.runDir, 'incarnation'));
     p.store = new StoreShell(etcd, (i) => this.feed(i), () => this.now(), loggers.of('etcd'));
-    p.fence = await FenceShell.open({ config, clusterUuid: p.clusterUuid, disks: [], feed: (i) => this.feed(i), now: () => this.now(), log: loggers.of('fence') });
+    p.fence = await FenceShell.open({ config, clusterUuid: p.clusterUuid, disks: [], feed: (i) => this.feed(i), now: () => this.now(), log: loggers.of('fence'), fenceWanted: (victim, epoch) => this.parts.engine?.fenceWanted(victim, epoch) ?? false });
     p.engine = createStoreEngine({
       hostId: config.hostId,
       hostIds: config.hosts.map((h) => h.id),

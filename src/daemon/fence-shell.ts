@@ -33,6 +33,8 @@ export interface FenceShellOptions {
   feed: (input: Input) => void;
   now: () => number;
   log: Logger;
+  /** Engine.fenceWanted, asked just before each PREEMPT (default: always). */
+  fenceWanted?: (victim: HostId, epoch: number) => boolean;
 }
 
 export class FenceShell {
@@ -116,6 +118,12 @@ export class FenceShell {
   private async fence(victim: HostId, epoch: number): Promise<void> {
     let outcome: FenceOutcome | undefined;
     let detail: string;
+    if (this.opts.fenceWanted?.(victim, epoch) === false) {
+      // Queued behind other steps while the engine moved on: a newer decision or term.
+      this.opts.log.info({ victim, epoch }, `fence of host ${victim} for epoch ${epoch} dropped: the engine moved on`);
+      this.opts.feed({ kind: 'fence-done', nowMs: this.opts.now(), victim, ok: false, detail: 'dropped: no longer wanted by the engine' });
+      return;
+    }
     try {
       outcome = await this.driver.fence(victim);
       detail = outcome.kind === 'fenced' ? outcome.devices.map((d) => `${d.device}: ${d.method}`).join(', ') : outcome.reason;

@@ -7,6 +7,8 @@ import type { ClusterView, HostId, Input, Output } from '../../src/core/types.js
 export interface SimEngine {
   step(input: Input): Output[];
   view(): ClusterView;
+  /** Engine.fenceWanted: asked just before a queued fence reaches the storage (absent: always). */
+  fenceWanted?(victim: HostId, epoch: number): boolean;
 }
 
 /** The timing facts the shells need; all derived by src/core/timeouts.ts. */

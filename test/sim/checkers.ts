@@ -114,6 +114,20 @@ export class Checker {
     }
   }
 
+  /**
+   * A preempt reaches the storage (any registrant may preempt: the target does not judge).
+   * It must not remove a member of a newer decision than the one it was issued for: an
+   * older master fencing a newer one is a fencing war.
+   */
+  onPreempt(fencer: SimHost, victim: number, epoch: number): void {
+    if (this.world.knobs.fencing !== 'pr') return;
+    const newest = Math.max(0, ...this.decided.keys());
+    const d = this.decided.get(newest);
+    if (d !== undefined && newest > epoch && d.members.includes(victim)) {
+      this.violation('stale-preempt', fencer.id, `a fence for epoch ${epoch} preempts host ${victim}, a member of the newer epoch ${newest} (master ${d.masterId})`);
+    }
+  }
+
   private checkShownRunning(h: SimHost): void {
     const own = h.engine?.view().hosts.find((row) => row.hostId === h.id);
     own?.resources.forEach((state, i) => {

@@ -14,7 +14,7 @@ export const TIMEOUT_VARIANTS: ReadonlyArray<Partial<BaseTimeouts>> = [
   { diskHbIntervalMs: 500, networkHbIntervalMs: 500, diskHbKeepAliveMs: 5_000, networkHbTimeoutMs: 3_000, clockDriftRho: 0.02 },
 ];
 
-const BROKEN_RULES: ReadonlyArray<keyof BrokenRules> = ['skipPhase1Check', 'skipSelfFence', 'promoteWithoutWait'];
+const BROKEN_RULES: ReadonlyArray<keyof BrokenRules> = ['skipPhase1Check', 'skipSelfFence', 'promoteWithoutWait', 'fenceWithoutRead'];
 
 const derived = TIMEOUT_VARIANTS.map((v) => deriveTimeouts(v));
 

@@ -51,7 +51,7 @@ function queued(w: World, h: SimHost, step?: FenceStep): number {
 }
 
 /** PREEMPT of the victim's key on every device, after a driver latency. */
-export function applyFence(w: World, fencer: SimHost, victim: number): void {
+export function applyFence(w: World, fencer: SimHost, victim: number, epoch: number): void {
   const inc = fencer.incarnation;
   w.at(queued(w, fencer), {
     code: 'fence-end',
@@ -59,6 +59,12 @@ export function applyFence(w: World, fencer: SimHost, victim: number): void {
     gate: 'none',
     inc: -1,
     run: () => {
+      // The shell asks the engine just before the PREEMPT (src/daemon/fence-shell.ts).
+      if (fencer.incarnation === inc && fencer.engine?.fenceWanted?.(victim, epoch) === false) {
+        w.deliver(fencer.id, inc, 0, 'fence-done', (nowMs) => ({ kind: 'fence-done', nowMs, victim, ok: false, detail: 'dropped: no longer wanted by the engine' }));
+        return;
+      }
+      w.check.onPreempt(fencer, victim, epoch);
       const { ok, detail } = preempt(w, fencer.id, victim);
       if (ok) w.check.onHostStateChanged(w.host(victim), 'fenced');
       w.deliver(fencer.id, inc, 0, 'fence-done', (nowMs) => ({ kind: 'fence-done', nowMs, victim, ok, detail }));

@@ -249,7 +249,7 @@ export class SimHost {
         w.net.send(this, out.message);
         return;
       case 'fence':
-        applyFence(w, this, out.victim);
+        applyFence(w, this, out.victim, out.epoch);
         return;
       case 'register':
       case 'reserve':

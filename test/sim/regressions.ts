@@ -72,6 +72,23 @@ export const REGRESSIONS: Regression[] = [
       'lost the first master; liveness now asks for a master that holds 3 s within the bound, which the engine meets',
   },
   {
+    seed: 2969,
+    brokenRule: 'fenceWithoutRead',
+    expect: 'violation',
+    checker: 'stale-preempt',
+    caught: 'fences emitted at adoption and never withdrawn: a fence queued behind others preempts a member of a newer decision',
+  },
+  {
+    seed: 2969,
+    expect: 'pass',
+    checker: 'stale-preempt',
+    caught:
+      'engine: a master emitted its fences when it adopted epoch 3; the fence of host 6 waited in the shell\'s queue ' +
+      'while the host learned epoch 4 (host 6 a member), then preempted it anyway: any registrant may preempt. 116 of ' +
+      '3,000 sweep seeds did this; fixed: fences wait for a majority read issued after the adoption, and the shell asks ' +
+      'fenceWanted just before each PREEMPT',
+  },
+  {
     seed: 1,
     faultModel: 1,
     faultPhaseMs: 12_000,

@@ -62,11 +62,17 @@ describe('StorageFencing', () => {
     expect(f.fencedByStorage).toBe(false);
   });
 
-  it('reserves once per epoch, fences only outsiders, and does nothing without PR', () => {
+  it('reserves once per epoch, fences only outsiders after a read, and does nothing without PR', () => {
     const f = new StorageFencing('pr', 2, 500);
     const out: Output[] = [];
     f.reserve(3, out);
-    f.fenceOutside({ epoch: 3, members: [1, 3] }, [1, 2, 3, 4], out);
+    f.fenceOutside({ epoch: 3, members: [1, 3] }, [1, 2, 3, 4], 1_000);
+    expect(f.takeReadRequest()).toBe(true);
+    expect(f.takeReadRequest()).toBe(false); // one read asked per set of fences
+    const master3 = { epoch: 3, masterId: 1 };
+    f.issueFences(master3, 1, (ms) => 999 >= ms, out); // the latest majority read started before the adoption
+    expect(kinds(out)).toEqual(['reserve 0', 'reserve 1']);
+    f.issueFences(master3, 1, (ms) => 1_000 >= ms, out); // one started at or after it
     expect(kinds(out)).toEqual(['reserve 0', 'reserve 1', 'fence', 'fence']);
     expect(out.filter((o) => o.kind === 'fence').map((o) => (o.kind === 'fence' ? o.victim : 0))).toEqual([2, 4]);
     expect(() => f.reserve(3, out)).toThrow(/assertion failed: reserve for epoch 3 after epoch 3/);
@@ -75,9 +81,22 @@ describe('StorageFencing', () => {
     const quiet: Output[] = [];
     none.register(0, 1, quiet);
     none.reserve(1, quiet);
-    none.fenceOutside({ epoch: 1, members: [1] }, [1, 2], quiet);
+    none.fenceOutside({ epoch: 1, members: [1] }, [1, 2], 0);
+    none.issueFences({ epoch: 1, masterId: 1 }, 1, () => true, quiet);
     expect(quiet).toEqual([]);
     expect(() => new StorageFencing('pr', 0, 500)).toThrow(/assertion failed: PR fencing without fenced devices/);
+  });
+});
+
+describe('StorageFencing: a newer decision voids pending fences', () => {
+  it('drops the fences of a decision the read showed superseded, or that names another master', () => {
+    const f = new StorageFencing('pr', 1, 500);
+    const out: Output[] = [];
+    f.fenceOutside({ epoch: 3, members: [1, 3] }, [1, 2, 3], 1_000);
+    f.issueFences({ epoch: 4, masterId: 2 }, 1, () => true, out); // the read brought epoch 4
+    f.issueFences({ epoch: 3, masterId: 1 }, 1, () => true, out);
+    expect(out).toEqual([]);
+    expect(f.takeReadRequest()).toBe(false);
   });
 });
 
