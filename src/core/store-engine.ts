@@ -103,6 +103,7 @@ export class StoreEngine implements Engine {
    */
   private mayAdopt = true;
   private started = false;
+  private startedAtMs = 0;
   private lastStepMs = 0;
   private exited = false;
 
@@ -146,6 +147,7 @@ export class StoreEngine implements Engine {
     if (input.kind === 'start') {
       assert(!this.started, 'start given twice');
       this.started = true;
+      this.startedAtMs = now;
       if (this.config.incarnation > 1) this.resources.awaitReconnects(now + reconnectWaitMs(this.t));
       this.log(out, 'info', 'engine started', { mode: 'etcd', incarnation: this.config.incarnation, epochFloor: this.epochSeen, ttlMs: this.s.ttlMs });
     } else {
@@ -214,9 +216,9 @@ export class StoreEngine implements Engine {
         this.peers.onRecords(r.hosts);
         // A linearizable read sent after we won that does not show our record: the lease is gone.
         if (this.term !== null && p.sentAtMs > this.term.wonAtMs && r.holder?.lease !== this.term.lease) this.lose(now, 'the store shows our record gone', out);
-        return this.onHolder(now, r.holder, out);
+        return this.onHolder(now, r.holder, out, p.sentAtMs);
       case 'campaign':
-        if (!r.won) return this.onHolder(now, r.holder, out);
+        if (!r.won) return this.onHolder(now, r.holder, out, p.sentAtMs);
         return this.onWon(now, { hostId: this.self, epoch: r.epoch, lease: r.lease }, masterEnd(p.sentAtMs, Math.min(r.ttlMs, this.s.ttlMs), this.s), r.previous, out);
       case 'keepalive':
         return this.onKeepalive(now, p, r.ttlMs, out);
@@ -225,14 +227,19 @@ export class StoreEngine implements Engine {
     }
   }
 
-  private onHolder(now: number, holder: LeaderRecord | null, out: Output[]): void {
+  /** `sentAtMs`: when the call that brought `holder` was sent (adoption needs a late enough one). */
+  private onHolder(now: number, holder: LeaderRecord | null, out: Output[], sentAtMs: number): void {
     this.holder = holder !== null && holder.hostId === 0 ? null : holder;
     if (holder !== null) this.epochSeen = Math.max(this.epochSeen, holder.epoch);
     if (this.#role === 'starting') this.transition('decided-standby', now, out);
     const h = this.holder;
     if (h !== null && h.hostId !== this.self && this.#role === 'standby' && this.noteMaster(h)) this.log(out, 'info', LOG_JOIN, { masterId: h.hostId, epoch: h.epoch });
-    // Our own lease from before a restart of ycs: keep it alive instead of waiting for it to lapse.
-    if (h !== null && h.hostId === this.self && this.term === null && this.mayAdopt && this.adoptTried !== h.lease && this.#role === 'standby') {
+    // Our own lease from before a restart of ycs: keep it alive instead of waiting for it to
+    // lapse. Only from a read sent one call deadline after this run started: a call of the
+    // previous run (a resign) lands within its deadline or not at all, so such a read
+    // shows its effect (simulator, etcd mode: seed 1105).
+    const afterOldCalls = sentAtMs >= this.startedAtMs + this.s.callDeadlineMs;
+    if (h !== null && h.hostId === this.self && this.term === null && this.mayAdopt && afterOldCalls && this.adoptTried !== h.lease && this.#role === 'standby') {
       this.adoptTried = h.lease;
       this.call(now, { op: 'keepalive', lease: h.lease }, out, h);
     }

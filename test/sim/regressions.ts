@@ -45,6 +45,17 @@ export const REGRESSIONS: Regression[] = [
       'became master, then the shell\'s revoke of the unanswered campaign deleted the record; fixed in cd8792d',
   },
   {
+    seed: 1105,
+    etcd: true,
+    faultPhaseMs: 12_000,
+    expect: 'pass',
+    checker: 'master-not-record-holder',
+    caught:
+      'store engine: a master demoted itself and sent a resign, then its ycs was killed; the restarted ycs read its ' +
+      'own record, adopted the lease with a keepalive, and the old run\'s resign landed after it: master without a ' +
+      'record. Fixed: adoption only from a read sent one call deadline after the start',
+  },
+  {
     seed: 14,
     etcd: true,
     faultPhaseMs: 12_000,
