@@ -179,6 +179,7 @@ export class ClusterEngine implements Engine {
       case 'fence-done':
         this.log(out, input.ok ? 'info' : 'warn', input.ok ? 'fenced host' : 'fencing failed', { victim: input.victim, detail: input.detail });
         if (input.ok) this.promotion.onFenced(input.victim);
+        this.fencing.onFenceDone(now, input.victim);
         return;
       case 'fence-step-done':
         this.fencing.onStepDone(now, input, this.rounds.lastRequestId());
@@ -254,7 +255,7 @@ export class ClusterEngine implements Engine {
     }
     if (this.roles.role === 'standby' || this.roles.role === 'master' || this.promotion.promoting) this.roles.registerIfAllowed(now, out);
     const fenceNow = this.config.rules?.fenceWithoutRead === true; // broken on purpose (tests only)
-    this.fencing.issueFences(this.roles.decision, this.self, (ms) => fenceNow || this.window.readSince(ms), out);
+    this.fencing.issueFences(this.roles.decision, this.self, (ms) => this.window.readSince(ms), out, fenceNow);
     if (this.fencing.takeReadRequest()) this.publisher.hurry(now); // the fences' read now, not at the next interval
     this.periodic(now, out);
     this.resources.reconcile(now, this.roles.role, this.roles.decision?.epoch ?? 0, out);

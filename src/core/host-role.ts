@@ -146,8 +146,12 @@ export class HostRole {
    */
   checkRejoin(now: number, out: Output[]): void {
     const d = this.#decision;
-    if (this.#role !== 'starting' || d === null || !d.members.includes(this.self) || d.masterId === this.self) return;
+    if (this.#role !== 'starting' || d === null || !d.members.includes(this.self)) return;
+    // Registered again first, also when the decision still names us master (we released it
+    // after a session reset or a conflict): without a key we could not even vote the next
+    // decision in, and the decided state, freshly read, admits us.
     this.registerIfAllowed(now, out);
+    if (d.masterId === this.self) return;
     this.transition('decided-standby', now, out);
     this.p.log(out, 'info', LOG_JOIN, { masterId: d.masterId, epoch: d.epoch });
   }

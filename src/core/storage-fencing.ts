@@ -9,11 +9,17 @@
 //    RESERVATION CONFLICT (it was fenced) only once it looked at the disks again or
 //    learned a newer decision (so a stale decision never undoes a fence);
 //  - a failed registration is retried while the host stays admitted;
+//  - a step that failed because the device's session was re-established (the target may
+//    have dropped the registration with it, and the host may have been fenced while it
+//    was disconnected) leaves the device unregistered, and the host registers again only
+//    once a majority read issued after the reset showed a decision that admits it: what
+//    it knows comes from the decided state, never from its memory of being admitted;
 //  - a master reserves every device once per term, after the term's fences; a failed
 //    reservation is logged and not retried (another host's reservation still fences
 //    everyone unregistered, and the next fence moves it to this host);
-//  - a decided master fences the hosts outside its decision only once a majority read
-//    issued after it adopted the decision showed nothing newer (the storage lets any
+//  - a decided master fences the hosts outside its decision one at a time, each only once
+//    a majority read issued after the previous step (the adoption, the previous fence's
+//    answer) showed nothing newer (the storage lets any
 //    registrant preempt: a master that learned its decision late must not fence members
 //    of a newer one), and the shell asks `fenceWanted` again just before each PREEMPT
 //    (a fence queued behind others must not run once the decision moved on).
@@ -37,17 +43,21 @@ export interface StepResult {
   device: number;
   ok: boolean;
   detail?: string;
+  /** The step failed because the device's session was re-established (ECONNRESET). */
+  sessionReset?: boolean;
 }
 
 export class StorageFencing {
   private readonly devices: Device[];
   private fenced = false;
+  /** Own clock of the latest session reset: registering needs a majority read issued since. */
+  private sessionResetAtMs = -Infinity;
   /** The decided epoch this host knew, and its clock, when its I/O met the conflict. */
   private fencedAtEpoch = 0;
   private fencedAtMs = 0;
   private reservedForEpoch = 0;
   /** Fences of the current decision, waiting for a majority read issued after `afterMs`. */
-  private pendingFences: { epoch: number; victims: HostId[]; afterMs: number; readAsked: boolean } | null = null;
+  private pendingFences: { epoch: number; victims: HostId[]; afterMs: number; readAsked: boolean; inFlight: HostId | null } | null = null;
 
   constructor(
     readonly mode: 'pr' | 'none',
@@ -93,6 +103,7 @@ export class StorageFencing {
    * not fenced, or it learned a newer decision since, or a majority read started after.
    */
   mayRegister(decidedEpoch: number, readSince: (ms: number) => boolean): boolean {
+    if (this.sessionResetAtMs > -Infinity && !readSince(this.sessionResetAtMs)) return false;
     return !this.fenced || decidedEpoch > this.fencedAtEpoch || readSince(this.fencedAtMs);
   }
 
@@ -123,43 +134,72 @@ export class StorageFencing {
 
   /**
    * Decision `d`, adopted at `nowMs`, names this host master: PREEMPT every host outside
-   * it (before promoting), once a read issued after now confirmed `d` is still the newest.
+   * it (before promoting), one at a time, each once a read issued after the previous step
+   * (the adoption, then the previous fence's answer) confirmed `d` is still the newest.
    */
   fenceOutside(d: { epoch: number; members: HostId[] }, hostIds: HostId[], nowMs: number): void {
     if (this.mode !== 'pr') return;
     const victims = hostIds.filter((h) => !d.members.includes(h));
-    this.pendingFences = victims.length === 0 ? null : { epoch: d.epoch, victims, afterMs: nowMs, readAsked: false };
+    this.pendingFences = victims.length === 0 ? null : { epoch: d.epoch, victims, afterMs: nowMs, readAsked: false, inFlight: null };
   }
 
-  /** True once per set of pending fences: the caller issues their read at once instead of at the next interval. */
+  /** True once per fence to come: the caller issues its read at once instead of at the next interval. */
   takeReadRequest(): boolean {
     const p = this.pendingFences;
-    if (p === null || p.readAsked) return false;
+    if (p === null || p.readAsked || p.inFlight !== null) return false;
     p.readAsked = true;
     return true;
   }
 
   /**
-   * Emits the pending fences once a majority read issued after their decision was adopted
+   * Emits the next pending fence once a majority read issued after the previous step
    * succeeded and `current` is still that decision with this host as master (a newer one
-   * learned meanwhile voids them).
+   * learned meanwhile voids the rest).
    */
-  issueFences(current: { epoch: number; masterId: HostId } | null, self: HostId, readSince: (ms: number) => boolean, out: Output[]): void {
+  issueFences(current: { epoch: number; masterId: HostId } | null, self: HostId, readSince: (ms: number) => boolean, out: Output[], brokenAllAtOnce = false): void {
     const p = this.pendingFences;
     if (p === null) return;
+    if (brokenAllAtOnce) {
+      // broken on purpose (tests only, rule fenceWithoutRead): every fence at once, no read
+      for (const victim of p.victims) out.push({ kind: 'fence', victim, epoch: p.epoch });
+      this.pendingFences = null;
+      return;
+    }
     if (current === null || current.epoch !== p.epoch || current.masterId !== self) {
       this.pendingFences = null;
       return;
     }
-    if (!readSince(p.afterMs)) return;
-    this.pendingFences = null;
-    for (const victim of p.victims) out.push({ kind: 'fence', victim, epoch: p.epoch });
+    if (p.inFlight !== null || !readSince(p.afterMs)) return;
+    const victim = p.victims.shift();
+    if (victim === undefined) {
+      this.pendingFences = null;
+      return;
+    }
+    p.inFlight = victim;
+    out.push({ kind: 'fence', victim, epoch: p.epoch });
+  }
+
+  /** A fence's answer: the next one waits for a read issued from now on. */
+  onFenceDone(nowMs: number, victim: HostId): void {
+    const p = this.pendingFences;
+    if (p === null || p.inFlight !== victim) return;
+    p.inFlight = null;
+    p.afterMs = nowMs;
+    p.readAsked = false;
+    if (p.victims.length === 0) this.pendingFences = null;
   }
 
   /** The answer to one register/reserve; `lastRequestId` is the newest disk request issued. */
   onStepDone(nowMs: number, r: StepResult, lastRequestId: number): void {
     const d = this.devices[r.device];
     assert(d !== undefined, () => `fence-step-done for device ${r.device} of ${this.devices.length}`);
+    if (!r.ok && r.sessionReset === true) {
+      d.registration = 'unregistered';
+      d.retryAtMs = 0;
+      this.sessionResetAtMs = nowMs;
+      if (r.step === 'reserve' && d.reservation === 'reserving') d.reservation = 'failed';
+      return;
+    }
     if (r.step === 'reserve') {
       if (d.reservation === 'reserving') d.reservation = r.ok ? 'reserved' : 'failed';
       return;

@@ -120,7 +120,7 @@ export type Input =
   | { kind: 'resource-action-done'; nowMs: number; resource: number; action: ResourceAction; ok: boolean }
   | { kind: 'fence-done'; nowMs: number; victim: HostId; ok: boolean; detail?: string }
   // The result of a `register` or `reserve` output on one fenced device.
-  | { kind: 'fence-step-done'; nowMs: number; step: FenceStep; device: number; ok: boolean; detail?: string }
+  | { kind: 'fence-step-done'; nowMs: number; step: FenceStep; device: number; ok: boolean; detail?: string; sessionReset?: boolean }
   | { kind: 'shutdown'; nowMs: number } // operator asked the daemon to stop normally
   // Lease-store mode (etcd): the answer to one `store` output, matched by requestId.
   | { kind: 'store-done'; nowMs: number; requestId: number; result: StoreResult };

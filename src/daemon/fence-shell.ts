@@ -9,6 +9,7 @@ import type { HostId, Input, Output } from '../core/types.js';
 import { SectorDevice } from '../disk/device.js';
 import type { VotingDisk } from '../disk/voting-disk.js';
 import { YcsError, toYcsError } from '../errors.js';
+import { isSessionReset } from '../fence/transport.js';
 import { NoneFenceDriver, createFenceDriver, type FenceDriver, type FenceOutcome } from '../fence/driver.js';
 import type { Config } from '../config/index.js';
 import { deviceAccessFor } from './disk-shell.js';
@@ -63,6 +64,7 @@ export class FenceShell {
         clusterUuid: opts.clusterUuid,
         hostId: config.hostId,
         devices: [...opts.disks.map((d) => d.device), ...dataDevices],
+        renewOnSessionReset: false, // the engine re-registers after a reset (src/core/storage-fencing.ts)
       });
       return new FenceShell(driver, dataDevices, opts);
     } catch (err) {
@@ -96,17 +98,19 @@ export class FenceShell {
   private async step(o: Extract<FenceOutput, { kind: 'register' | 'reserve' }>): Promise<void> {
     const path = this.devicePath(o.device);
     let detail: string | undefined;
+    let sessionReset = false;
     try {
       if (o.kind === 'register') await this.driver.registerDevice(o.device);
       else await this.driver.reserveDevice(o.device);
     } catch (err) {
       detail = toYcsError(err).toLine();
+      sessionReset = isSessionReset(err); // the target may have dropped our registration with the session
     }
     const ok = detail === undefined;
     const what = o.kind === 'register' ? "registered this host's key" : 'holds the master reservation (Write Exclusive - Registrants Only)';
     if (ok) this.opts.log.info({ step: o.kind, device: path, epoch: o.epoch }, `${what} on ${path} at epoch ${o.epoch}`);
     else this.opts.log.warn({ step: o.kind, device: path, epoch: o.epoch, detail }, `fencing step ${o.kind} on ${path} failed: ${detail}`);
-    this.opts.feed({ kind: 'fence-step-done', nowMs: this.opts.now(), step: o.kind, device: o.device, ok, ...(ok ? {} : { detail }) });
+    this.opts.feed({ kind: 'fence-step-done', nowMs: this.opts.now(), step: o.kind, device: o.device, ok, ...(ok ? {} : { detail }), ...(sessionReset ? { sessionReset } : {}) });
   }
 
   /** The path of fenced device `index`: the voting disks first, then the data disks. */

@@ -84,6 +84,13 @@ export interface PrFenceDriverOptions {
   clusterUuid: string;
   hostId: number;
   devices: PrFenceDevice[];
+  /**
+   * After ECONNRESET, renew the registration here (renewAfterSessionReset) and retry: for
+   * ycsctl acting for a host whose daemon is down. The daemon passes false: the error goes
+   * to the engine, which re-registers only once the decided state admits the host.
+   * Default true.
+   */
+  renewOnSessionReset?: boolean;
 }
 
 export function describeStatusDevice(clusterUuid: string, keys: bigint[]): Registration[] {
@@ -262,7 +269,7 @@ export class PrFenceDriver implements FenceDriver {
     try {
       await action(device);
     } catch (err) {
-      if (!isSessionReset(err)) throw err;
+      if (!isSessionReset(err) || this.options.renewOnSessionReset === false) throw err;
       await this.renewAfterSessionReset(device.path).catch(() => false); // the retry reports what is wrong
       try {
         await action(device);
@@ -330,6 +337,8 @@ export interface CreateFenceDriverOptions {
   hostId: number;
   /** The SectorDevices the host already does its sector I/O on (one session each). */
   devices: PrDevice[];
+  /** PrFenceDriverOptions.renewOnSessionReset. */
+  renewOnSessionReset?: boolean;
 }
 
 /** The daemon's entry point: the driver for the configured voting disks and data LUNs. */
@@ -342,5 +351,8 @@ export function createFenceDriver(options: CreateFenceDriverOptions): FenceDrive
     throw new YcsError('E_CONFIG', `fencing driver "pr" cannot fence through regular files: ${files.join(', ')}`);
   }
   const devices = options.devices.map((d) => ({ path: d.info.path, transport: prTransportFor(d) }));
-  return new PrFenceDriver({ clusterUuid: options.clusterUuid, hostId: options.hostId, devices });
+  return new PrFenceDriver({
+    clusterUuid: options.clusterUuid, hostId: options.hostId, devices,
+    ...(options.renewOnSessionReset === undefined ? {} : { renewOnSessionReset: options.renewOnSessionReset }),
+  });
 }

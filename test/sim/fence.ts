@@ -6,10 +6,15 @@
 // reads always work. A fence is a PREEMPT of the victim's key on every device: the
 // fencer must be registered, the victim loses its key, and if it held the reservation
 // the fencer takes it over. Without a reservation a preempt fences nobody, so the fence
-// reports failure there. With fencing 'none' there is no driver at all.
+// reports failure there. With fencing 'none' there is no driver at all. A register or
+// reserve may also meet a session reset (an iSCSI reconnect, as tgt does it): the target
+// drops the host's registration on that device and the step fails with sessionReset.
 import type { FenceStep } from '../../src/core/types.js';
 import type { SimHost } from './host.js';
 import type { World } from './world.js';
+
+/** Odds that a register or reserve step meets a session reset (own stream: other draws unchanged). */
+const SESSION_RESET_ODDS = 0.03;
 
 interface Device {
   registered: Set<number>;
@@ -99,6 +104,12 @@ export function applyFenceStep(w: World, host: SimHost, step: FenceStep, device:
     inc: -1,
     run: () => {
       if (!host.alive || host.incarnation !== inc) return;
+      if (w.knobs.fencing === 'pr' && w.now < w.knobs.healAtMs && w.rng.session.chance(SESSION_RESET_ODDS)) { // a fault: none after the heal
+        w.storage.devices[device]?.registered.delete(host.id); // the new session has no registration
+        w.check.onHostStateChanged(host, 'session-reset');
+        w.deliver(host.id, inc, 0, 'fence-step-done', (nowMs) => ({ kind: 'fence-step-done', nowMs, step, device, ok: false, detail: 'ECONNRESET: session re-established', sessionReset: true }));
+        return;
+      }
       const { ok, detail } = carryOut(w, host.id, step, device);
       if (ok && step === 'register') w.check.onHostStateChanged(host, 'registered');
       w.deliver(host.id, inc, 0, 'fence-step-done', (nowMs) => ({ kind: 'fence-step-done', nowMs, step, device, ok, ...(detail ? { detail } : {}) }));

@@ -100,6 +100,24 @@ export const REGRESSIONS: Regression[] = [
       'fenceWanted just before each PREEMPT',
   },
   {
+    seed: 169,
+    expect: 'pass',
+    checker: 'stale-preempt',
+    caught:
+      'engine: the master of epoch 5 queued five fences after one read; the fourth ran after another host had decided ' +
+      'epoch 6 (which the fencer had not read yet) and preempted one of its members. Fixed: fences one at a time, each ' +
+      'after a read issued since the previous one answered',
+  },
+  {
+    seed: 206,
+    expect: 'pass',
+    checker: 'no-master-after-heal',
+    caught:
+      'engine: a master whose reserve met a session reset lost its key, was refused its writes and released the role; ' +
+      'as the decided master of the current epoch it never registered again, so it could not vote and nobody could ' +
+      'decide a new epoch. Fixed: a starting host registers again when a fresh read admits it, also as the decided master',
+  },
+  {
     seed: 1,
     faultModel: 1,
     faultPhaseMs: 12_000,

@@ -73,6 +73,14 @@ describe('StorageFencing', () => {
     f.issueFences(master3, 1, (ms) => 999 >= ms, out); // the latest majority read started before the adoption
     expect(kinds(out)).toEqual(['reserve 0', 'reserve 1']);
     f.issueFences(master3, 1, (ms) => 1_000 >= ms, out); // one started at or after it
+    expect(kinds(out)).toEqual(['reserve 0', 'reserve 1', 'fence']);
+    f.issueFences(master3, 1, () => true, out); // one fence at a time
+    expect(kinds(out)).toEqual(['reserve 0', 'reserve 1', 'fence']);
+    f.onFenceDone(1_050, 2);
+    expect(f.takeReadRequest()).toBe(true); // the next fence asks for its own read
+    f.issueFences(master3, 1, (ms) => 1_049 >= ms, out); // a read from before the answer does not count
+    expect(kinds(out)).toEqual(['reserve 0', 'reserve 1', 'fence']);
+    f.issueFences(master3, 1, (ms) => 1_050 >= ms, out);
     expect(kinds(out)).toEqual(['reserve 0', 'reserve 1', 'fence', 'fence']);
     expect(out.filter((o) => o.kind === 'fence').map((o) => (o.kind === 'fence' ? o.victim : 0))).toEqual([2, 4]);
     expect(() => f.reserve(3, out)).toThrow(/assertion failed: reserve for epoch 3 after epoch 3/);
