@@ -115,9 +115,9 @@ export class Checker {
   }
 
   /**
-   * A preempt reaches the storage (any registrant may preempt: the target does not judge).
-   * It must not remove a member of a newer decision than the one it was issued for: an
-   * older master fencing a newer one is a fencing war.
+   * A preempt removed the victim's key (any registrant may preempt: the target does not
+   * judge). It must not remove a member of a newer decision than the one it was issued
+   * for: an older master fencing a newer one is a fencing war.
    */
   onPreempt(fencer: SimHost, victim: number, epoch: number): void {
     if (this.world.knobs.fencing !== 'pr') return;

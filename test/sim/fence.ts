@@ -69,8 +69,9 @@ export function applyFence(w: World, fencer: SimHost, victim: number, epoch: num
         w.deliver(fencer.id, inc, 0, 'fence-done', (nowMs) => ({ kind: 'fence-done', nowMs, victim, ok: false, detail: 'dropped: no longer wanted by the engine' }));
         return;
       }
-      w.check.onPreempt(fencer, victim, epoch);
+      const keyHeld = w.storage.devices.some((d) => d.registered.has(victim));
       const { ok, detail } = preempt(w, fencer.id, victim);
+      if (keyHeld && !w.storage.devices.some((d) => d.registered.has(victim))) w.check.onPreempt(fencer, victim, epoch); // it took the key away
       if (ok) w.check.onHostStateChanged(w.host(victim), 'fenced');
       w.deliver(fencer.id, inc, 0, 'fence-done', (nowMs) => ({ kind: 'fence-done', nowMs, victim, ok, detail }));
     },
