@@ -148,6 +148,7 @@ function printExploreHelp(cluster: LocalCluster): void {
   say();
   say(bold('The cluster keeps running (--keep-running). Try:'));
   for (const h of cluster.hosts) say(`  node ${cli} status --socket ${h.socketPath}`);
+  for (const h of cluster.hosts) if (h.httpUrl !== undefined) say(`  curl -s ${h.httpUrl}/metrics | grep ^ycs_   # live page: ${h.httpUrl}/`);
   say(`  kill -9 $(cat ${join(cluster.hosts[0]?.runDir ?? '', `${RESOURCE}.pid`)})   # host 1's database`);
   say(`Logs: ${cluster.dir}/host*/ycs.log, databases: ${cluster.dir}/host*/run/${RESOURCE}.log`);
   say('Press Ctrl-C to stop everything.');
@@ -189,7 +190,8 @@ async function main(): Promise<number> {
     const arbitration = etcd === undefined ? 'file-backed voting disk' : 'master lease on etcd';
     say(bold(`Starting a 3-host ycs cluster in ${dir} (127.0.0.1, ${arbitration}, resource ${RESOURCE})`));
     const etcdOption = etcd === undefined ? {} : { etcd: { endpoints: etcd.endpoints(), prefix: '/ycs/demo' } };
-    cluster = await startLocalCluster({ dir, hosts: 3, resources: [RESOURCE], ...etcdOption });
+    // The HTTP listener (metrics, health endpoints, live page) on loopback, for exploring.
+    cluster = await startLocalCluster({ dir, hosts: 3, resources: [RESOURCE], http: options.keepRunning, ...etcdOption });
     await runDemo(cluster);
     if (options.keepRunning && !interrupted) {
       printExploreHelp(cluster);
