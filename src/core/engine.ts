@@ -233,6 +233,10 @@ export class ClusterEngine implements Engine {
     return this.window.recent(now);
   }
 
+  fencesSettled(): boolean {
+    return this.fencing.settled;
+  }
+
   windowValid(now: number): boolean {
     return this.roles.windowValid(now);
   }

@@ -26,6 +26,8 @@ export interface ProposerContext {
   diskRecent(nowMs: number): boolean;
   /** The master window (invariant 2) holds. */
   windowValid(nowMs: number): boolean;
+  /** No fence of this host's is pending or in flight (StorageFencing.settled). */
+  fencesSettled(): boolean;
   log(out: Output[], level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
 }
 
@@ -67,7 +69,9 @@ export class Proposer {
     if (now - this.startedAtMs() < this.t.startupObserveMs) return;
     if (e.role === 'master') {
       // The member set can only change with what a read round brings: once per round.
-      if (!this.membershipDirty || !e.windowValid(now)) return;
+      // Not while a fence is pending or in flight: admitting its victim in a new epoch would
+      // let our own PREEMPT, already sent, remove a member of that epoch (seed 16007).
+      if (!this.membershipDirty || !e.windowValid(now) || !e.fencesSettled()) return;
       this.membershipDirty = false;
       const value = nextDecision(e.snapshot(now));
       if (value !== null) this.propose(now, e, value, 'master updates the member set', out);

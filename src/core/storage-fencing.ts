@@ -140,7 +140,14 @@ export class StorageFencing {
   fenceOutside(d: { epoch: number; members: HostId[] }, hostIds: HostId[], nowMs: number): void {
     if (this.mode !== 'pr') return;
     const victims = hostIds.filter((h) => !d.members.includes(h));
-    this.pendingFences = victims.length === 0 ? null : { epoch: d.epoch, victims, afterMs: nowMs, readAsked: false, inFlight: null };
+    // A fence of the previous decision still in flight: the next waits for its answer.
+    const inFlight = this.pendingFences?.inFlight ?? null;
+    this.pendingFences = victims.length === 0 && inFlight === null ? null : { epoch: d.epoch, victims, afterMs: nowMs, readAsked: false, inFlight };
+  }
+
+  /** No fence pending or in flight. */
+  get settled(): boolean {
+    return this.pendingFences === null;
   }
 
   /** True once per fence to come: the caller issues its read at once instead of at the next interval. */
