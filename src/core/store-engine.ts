@@ -185,7 +185,7 @@ export class StoreEngine implements Engine {
         if (!input.ok) this.log(out, 'warn', 'resource action failed', { resource: input.resource, action: input.action });
         return;
       case 'fence-step-done':
-        this.term?.fence?.onStepDone(now, input.step, input.device, input.ok);
+        this.term?.fence?.onStepDone(now, input.step, input.device, input.ok, input.sessionReset === true);
         if (!input.ok) this.log(out, 'warn', `fencing step ${input.step} failed`, { device: input.device, detail: input.detail });
         return;
       case 'fence-done':

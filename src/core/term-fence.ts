@@ -6,7 +6,9 @@
 // reserve every device, then preempt the previous holder. The term may promote once every
 // registration and the fence succeeded; a failed one is tried again after the retry
 // period while the term lasts. A failed reservation does not block (the preempt moves
-// another registrant's reservation to us).
+// another registrant's reservation to us), unless it met a session reset: the target may
+// have dropped our registration with the session, so the sequence runs again (the term,
+// our live lease at the store, is what admits us).
 
 import type { FenceStep, HostId, Output } from './types.js';
 
@@ -39,9 +41,10 @@ export class TermFence {
     }
   }
 
-  onStepDone(nowMs: number, step: FenceStep, device: number, ok: boolean): void {
+  /** `sessionReset`: the step met a re-established session, which may have dropped our registration. */
+  onStepDone(nowMs: number, step: FenceStep, device: number, ok: boolean, sessionReset = false): void {
     if (!this.waiting.delete(`${step}:${device}`)) return;
-    if (!ok && step === 'register') this.failedAtMs = nowMs;
+    if (!ok && (step === 'register' || sessionReset)) this.failedAtMs = nowMs;
   }
 
   onFenceDone(nowMs: number, victim: HostId, ok: boolean): void {

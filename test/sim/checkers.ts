@@ -74,9 +74,11 @@ export class Checker {
     this.heartbeatEpoch.set(h.id, h.epochFloor);
   }
 
-  onOutputs(h: SimHost, _input: Input, outputs: Output[]): void {
+  onOutputs(h: SimHost, input: Input, outputs: Output[]): void {
     this.checkSeedLines(h, outputs);
-    this.checkShownRunning(h);
+    // What status shows for a resource changes only with a resource input (a view per step
+    // would cost O(hosts) per step in scale mode).
+    if (input.kind === 'resource-event' || input.kind === 'resource-action-done') this.checkShownRunning(h);
     for (const out of outputs) {
       switch (out.kind) {
         case 'role-change':

@@ -13,9 +13,6 @@ import type { FenceStep } from '../../src/core/types.js';
 import type { SimHost } from './host.js';
 import type { World } from './world.js';
 
-/** Odds that a register or reserve step meets a session reset (own stream: other draws unchanged). */
-const SESSION_RESET_ODDS = 0.03;
-
 interface Device {
   registered: Set<number>;
   reservedBy: number | null;
@@ -105,7 +102,8 @@ export function applyFenceStep(w: World, host: SimHost, step: FenceStep, device:
     inc: -1,
     run: () => {
       if (!host.alive || host.incarnation !== inc) return;
-      if (w.knobs.fencing === 'pr' && w.now < w.knobs.healAtMs && w.rng.session.chance(SESSION_RESET_ODDS)) { // a fault: none after the heal
+      const faultPhase = w.now >= w.knobs.warmupMs && w.now < w.knobs.healAtMs; // a fault: none after the heal
+      if (w.knobs.fencing === 'pr' && faultPhase && w.rng.session.chance(w.knobs.sessionResetOdds)) { // own stream: other draws unchanged
         w.storage.devices[device]?.registered.delete(host.id); // the new session has no registration
         w.check.onHostStateChanged(host, 'session-reset');
         w.deliver(host.id, inc, 0, 'fence-step-done', (nowMs) => ({ kind: 'fence-step-done', nowMs, step, device, ok: false, detail: 'ECONNRESET: session re-established', sessionReset: true }));

@@ -37,6 +37,8 @@ export interface Knobs {
   warmupMs: number;
   healAtMs: number;
   faultCount: number;
+  /** Odds that a register or reserve meets a session reset during the fault phase (test/sim/fence.ts). */
+  sessionResetOdds: number;
   /** Odds that a fault targets the current master rather than a random host. */
   masterBias: number;
   /** etcd mode only: the store's latencies (drawn from a stream of their own). */
@@ -113,6 +115,7 @@ export function drawKnobs(seed: number, mode: Mode, limits: KnobLimits): Knobs {
     warmupMs: rng.int(2_000, 6_000),
     healAtMs: limits.faultPhaseMs,
     faultCount: calm ? 0 : mode === 'scale' ? rng.int(1, 2) : rng.int(1, 8),
+    sessionResetOdds: calm ? 0 : 0.03, // not drawn: the other knobs' draws stay as they were
     masterBias: rng.pick([0.3, 0.6, 0.9]),
   };
 }

@@ -24,6 +24,8 @@ export interface ScriptSetup {
   seed?: number;
   /** Faults of a JSON script end here at the latest (applyFault's restarts and stalls). */
   healAtMs?: number;
+  /** Knobs.sessionResetOdds (default 0: scripted runs have only the faults they script). */
+  sessionResetOdds?: number;
   brokenRule?: string;
   trace?: boolean;
 }
@@ -49,6 +51,7 @@ export function scriptKnobs(s: ScriptSetup, faultCount: number): Knobs {
     warmupMs: 0,
     healAtMs: s.healAtMs ?? Number.MAX_SAFE_INTEGER,
     faultCount,
+    sessionResetOdds: s.sessionResetOdds ?? 0,
     masterBias: 0,
   };
 }
