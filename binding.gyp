@@ -13,6 +13,7 @@
         "native/io_uring_lane.cc",
         "native/io_worker.cc",
         "native/scsi_passthrough.cc",
+        "native/pr_read.cc",
         "native/iscsi_backend.cc",
         "native/peercred.cc",
         "native/sd_notify.cc"

@@ -5,6 +5,7 @@
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ycs::InitDevice(env, exports);
   ycs::InitScsi(env, exports);
+  ycs::InitPrRead(env, exports);
   ycs::InitPeercred(env, exports);
   ycs::InitSdNotify(env, exports);
   return exports;

@@ -5,6 +5,7 @@
 namespace ycs {
 void InitDevice(Napi::Env env, Napi::Object exports);     // device.cc: openDevice, Device
 void InitScsi(Napi::Env env, Napi::Object exports);       // scsi_passthrough.cc
+void InitPrRead(Napi::Env env, Napi::Object exports);     // pr_read.cc: prReadKeys, prReadReservation, sgIoOnNode
 void InitPeercred(Napi::Env env, Napi::Object exports);   // peercred.cc: peerCredentials(fd)
 void InitSdNotify(Napi::Env env, Napi::Object exports);   // sd_notify.cc: sdNotify(state)
 }  // namespace ycs

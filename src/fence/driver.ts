@@ -192,7 +192,7 @@ export class PrFenceDriver implements FenceDriver {
 
   async #fenceOn(device: PrFenceDevice, victimKey: bigint, step: (what: string) => void): Promise<DeviceFenceResult> {
     const t = device.transport;
-    const canRead = t.kind === 'scsi';
+    const canRead = (await t.keyReadSupport()) !== 'none'; // verified only when a read can confirm it
     // PREEMPT of a key nobody holds is a RESERVATION CONFLICT: check first.
     if (canRead) step('reading keys');
     if (canRead && !(await t.readKeys()).keys.includes(victimKey)) {

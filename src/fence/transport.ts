@@ -4,12 +4,17 @@
 //     the device's SCSI passthrough: SG_IO for /dev/sd*, /dev/sg*, /dev/mapper/*, and
 //     libiscsi for iscsi:// LUNs (the same bytes either way);
 //   - BlockPrTransport: the kernel's IOC_PR_* ioctls (NVMe and other block devices), which
-//     use the block layer's own type numbering and cannot read keys on this kernel.
+//     use the block layer's own type numbering. Reads use IOC_PR_READ_KEYS /
+//     IOC_PR_READ_RESERVATION (Linux 6.19+) and, on kernels without them, PERSISTENT
+//     RESERVE IN through SG_IO on the SCSI generic node of the same device (sysfs).
 // The transport must share the SectorDevice that does the host's sector I/O: a
 // registration belongs to an I_T nexus, and a second iSCSI session with the same
 // initiator name and ISID would make the target drop the first one.
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { YcsError, type YcsErrorCode } from '../errors.js';
+import { basename, dirname, join } from 'node:path';
+import { isYcsError, YcsError, type YcsErrorCode } from '../errors.js';
+import { loadNative } from '../native.js';
 import type { BlockPrRequest, ScsiDirection, ScsiReply } from '../disk/device.js';
 import {
   type Capabilities,
@@ -34,9 +39,23 @@ export interface PrDevice {
 
 export type PrTransportKind = 'scsi' | 'block-pr';
 
+/**
+ * How a transport reads keys and the reservation: PR IN on its own passthrough ('pr-in'),
+ * the kernel's IOC_PR_READ_KEYS / IOC_PR_READ_RESERVATION ('ioctl'), PR IN through the
+ * SCSI generic node of the same device ('sg'), or not at all ('none').
+ */
+export type KeyReadSupport = 'pr-in' | 'ioctl' | 'sg' | 'none';
+
 export interface PrTransport {
   readonly kind: PrTransportKind;
   readonly device: string;
+  /**
+   * Whether readKeys/readReservation work on this device, found by one read (cached once
+   * it succeeded or the device said it has no PR reads). A fence may only report
+   * `verified` where this is not 'none'. Never rejects: a read that failed otherwise
+   * (EIO, ...) gives 'none' for this call and is tried again on the next.
+   */
+  keyReadSupport(): Promise<KeyReadSupport>;
   readKeys(): Promise<ReadKeysResult>;
   readReservation(): Promise<ReadReservationResult>;
   reportCapabilities(): Promise<Capabilities>;
@@ -104,6 +123,10 @@ export class ScsiPrTransport implements PrTransport {
     private readonly timeoutMs = DEFAULT_PR_TIMEOUT_MS,
   ) {
     this.device = dev.info.path;
+  }
+
+  keyReadSupport(): Promise<KeyReadSupport> {
+    return Promise.resolve('pr-in');
   }
 
   async readKeys(): Promise<ReadKeysResult> {
@@ -229,26 +252,191 @@ export function blockPrType(scsiType: number): number {
   return type;
 }
 
+/** The block layer's enum pr_type -> the SCSI type code; undefined for 0 (no reservation) or unknown. */
+export function scsiPrTypeOfBlock(blockType: number): number | undefined {
+  for (const [scsi, block] of Object.entries(BLOCK_PR_TYPE)) if (block === blockType) return Number(scsi);
+  return undefined;
+}
+
+/** `rc`: 0, a negative errno, or a positive pr_status; `stage` says whether open(2) or the ioctl failed. */
+export interface BlockPrReadOutcome {
+  stage: 'open' | 'ioctl';
+  rc: number;
+}
+export interface BlockPrKeysOutcome extends BlockPrReadOutcome {
+  generation: number;
+  /** Keys the device holds (may exceed the capacity asked for). */
+  numKeys: number;
+  keys: bigint[];
+}
+export interface BlockPrReservationOutcome extends BlockPrReadOutcome {
+  key: bigint;
+  generation: number;
+  /** Block-layer enum pr_type; 0 without a reservation. */
+  type: number;
+}
+
+/** What BlockPrTransport's reads go through; the addon by default, a fake in tests. */
+export interface BlockPrReadLayer {
+  /** IOC_PR_READ_KEYS on `path` with room for `capacity` keys (1..PR_KEYS_MAX). */
+  readKeys(path: string, capacity: number): Promise<BlockPrKeysOutcome>;
+  /** IOC_PR_READ_RESERVATION on `path`. */
+  readReservation(path: string): Promise<BlockPrReservationOutcome>;
+  /** The SCSI generic node (/dev/sgN) of the device behind `path`, or why there is none. */
+  scsiGenericNode(path: string): ScsiGenericLookup;
+  /** A PrDevice that sends SG_IO to a generic node (used for PR IN only). */
+  sgDevice(node: string): PrDevice;
+}
+
+/** The kernel's limit on IOC_PR_READ_KEYS num_keys (PR_KEYS_MAX, include/uapi/linux/pr.h). */
+export const PR_KEYS_MAX = 1 << 16;
+const READ_KEYS_INITIAL_CAPACITY = 256;
+
+interface PrReadNative {
+  prReadKeys(path: string, capacity: number): Promise<BlockPrKeysOutcome>;
+  prReadReservation(path: string): Promise<BlockPrReservationOutcome>;
+  sgIoOnNode(path: string, cdb: Uint8Array, direction: ScsiDirection, data: Uint8Array | number, timeoutMs: number): Promise<ScsiReply>;
+}
+
+/** The addon's read ioctls and SG_IO on a node it opens itself, with the real sysfs. */
+export const nativeBlockPrReads: BlockPrReadLayer = {
+  readKeys: (path, capacity) => loadNative<PrReadNative>().prReadKeys(path, capacity),
+  readReservation: (path) => loadNative<PrReadNative>().prReadReservation(path),
+  scsiGenericNode: (path) => scsiGenericNodeFor(path),
+  sgDevice: (node) => ({
+    info: { path: node },
+    scsi: (cdb, direction, data, timeoutMs) => loadNative<PrReadNative>().sgIoOnNode(node, cdb, direction, data, timeoutMs),
+    blockPr: () => Promise.reject(new YcsError('E_INTERNAL', `the SG_IO read path of ${node} sends no IOC_PR_* request`)),
+  }),
+};
+
+export type ScsiGenericLookup = { node: string } | { reason: string };
+
+export interface SysfsRoots {
+  sys: string;
+  dev: string;
+}
+
+const MAX_STACK_DEPTH = 8;
+
+/**
+ * The SCSI generic node of the device behind a block device path, through sysfs: the
+ * path's block device (symlinks resolved; /sys/dev/block/MAJ:MIN where the node's name is
+ * not in /sys/class/block), its whole disk for a partition, and for device-mapper / md
+ * the one device below it (dm-multipath: any path, they are one LU; anything that spans
+ * several devices has no single node), then <disk>/device/scsi_generic/sgN.
+ */
+export function scsiGenericNodeFor(path: string, roots: SysfsRoots = { sys: '/sys', dev: '/dev' }): ScsiGenericLookup {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch (err) {
+    return { reason: `cannot resolve ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
+  }
+  let sysDir = join(roots.sys, 'class/block', basename(real));
+  if (!existsSync(sysDir)) {
+    try {
+      const st = statSync(real);
+      if (st.isBlockDevice()) sysDir = join(roots.sys, 'dev/block', `${majorOf(st.rdev)}:${minorOf(st.rdev)}`);
+    } catch {
+      // reported below
+    }
+  }
+  if (!existsSync(sysDir)) return { reason: `${real} is not a block device in ${roots.sys}` };
+  return genericNodeBelow(realpathSync(sysDir), roots, 0);
+}
+
+function genericNodeBelow(sysDir: string, roots: SysfsRoots, depth: number): ScsiGenericLookup {
+  let dir = sysDir;
+  if (existsSync(join(dir, 'partition'))) dir = dirname(dir); // sdb1 -> sdb
+  const name = basename(dir);
+  const generic = listDir(join(dir, 'device/scsi_generic')).filter((n) => /^sg\d+$/.test(n));
+  if (generic[0] !== undefined) {
+    const node = join(roots.dev, generic[0]);
+    return existsSync(node) ? { node } : { reason: `${name}'s SCSI generic node ${node} does not exist` };
+  }
+  const slaves = listDir(join(dir, 'slaves'));
+  if (slaves.length > 0 && depth < MAX_STACK_DEPTH) {
+    const multipath = readText(join(dir, 'dm/uuid')).startsWith('mpath-');
+    if (slaves.length > 1 && !multipath) return { reason: `${name} spans ${slaves.length} devices (${slaves.join(', ')}), not one SCSI LU` };
+    const reasons: string[] = [];
+    for (const slave of slaves) {
+      const below = genericNodeBelow(realpathSync(join(dir, 'slaves', slave)), roots, depth + 1);
+      if ('node' in below) return below;
+      reasons.push(below.reason);
+    }
+    return { reason: `${name}: ${reasons.join(', ')}` };
+  }
+  return { reason: `${name} has no SCSI generic node (no device/scsi_generic in sysfs)` };
+}
+
+function listDir(path: string): string[] {
+  try {
+    return readdirSync(path).sort();
+  } catch {
+    return [];
+  }
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+// glibc's gnu_dev_major / gnu_dev_minor on a dev_t held in a double.
+function majorOf(rdev: number): number {
+  const big = BigInt(rdev);
+  return Number(((big >> 8n) & 0xfffn) | ((big >> 32n) & ~0xfffn));
+}
+function minorOf(rdev: number): number {
+  const big = BigInt(rdev);
+  return Number((big & 0xffn) | ((big >> 12n) & ~0xffn));
+}
+
+/** errnos of a read ioctl that mean "this kernel or driver has no such read": try SG_IO. */
+const READ_IOCTL_FALLBACK_ERRNOS = new Set(['ENOTTY', 'EINVAL', 'EOPNOTSUPP', 'ENOTSUP', 'ENOSYS']);
+
+const UNSUPPORTED_DETAIL = /^device does not support persistent reservations: .* \((.*)\)$/;
+
 export class BlockPrTransport implements PrTransport {
   readonly kind = 'block-pr' as const;
   readonly device: string;
+  /** Per read, once its ioctl answered "not here": the reason; that ioctl is not tried again. */
+  readonly #noReadIoctl = new Map<string, string>();
+  #support: KeyReadSupport | undefined;
 
-  constructor(private readonly dev: PrDevice) {
+  constructor(
+    private readonly dev: PrDevice,
+    private readonly reads: BlockPrReadLayer = nativeBlockPrReads,
+  ) {
     this.device = dev.info.path;
   }
 
-  // IOC_PR_READ_KEYS / IOC_PR_READ_RESERVATION only exist from Linux 6.19 and are not
-  // reachable through this addon yet: reads need a SCSI path (docs/fencing.md).
+  async keyReadSupport(): Promise<KeyReadSupport> {
+    if (this.#support !== undefined) return this.#support;
+    try {
+      await this.readKeys(); // sets #support
+    } catch (err) {
+      if (!isYcsError(err, 'E_PR_UNSUPPORTED')) return 'none';
+      this.#support = 'none';
+    }
+    return this.#support ?? 'none';
+  }
+
   readKeys(): Promise<ReadKeysResult> {
-    return Promise.reject(this.noReads('READ KEYS'));
+    return this.read('READ KEYS', () => this.readKeysByIoctl(), (t) => t.readKeys());
   }
 
   readReservation(): Promise<ReadReservationResult> {
-    return Promise.reject(this.noReads('READ RESERVATION'));
+    return this.read('READ RESERVATION', () => this.readReservationByIoctl(), (t) => t.readReservation());
   }
 
+  /** No ioctl reports capabilities: only the SCSI generic node can. */
   reportCapabilities(): Promise<Capabilities> {
-    return Promise.reject(this.noReads('REPORT CAPABILITIES'));
+    return this.read('REPORT CAPABILITIES', 'no IOC_PR ioctl reports capabilities', (t) => t.reportCapabilities());
   }
 
   register(currentKey: bigint, newKey: bigint): Promise<void> {
@@ -279,10 +467,86 @@ export class BlockPrTransport implements PrTransport {
     return this.call('PREEMPT AND ABORT', { op: 'preempt-abort', oldKey: key, newKey: victimKey, type: blockPrType(type), flags: 0 });
   }
 
-  private noReads(name: string): YcsError {
-    return new YcsError('E_PR_UNSUPPORTED', `${name} is not available through the block-layer PR ioctls on ${this.device}`, {
-      device: this.device, op: `block-pr ${name}`,
-    });
+  /**
+   * A read: the ioctl unless it already said "not here", then PR IN through SG_IO on the
+   * device's SCSI generic node; E_PR_UNSUPPORTED naming both reasons when neither works.
+   */
+  private async read<T>(
+    name: string,
+    viaIoctl: (() => Promise<{ value: T } | { fallback: string }>) | string,
+    viaSg: (t: ScsiPrTransport) => Promise<T>,
+  ): Promise<T> {
+    const op = `block-pr ${name}`;
+    let ioctlReason = typeof viaIoctl === 'string' ? viaIoctl : this.#noReadIoctl.get(name);
+    if (ioctlReason === undefined && typeof viaIoctl !== 'string') {
+      const got = await viaIoctl();
+      if ('value' in got) {
+        this.#support ??= 'ioctl';
+        return got.value;
+      }
+      ioctlReason = got.fallback;
+    }
+    const lookup = this.reads.scsiGenericNode(this.device);
+    if ('reason' in lookup) throw unsupportedDevice(this.device, `${ioctlReason}; SG_IO: ${lookup.reason}`, op);
+    let value: T;
+    try {
+      value = await viaSg(new ScsiPrTransport(this.reads.sgDevice(lookup.node)));
+    } catch (err) {
+      if (!isYcsError(err, 'E_PR_UNSUPPORTED')) throw err;
+      const detail = UNSUPPORTED_DETAIL.exec(err.message)?.[1] ?? err.message;
+      throw unsupportedDevice(this.device, `${ioctlReason}; SG_IO on ${lookup.node}: ${detail}`, op);
+    }
+    this.#support ??= 'sg';
+    return value;
+  }
+
+  private async readKeysByIoctl(): Promise<{ value: ReadKeysResult } | { fallback: string }> {
+    let capacity = READ_KEYS_INITIAL_CAPACITY;
+    for (;;) {
+      const got = await this.reads.readKeys(this.device, capacity);
+      const fallback = this.readFailure('READ KEYS', got);
+      if (fallback !== null) return { fallback };
+      if (got.numKeys > capacity && capacity < PR_KEYS_MAX) {
+        capacity = Math.min(got.numKeys, PR_KEYS_MAX);
+        continue;
+      }
+      return { value: { generation: got.generation, keys: got.keys, truncated: got.numKeys > got.keys.length } };
+    }
+  }
+
+  private async readReservationByIoctl(): Promise<{ value: ReadReservationResult } | { fallback: string }> {
+    const got = await this.reads.readReservation(this.device);
+    const fallback = this.readFailure('READ RESERVATION', got);
+    if (fallback !== null) return { fallback };
+    if (got.type === 0) return { value: { generation: got.generation, reservation: null } };
+    const type = scsiPrTypeOfBlock(got.type);
+    if (type === undefined) {
+      throw new YcsError('E_SCSI', `READ RESERVATION on ${this.device}: unknown block-layer reservation type ${got.type}`, { device: this.device, op: 'block-pr READ RESERVATION' });
+    }
+    return { value: { generation: got.generation, reservation: { key: got.key, scope: 0, type } } };
+  }
+
+  /** null when the read worked; the fallback reason for "no such ioctl here"; throws otherwise. */
+  private readFailure(name: string, got: BlockPrReadOutcome): string | null {
+    if (got.rc === 0) return null;
+    const op = `block-pr ${name}`;
+    if (got.rc > 0) {
+      if (got.rc === PR_STS_RESERVATION_CONFLICT) {
+        throw new YcsError('E_RESERVATION_CONFLICT', `fenced: ${name} on ${this.device} refused with RESERVATION CONFLICT`, { device: this.device, op, errno: 'EBADE' });
+      }
+      throw new YcsError('E_SCSI', `${name} on ${this.device} failed with pr_status 0x${got.rc.toString(16)}`, { device: this.device, op });
+    }
+    const errno = errnoName(-got.rc);
+    if (got.stage === 'open') {
+      const code: YcsErrorCode = errno === 'ENOENT' ? 'E_NOT_FOUND' : errno === 'EACCES' || errno === 'EPERM' ? 'E_ACCESS' : 'E_IO';
+      throw new YcsError(code, `${name} on ${this.device}: cannot open it: ${errno}`, { device: this.device, op: 'open', errno });
+    }
+    if (READ_IOCTL_FALLBACK_ERRNOS.has(errno)) {
+      const reason = `IOC_PR ${name}: ${errno}`;
+      this.#noReadIoctl.set(name, reason);
+      return reason;
+    }
+    throw new YcsError(errno === 'EIO' ? 'E_IO' : 'E_SCSI', `${name} on ${this.device} failed: ${errno}`, { device: this.device, op, errno });
   }
 
   private async call(name: string, request: BlockPrRequest): Promise<void> {

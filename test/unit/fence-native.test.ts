@@ -1,7 +1,7 @@
 // What the SG_IO and IOC_PR_* paths hand to the kernel, byte for byte. This machine has
 // no SCSI or NVMe device, so the native code exposes its request builders (the same
-// functions sg_io_command and block_pr_ioctl use) and these tests drive the real TS
-// transports into them.
+// functions sg_io_command, block_pr_ioctl and the PR read ioctls use) and these tests
+// drive the real TS transports into them.
 import { describe, expect, it } from 'vitest';
 import type { BlockPrRequest, ScsiDirection, ScsiReply } from '../../src/disk/device.js';
 import { prInCdb, prOutCommand } from '../../src/fence/cdb.js';
@@ -11,7 +11,9 @@ import {
   blockPrType,
   type PrDevice,
   PR_FL_IGNORE_KEY,
+  PR_KEYS_MAX,
   ScsiPrTransport,
+  scsiPrTypeOfBlock,
   transportKindFor,
 } from '../../src/fence/transport.js';
 
@@ -27,9 +29,17 @@ interface SgIoHeader {
   sgIoRequest: number;
 }
 
+interface ReadIoctl {
+  request: number;
+  size: number;
+  offsets: Record<string, number>;
+  arg: Buffer;
+}
+
 interface ScsiNative {
   sgIoHeaderForTest(cdb: Uint8Array, direction: ScsiDirection, dataLength: number, timeoutMs: number): SgIoHeader;
   blockPrIoctlForTest(request: Required<BlockPrRequest>): { request: number; arg: Buffer };
+  prReadIoctlsForTest(capacity: number, keysPtr: bigint): { readKeys: ReadIoctl & { maxKeys: number }; readReservation: ReadIoctl };
 }
 
 const native = loadNative<ScsiNative>();
@@ -131,9 +141,48 @@ describe('IOC_PR_* requests', () => {
     expect(dev.sent[0]?.ioctl?.arg.toString('hex')).toBe(`${le64(5n)}${le64(6n)}${le32(0)}${le32(0)}`);
   });
 
-  it('converts SCSI type codes to the block layer numbering', () => {
+  it('converts SCSI type codes to the block layer numbering and back', () => {
     expect([1, 3, 5, 6, 7, 8].map(blockPrType)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(() => blockPrType(2)).toThrow(/no block-layer PR type/);
+    expect([1, 2, 3, 4, 5, 6].map(scsiPrTypeOfBlock)).toEqual([1, 3, 5, 6, 7, 8]);
+    expect(scsiPrTypeOfBlock(0)).toBeUndefined();
+  });
+});
+
+// include/uapi/linux/pr.h from Linux 6.19 ("block: add IOC_PR_READ_KEYS ioctl",
+// "block: add IOC_PR_READ_RESERVATION ioctl"; PR_KEYS_MAX from the later num_keys fix):
+//   struct pr_read_keys { __u32 generation; __u32 num_keys; __u64 keys_ptr; };
+//   struct pr_read_reservation { __u64 key; __u32 generation; __u32 type; };
+//   #define IOC_PR_READ_KEYS        _IOWR('p', 206, struct pr_read_keys)
+//   #define IOC_PR_READ_RESERVATION _IOR('p', 207, struct pr_read_reservation)
+// The addon defines them itself when the system headers predate them.
+describe('IOC_PR_* read requests', () => {
+  const ioc = (dir: number, nr: number, size: number): number => ((dir << 30) | (size << 16) | ('p'.charCodeAt(0) << 8) | nr) >>> 0;
+  const IOC_READ = 2;
+  const IOC_WRITE = 1;
+  const { readKeys, readReservation } = native.prReadIoctlsForTest(300, 0x00007f0012345678n);
+
+  it('IOC_PR_READ_KEYS is _IOWR(p, 206, 16 bytes) = 0xc01070ce', () => {
+    expect(readKeys.request).toBe(ioc(IOC_READ | IOC_WRITE, 206, 16));
+    expect(readKeys.request).toBe(0xc01070ce);
+  });
+
+  it('IOC_PR_READ_RESERVATION is _IOR(p, 207, 16 bytes) = 0x801070cf', () => {
+    expect(readReservation.request).toBe(ioc(IOC_READ, 207, 16));
+    expect(readReservation.request).toBe(0x801070cf);
+  });
+
+  it('struct pr_read_keys: generation@0, num_keys@4, keys_ptr@8, 16 bytes, filled with the capacity and the key buffer', () => {
+    expect(readKeys.size).toBe(16);
+    expect(readKeys.offsets).toEqual({ generation: 0, numKeys: 4, keysPtr: 8 });
+    expect(readKeys.arg.toString('hex')).toBe(`${le32(0)}${le32(300)}${le64(0x00007f0012345678n)}`);
+    expect(readKeys.maxKeys).toBe(PR_KEYS_MAX);
+  });
+
+  it('struct pr_read_reservation: key@0, generation@8, type@12, 16 bytes, zeroed before the call', () => {
+    expect(readReservation.size).toBe(16);
+    expect(readReservation.offsets).toEqual({ key: 0, generation: 8, type: 12 });
+    expect(readReservation.arg.toString('hex')).toBe('00'.repeat(16));
   });
 });
 
