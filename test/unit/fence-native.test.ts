@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { BlockPrRequest, ScsiDirection, ScsiReply } from '../../src/disk/device.js';
 import { prInCdb, prOutCommand } from '../../src/fence/cdb.js';
 import { loadNative } from '../../src/native.js';
+import { sgIoHeaderForTest, type SgIoHeader } from '../helpers/sg-io.js';
 import {
   BlockPrTransport,
   blockPrType,
@@ -17,18 +18,6 @@ import {
   transportKindFor,
 } from '../../src/fence/transport.js';
 
-interface SgIoHeader {
-  interfaceId: number;
-  dxferDirection: number;
-  cmdLen: number;
-  mxSbLen: number;
-  dxferLen: number;
-  timeoutMs: number;
-  hasData: boolean;
-  cdb: Buffer;
-  sgIoRequest: number;
-}
-
 interface ReadIoctl {
   request: number;
   size: number;
@@ -37,7 +26,6 @@ interface ReadIoctl {
 }
 
 interface ScsiNative {
-  sgIoHeaderForTest(cdb: Uint8Array, direction: ScsiDirection, dataLength: number, timeoutMs: number): SgIoHeader;
   blockPrIoctlForTest(request: Required<BlockPrRequest>): { request: number; arg: Buffer };
   prReadIoctlsForTest(capacity: number, keysPtr: bigint): { readKeys: ReadIoctl & { maxKeys: number }; readReservation: ReadIoctl };
 }
@@ -61,7 +49,7 @@ const le32 = (v: number): string => {
 describe('sg_io_hdr built for SG_IO', () => {
   it('PR IN: direction FROM_DEV, 10-byte CDB, 64-byte sense buffer, the allocation length', () => {
     const cdb = prInCdb('readKeys', 4096);
-    const hdr = native.sgIoHeaderForTest(cdb, 'in', 4096, 5000);
+    const hdr = sgIoHeaderForTest(cdb, 'in', 4096, 5000);
     expect(hdr).toMatchObject({
       interfaceId: 'S'.charCodeAt(0), dxferDirection: SG_DXFER_FROM_DEV, cmdLen: 10, mxSbLen: 64,
       dxferLen: 4096, timeoutMs: 5000, hasData: true, sgIoRequest: 0x2285,
@@ -71,13 +59,13 @@ describe('sg_io_hdr built for SG_IO', () => {
 
   it('PR OUT: direction TO_DEV with the 24-byte parameter list', () => {
     const command = prOutCommand('preempt', 5, { reservationKey: 1n, serviceActionKey: 2n });
-    const hdr = native.sgIoHeaderForTest(command.cdb, 'out', command.parameters.length, 3000);
+    const hdr = sgIoHeaderForTest(command.cdb, 'out', command.parameters.length, 3000);
     expect(hdr).toMatchObject({ dxferDirection: SG_DXFER_TO_DEV, dxferLen: 24, timeoutMs: 3000, hasData: true });
     expect(hdr.cdb.toString('hex')).toBe('5f040500000000001800');
   });
 
   it('no data: direction NONE, no buffer, length 0', () => {
-    const hdr = native.sgIoHeaderForTest(new Uint8Array(6), 'none', 512, 1000);
+    const hdr = sgIoHeaderForTest(new Uint8Array(6), 'none', 512, 1000);
     expect(hdr).toMatchObject({ dxferDirection: SG_DXFER_NONE, dxferLen: 0, hasData: false, cmdLen: 6 });
   });
 });
@@ -90,7 +78,7 @@ class RecordingDevice implements PrDevice {
 
   async scsi(cdb: Uint8Array, direction: ScsiDirection, data: Uint8Array | number, timeoutMs: number): Promise<ScsiReply> {
     const length = typeof data === 'number' ? data : data.length;
-    const hdr = native.sgIoHeaderForTest(cdb, direction, length, timeoutMs);
+    const hdr = sgIoHeaderForTest(cdb, direction, length, timeoutMs);
     this.sent.push({ hdr, ...(typeof data === 'number' ? {} : { data: Buffer.from(data) }) });
     return { osErrno: 0, status: 0, hostStatus: 0, sense: Buffer.alloc(0), data: direction === 'in' ? this.dataIn : Buffer.alloc(0) };
   }

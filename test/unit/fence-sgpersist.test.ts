@@ -21,23 +21,9 @@ import type { BlockPrRequest, ScsiDirection, ScsiReply } from '../../src/disk/de
 import { SectorDevice } from '../../src/disk/device.js';
 import { prInCdb } from '../../src/fence/cdb.js';
 import { DEFAULT_PR_TIMEOUT_MS, type PrDevice, type PrTransport, ScsiPrTransport } from '../../src/fence/transport.js';
-import { loadNative } from '../../src/native.js';
+import { sgIoHeaderForTest, type SgIoHeader } from '../helpers/sg-io.js';
 import { createLoop, type LoopDevice, scratchDir } from '../helpers/loop.js';
 
-interface SgIoHeader {
-  interfaceId: number;
-  dxferDirection: number;
-  cmdLen: number;
-  mxSbLen: number;
-  dxferLen: number;
-  timeoutMs: number;
-  hasData: boolean;
-  cdb: Buffer;
-}
-interface ScsiNative {
-  sgIoHeaderForTest(cdb: Uint8Array, direction: ScsiDirection, dataLength: number, timeoutMs: number): SgIoHeader;
-}
-const native = loadNative<ScsiNative>();
 const SG_DXFER_TO_DEV = -2;
 const SG_DXFER_FROM_DEV = -3;
 
@@ -197,7 +183,7 @@ class HeaderRecorder implements PrDevice {
   async scsi(cdb: Uint8Array, direction: ScsiDirection, data: Uint8Array | number, timeoutMs: number): Promise<ScsiReply> {
     const length = typeof data === 'number' ? data : data.length;
     this.sent.push({
-      hdr: native.sgIoHeaderForTest(cdb, direction, length, timeoutMs),
+      hdr: sgIoHeaderForTest(cdb, direction, length, timeoutMs),
       ...(typeof data === 'number' ? {} : { data: Buffer.from(data) }),
     });
     // A minimal valid answer: header only, nothing registered.
