@@ -108,7 +108,7 @@ interface DaemonFenceStatus {
 }
 
 type OutcomeView =
-  | { kind: 'fenced'; victimHost: number; victimKey: Key; devices: Array<{ device: string; method: string; verified: boolean }> }
+  | { kind: 'fenced'; victimHost: number; victimKeys: Key[]; devices: Array<{ device: string; method: string; verified: boolean }> }
   | { kind: 'not-fenced'; victimHost: number; reason: string };
 
 function owner(hostId: number | null): string {
@@ -157,11 +157,12 @@ function daemonStatusText(s: DaemonFenceStatus): string {
 function outcomeText(o: OutcomeView): string {
   if (o.kind === 'not-fenced') return o.reason;
   const lines = o.devices.map((d) => `  ${d.device}: ${d.method}${d.verified ? ', key gone (verified)' : ', not verified (no PR reads on this transport)'}`);
-  return [`host ${o.victimHost} fenced (key ${keyText(o.victimKey)})`, ...lines].join('\n');
+  const keys = o.victimKeys.length === 0 ? 'it held no key' : `key ${o.victimKeys.map(keyText).join(', ')}`;
+  return [`host ${o.victimHost} fenced (${keys})`, ...lines].join('\n');
 }
 
 function outcomeJson(o: OutcomeView): unknown {
-  return o.kind === 'fenced' ? { ...o, victimKey: keyText(o.victimKey) } : o;
+  return o.kind === 'fenced' ? { ...o, victimKeys: o.victimKeys.map(keyText) } : o;
 }
 
 // ---------------------------------------------------------------- the daemon's side

@@ -28,6 +28,8 @@ export interface BrokenRules {
    * shows nothing newer, and the shell is never told a queued fence is no longer wanted.
    */
   fenceWithoutRead?: boolean;
+  /** A fence removes every key of its victim, also keys registered for newer epochs. */
+  preemptAnyKey?: boolean;
 }
 
 export interface EngineConfig {

@@ -21,6 +21,7 @@ import { Proposer } from './proposer.js';
 import { Publisher, flagsOf, type Published } from './publish.js';
 import { Resources } from './resources.js';
 import { takeSnapshot, withoutFloorOnly } from './snapshot.js';
+import { preemptable } from './key-epochs.js';
 import { StorageFencing } from './storage-fencing.js';
 import { reconnectWaitMs, type Timeouts } from './timeouts.js';
 import type { ClusterView, Decision, HostId, Input, LogLevel, Output, Role } from './types.js';
@@ -41,6 +42,13 @@ export interface Engine {
    * answers fence-done not ok without touching the storage.
    */
   fenceWanted(victim: HostId, epoch: number): boolean;
+  /**
+   * Asked by the fence shell with the keys it just read, before the PREEMPT of a `fence`
+   * output for `fenceEpoch`: whether a victim's key carrying `keyEpoch` (null: a key
+   * without an epoch, format v1) may be removed. A key of the fence's epoch or newer
+   * means a newer decision admitted the victim: the whole fence is refused.
+   */
+  mayPreempt(keyEpoch: number | null, fenceEpoch: number): boolean;
 }
 
 export function createEngine(input: EngineConfigInput): Engine {
@@ -116,6 +124,11 @@ export class ClusterEngine implements Engine {
     return d !== null && d.epoch === epoch && d.masterId === this.self && !d.members.includes(victim);
   }
 
+  mayPreempt(keyEpoch: number | null, fenceEpoch: number): boolean {
+    if (this.config.rules?.preemptAnyKey === true) return true; // broken on purpose (tests only)
+    return preemptable(keyEpoch, fenceEpoch);
+  }
+
   step(input: Input): Output[] {
     const out: Output[] = [];
     const now = input.nowMs;
@@ -182,7 +195,7 @@ export class ClusterEngine implements Engine {
         this.fencing.onFenceDone(now, input.victim);
         return;
       case 'fence-step-done':
-        this.fencing.onStepDone(now, input, this.rounds.lastRequestId());
+        if (this.fencing.onStepDone(now, input, this.rounds.lastRequestId(), this.roles.decision?.epoch ?? 0)) this.roles.onFenced(now, out);
         if (!input.ok) this.log(out, 'warn', `fencing step ${input.step} failed`, { device: input.device, detail: input.detail });
         return;
       case 'shutdown':

@@ -161,6 +161,7 @@ export class HostRole {
     if (d === null || !this.p.promotion.promoting || this.#role === 'master') return;
     if (d.epoch < this.epochFloor) return; // a stale decision: this host already followed a later epoch
     if (!this.windowValid(now)) return;
+    if (!this.p.fencing.keyCurrent(d.epoch)) return; // act only under a key of this epoch: a stale fence cannot remove it
     let by = this.p.promotion.opens(now, d, (h) => this.p.detector.peer(h));
     if (by === null && this.config.rules?.promoteWithoutWait === true) by = 'broken rule: no wait'; // tests only
     if (by === null) return;

@@ -8,6 +8,11 @@
 //  - a host registers only while a decision admits it, and after its own I/O met a
 //    RESERVATION CONFLICT (it was fenced) only once it looked at the disks again or
 //    learned a newer decision (so a stale decision never undoes a fence);
+//  - a key carries the epoch it was registered for (src/core/key-epochs.ts): a host
+//    registers with the epoch of the decision that admits it and re-keys at each newer
+//    decision that keeps it (REGISTER with the old key, which fails once that key was
+//    preempted: a re-key never undoes a fence, it reports the fence); the host promotes
+//    only once every device holds the key of its decision's epoch;
 //  - a failed registration is retried while the host stays admitted;
 //  - a step that failed because the device's session was re-established (the target may
 //    have dropped the registration with it, and the host may have been fenced while it
@@ -27,7 +32,7 @@
 import { assert } from './assert.js';
 import type { FenceStep, HostId, Output } from './types.js';
 
-type Registration = 'unregistered' | 'registering' | 'registered';
+type Registration = 'unregistered' | 'registering' | 'rekeying' | 'registered';
 type Reservation = 'none' | 'reserving' | 'reserved' | 'failed';
 
 interface Device {
@@ -36,6 +41,10 @@ interface Device {
   /** A conflict for a request up to this id was issued before the key was (re)registered. */
   registeredAfterRequestId: number;
   retryAtMs: number;
+  /** The epoch of the key registered (or being registered) here. */
+  keyEpoch: number;
+  /** While rekeying: the epoch of the key being replaced. */
+  previousKeyEpoch: number;
 }
 
 export interface StepResult {
@@ -45,6 +54,8 @@ export interface StepResult {
   detail?: string;
   /** The step failed because the device's session was re-established (ECONNRESET). */
   sessionReset?: boolean;
+  /** A rekey found its old key gone (RESERVATION CONFLICT): this host was fenced. */
+  keyGone?: boolean;
 }
 
 export class StorageFencing {
@@ -70,6 +81,8 @@ export class StorageFencing {
       reservation: 'none' as Reservation,
       registeredAfterRequestId: 0,
       retryAtMs: 0,
+      keyEpoch: 0,
+      previousKeyEpoch: 0,
     }));
   }
 
@@ -87,7 +100,12 @@ export class StorageFencing {
     const d = this.devices[device];
     if (this.fenced) return false;
     if (d !== undefined && (d.registration === 'registering' || requestId <= d.registeredAfterRequestId)) return false;
-    // A fence preempts this host's key on every device at once.
+    this.markFenced(nowMs, knownEpoch);
+    return true;
+  }
+
+  /** A fence preempts this host's key on every device at once. */
+  private markFenced(nowMs: number, knownEpoch: number): void {
     for (const dev of this.devices) {
       dev.registration = 'unregistered';
       dev.retryAtMs = 0;
@@ -95,7 +113,6 @@ export class StorageFencing {
     this.fenced = true;
     this.fencedAtEpoch = knownEpoch;
     this.fencedAtMs = nowMs;
-    return true;
   }
 
   /**
@@ -107,12 +124,23 @@ export class StorageFencing {
     return !this.fenced || decidedEpoch > this.fencedAtEpoch || readSince(this.fencedAtMs);
   }
 
-  /** Registers the key on every device that lacks it (the caller checked admission). */
+  /**
+   * Registers the key of `epoch` on every device that lacks a key, and re-keys every
+   * device whose key is of an older epoch (the caller checked that `epoch` admits us).
+   */
   register(nowMs: number, epoch: number, out: Output[]): void {
     this.devices.forEach((d, device) => {
-      if (d.registration !== 'unregistered' || nowMs < d.retryAtMs) return;
-      d.registration = 'registering';
-      out.push({ kind: 'register', device, epoch });
+      if (nowMs < d.retryAtMs) return;
+      if (d.registration === 'unregistered') {
+        d.registration = 'registering';
+        d.keyEpoch = epoch;
+        out.push({ kind: 'register', device, epoch });
+      } else if (d.registration === 'registered' && d.keyEpoch < epoch) {
+        d.registration = 'rekeying';
+        d.previousKeyEpoch = d.keyEpoch;
+        d.keyEpoch = epoch;
+        out.push({ kind: 'rekey', device, fromEpoch: d.previousKeyEpoch, epoch });
+      }
     });
     if (this.devices.every((d) => d.registration !== 'unregistered')) this.fenced = false;
   }
@@ -196,29 +224,65 @@ export class StorageFencing {
     if (p.victims.length === 0) this.pendingFences = null;
   }
 
-  /** The answer to one register/reserve; `lastRequestId` is the newest disk request issued. */
-  onStepDone(nowMs: number, r: StepResult, lastRequestId: number): void {
+  /**
+   * The answer to one register/rekey/reserve; `lastRequestId` is the newest disk request
+   * issued. Returns whether it means this host was just fenced (a rekey found its key gone).
+   */
+  onStepDone(nowMs: number, r: StepResult, lastRequestId: number, knownEpoch: number): boolean {
     const d = this.devices[r.device];
     assert(d !== undefined, () => `fence-step-done for device ${r.device} of ${this.devices.length}`);
+    if (r.step === 'rekey') return this.onRekeyDone(nowMs, d, r, knownEpoch);
     if (!r.ok && r.sessionReset === true) {
       d.registration = 'unregistered';
       d.retryAtMs = 0;
       this.sessionResetAtMs = nowMs;
       if (r.step === 'reserve' && d.reservation === 'reserving') d.reservation = 'failed';
-      return;
+      return false;
     }
     if (r.step === 'reserve') {
       if (d.reservation === 'reserving') d.reservation = r.ok ? 'reserved' : 'failed';
-      return;
+      return false;
     }
-    if (d.registration !== 'registering') return; // fenced again meanwhile: that conflict stands
+    if (d.registration !== 'registering') return false; // fenced again meanwhile: that conflict stands
     d.registration = r.ok ? 'registered' : 'unregistered';
     if (r.ok) d.registeredAfterRequestId = lastRequestId;
     else d.retryAtMs = nowMs + this.retryMs;
+    return false;
+  }
+
+  private onRekeyDone(nowMs: number, d: Device, r: StepResult, knownEpoch: number): boolean {
+    if (d.registration !== 'rekeying') return false; // fenced meanwhile: that conflict stands
+    if (r.ok) {
+      d.registration = 'registered';
+      return false;
+    }
+    if (r.keyGone === true) {
+      if (this.fenced) {
+        d.registration = 'unregistered'; // a second fence while registering again
+        return false;
+      }
+      this.markFenced(nowMs, knownEpoch);
+      return true;
+    }
+    if (r.sessionReset === true) {
+      d.registration = 'unregistered';
+      d.retryAtMs = 0;
+      this.sessionResetAtMs = nowMs;
+      return false;
+    }
+    d.registration = 'registered'; // the old key stays: try again after the retry period
+    d.keyEpoch = d.previousKeyEpoch;
+    d.retryAtMs = nowMs + this.retryMs;
+    return false;
   }
 
   /** Every device holds this host's key (true without PR fencing). */
   registered(): boolean {
     return this.devices.every((d) => d.registration === 'registered');
+  }
+
+  /** Every device holds the key of `epoch` or newer (true without PR fencing): we may act in it. */
+  keyCurrent(epoch: number): boolean {
+    return this.devices.every((d) => d.registration === 'registered' && d.keyEpoch >= epoch);
   }
 }

@@ -17,6 +17,7 @@ import { assert } from './assert.js';
 import { resolveConfig, type BrokenRules, type EngineConfigInput } from './config.js';
 import type { Engine } from './engine.js';
 import { LOG_JOIN, LOG_PRIMARY } from './host-role.js';
+import { preemptable } from './key-epochs.js';
 import { LeaseGrants } from './leases.js';
 import { Publisher } from './publish.js';
 import { Resources } from './resources.js';
@@ -375,13 +376,18 @@ export class StoreEngine implements Engine {
     if (message !== null) out.push({ kind: 'send-heartbeat', message });
   }
 
-  /** A standby with every database running as a standby campaigns when the record is gone. */
   /** Engine.fenceWanted: only the term that asked for the fence, while it lasts. */
   fenceWanted(victim: HostId, epoch: number): boolean {
     return this.term !== null && this.term.epoch === epoch && this.term.fence?.victim === victim;
   }
 
-    private mayCampaign(now: number): boolean {
+  /** Engine.mayPreempt: a term's keys carry its epoch; an older term's holder may be removed. */
+  mayPreempt(keyEpoch: number | null, fenceEpoch: number): boolean {
+    return preemptable(keyEpoch, fenceEpoch);
+  }
+
+  /** A standby with every database running as a standby campaigns when the record is gone. */
+  private mayCampaign(now: number): boolean {
     if (this.#role !== 'standby' || this.term !== null || this.holder !== null || now < this.noCampaignUntilMs) return false;
     if (this.inFlight('campaign') || this.resignAt !== null) return false;
     return this.resources.states().every((s) => s === 'standby');

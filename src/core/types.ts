@@ -89,7 +89,7 @@ export type ResourceEvent =
 export type ResourceAction = 'start' | 'stop' | 'promote' | 'demote';
 
 /** A step on a fenced device that the engine orders (the fence of a victim is its own output). */
-export type FenceStep = 'register' | 'reserve';
+export type FenceStep = 'register' | 'rekey' | 'reserve';
 
 /** Network heartbeat 1 message body (the transport adds auth, incarnation, sequence). */
 export interface NetHeartbeat {
@@ -120,7 +120,8 @@ export type Input =
   | { kind: 'resource-action-done'; nowMs: number; resource: number; action: ResourceAction; ok: boolean }
   | { kind: 'fence-done'; nowMs: number; victim: HostId; ok: boolean; detail?: string }
   // The result of a `register` or `reserve` output on one fenced device.
-  | { kind: 'fence-step-done'; nowMs: number; step: FenceStep; device: number; ok: boolean; detail?: string; sessionReset?: boolean }
+  // keyGone: a rekey met RESERVATION CONFLICT, the old key was no longer registered (fenced).
+  | { kind: 'fence-step-done'; nowMs: number; step: FenceStep; device: number; ok: boolean; detail?: string; sessionReset?: boolean; keyGone?: boolean }
   | { kind: 'shutdown'; nowMs: number } // operator asked the daemon to stop normally
   // Lease-store mode (etcd): the answer to one `store` output, matched by requestId.
   | { kind: 'store-done'; nowMs: number; requestId: number; result: StoreResult };
@@ -136,6 +137,10 @@ export type Output =
   // Register own reservation key on fenced device `device` (REGISTER AND IGNORE EXISTING
   // KEY): only while a decision admits this host, also after it was fenced.
   | { kind: 'register'; device: number; epoch: number }
+  // Replace own key of `fromEpoch` on `device` by the key of `epoch` (REGISTER with the old
+  // key: fails if it was preempted, so a re-key never undoes a fence). At each newer
+  // decided epoch that keeps this host, before it acts in that epoch.
+  | { kind: 'rekey'; device: number; fromEpoch: number; epoch: number }
   // Hold the master reservation (Write Exclusive - Registrants Only) on `device`: once per
   // epoch that names this host master, before that epoch's fences (a preempt on a device
   // without a reservation fences nobody).

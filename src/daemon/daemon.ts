@@ -22,6 +22,7 @@ import { DaemonMetrics } from '../metrics/metrics.js';
 import { YcsError, toYcsError } from '../errors.js';
 import { startMonitorHeartbeat, type MonitorHeartbeat } from '../monitor/ycs-side.js';
 import { UdpTransport, loadClusterKey, type NetStats } from '../net/index.js';
+import type { VotingDisk } from '../disk/voting-disk.js';
 import { startResources, type ResourceStack } from '../resource/index.js';
 import { daemonCommands } from './commands.js';
 import type { Config, EtcdConfig } from '../config/index.js';
@@ -164,6 +165,15 @@ export class Daemon {
     );
   }
 
+  /** The fence shell over `disks` and the data disks; it asks the engine before each PREEMPT. */
+  private openFenceShell(clusterUuid: string, disks: VotingDisk[]): Promise<FenceShell> {
+    return FenceShell.open({
+      config: this.config, clusterUuid, disks, feed: (i) => this.feed(i), now: () => this.now(), log: this.loggers.of('fence'),
+      fenceWanted: (victim, epoch) => this.parts.engine?.fenceWanted(victim, epoch) ?? false,
+      mayPreempt: (keyEpoch, fenceEpoch) => this.parts.engine?.mayPreempt(keyEpoch, fenceEpoch) ?? false,
+    });
+  }
+
   /** Disk mode: the voting disks, the fence shell over them and the data disks, the Disk Paxos engine. */
   private async openDiskMode(): Promise<{ epochFloor: number }> {
     const { config, loggers } = this;
@@ -173,7 +183,7 @@ export class Daemon {
     p.disks = new DiskShell({ disks, feed: (i) => this.feed(i), now: () => this.now(), log: loggers.of('disk') });
     const start = await readStartState(disks, config.hostId, join(config.runDir, 'incarnation'));
     p.incarnation = start.incarnation;
-    p.fence = await FenceShell.open({ config, clusterUuid, disks, feed: (i) => this.feed(i), now: () => this.now(), log: loggers.of('fence'), fenceWanted: (victim, epoch) => this.parts.engine?.fenceWanted(victim, epoch) ?? false });
+    p.fence = await this.openFenceShell(clusterUuid, disks);
     p.engine = createEngine({
       hostId: config.hostId,
       hostIds: config.hosts.map((h) => h.id),
@@ -195,7 +205,7 @@ export class Daemon {
     p.clusterUuid = storeClusterUuid(config.cluster, etcd.prefix);
     p.incarnation = nextLocalIncarnation(join(config.runDir, 'incarnation'));
     p.store = new StoreShell(etcd, (i) => this.feed(i), () => this.now(), loggers.of('etcd'));
-    p.fence = await FenceShell.open({ config, clusterUuid: p.clusterUuid, disks: [], feed: (i) => this.feed(i), now: () => this.now(), log: loggers.of('fence'), fenceWanted: (victim, epoch) => this.parts.engine?.fenceWanted(victim, epoch) ?? false });
+    p.fence = await this.openFenceShell(p.clusterUuid, []);
     p.engine = createStoreEngine({
       hostId: config.hostId,
       hostIds: config.hosts.map((h) => h.id),
@@ -230,7 +240,7 @@ export class Daemon {
       status: () => this.status(),
       shutdown: (reason) => this.requestStop(reason),
       fence: (host) => fence().fenceByOperator(host),
-      unfence: () => fence().unfenceByOperator(),
+      unfence: () => fence().unfenceByOperator(this.statusView().epoch), // the key of the decided epoch that admits us
       fenceStatus: () => fence().status(),
     };
   }
@@ -309,6 +319,7 @@ export class Daemon {
         void this.need('transport').send(output.message);
         return;
       case 'register':
+      case 'rekey':
       case 'reserve':
       case 'fence':
         return this.need('fence').execute(output);

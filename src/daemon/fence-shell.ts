@@ -1,21 +1,23 @@
 // The fence shell: builds the configured fencing driver over the voting disks (and the
-// data disks, numbered after them) and carries out the engine's register, reserve and
-// fence outputs one at a time in output order (docs/engine.md, ordering rule 6),
-// answering every register/reserve with exactly one fence-step-done and every fence with
-// exactly one fence-done. It decides nothing: who registers when, and who is fenced, are
-// the engine's outputs (src/core/storage-fencing.ts).
+// data disks, numbered after them) and carries out the engine's register, rekey, reserve
+// and fence outputs one at a time in output order (docs/engine.md, ordering rule 6),
+// answering every register/rekey/reserve with exactly one fence-step-done and every fence
+// with exactly one fence-done. It decides nothing: who registers when, who is fenced, and
+// which of a victim's keys a fence may remove are the engine's (src/core/storage-fencing.ts,
+// Engine.mayPreempt).
 import type { Logger } from 'pino';
+import { preemptable } from '../core/key-epochs.js';
 import type { HostId, Input, Output } from '../core/types.js';
 import { SectorDevice } from '../disk/device.js';
 import type { VotingDisk } from '../disk/voting-disk.js';
-import { YcsError, toYcsError } from '../errors.js';
+import { YcsError, isYcsError, toYcsError } from '../errors.js';
 import { isSessionReset } from '../fence/transport.js';
 import { NoneFenceDriver, createFenceDriver, type FenceDriver, type FenceOutcome } from '../fence/driver.js';
 import type { Config } from '../config/index.js';
 import { deviceAccessFor } from './disk-shell.js';
 import { StepQueue } from './step-queue.js';
 
-export type FenceOutput = Extract<Output, { kind: 'fence' | 'register' | 'reserve' }>;
+export type FenceOutput = Extract<Output, { kind: 'fence' | 'register' | 'rekey' | 'reserve' }>;
 
 /** JSON cannot carry bigints (reservation keys): they travel as 0x-prefixed hex. */
 export function jsonSafe(value: unknown): unknown {
@@ -36,7 +38,15 @@ export interface FenceShellOptions {
   log: Logger;
   /** Engine.fenceWanted, asked just before each PREEMPT (default: always). */
   fenceWanted?: (victim: HostId, epoch: number) => boolean;
+  /** Engine.mayPreempt, asked for each key of the victim the fence read (default: only older epochs' keys). */
+  mayPreempt?: (keyEpoch: number | null, fenceEpoch: number) => boolean;
 }
+
+const STEP_DONE = {
+  register: "registered this host's key",
+  rekey: "re-keyed this host's registration",
+  reserve: 'holds the master reservation (Write Exclusive - Registrants Only)',
+} as const;
 
 export class FenceShell {
   private constructor(
@@ -94,23 +104,29 @@ export class FenceShell {
     this.opts.log.error({ err }, `fencing step threw: ${toYcsError(err).message}`);
   };
 
-  /** One register or reserve on one device; answers exactly one fence-step-done, never throws. */
-  private async step(o: Extract<FenceOutput, { kind: 'register' | 'reserve' }>): Promise<void> {
+  /** One register, rekey or reserve on one device; answers exactly one fence-step-done, never throws. */
+  private async step(o: Extract<FenceOutput, { kind: 'register' | 'rekey' | 'reserve' }>): Promise<void> {
     const path = this.devicePath(o.device);
     let detail: string | undefined;
     let sessionReset = false;
+    let keyGone = false;
     try {
-      if (o.kind === 'register') await this.driver.registerDevice(o.device);
+      if (o.kind === 'register') await this.driver.registerDevice(o.device, o.epoch);
+      else if (o.kind === 'rekey') await this.driver.rekeyDevice(o.device, o.fromEpoch, o.epoch);
       else await this.driver.reserveDevice(o.device);
     } catch (err) {
       detail = toYcsError(err).toLine();
       sessionReset = isSessionReset(err); // the target may have dropped our registration with the session
+      keyGone = o.kind === 'rekey' && isYcsError(err, 'E_RESERVATION_CONFLICT'); // the old key was preempted
     }
     const ok = detail === undefined;
-    const what = o.kind === 'register' ? "registered this host's key" : 'holds the master reservation (Write Exclusive - Registrants Only)';
+    const what = STEP_DONE[o.kind];
     if (ok) this.opts.log.info({ step: o.kind, device: path, epoch: o.epoch }, `${what} on ${path} at epoch ${o.epoch}`);
     else this.opts.log.warn({ step: o.kind, device: path, epoch: o.epoch, detail }, `fencing step ${o.kind} on ${path} failed: ${detail}`);
-    this.opts.feed({ kind: 'fence-step-done', nowMs: this.opts.now(), step: o.kind, device: o.device, ok, ...(ok ? {} : { detail }), ...(sessionReset ? { sessionReset } : {}) });
+    this.opts.feed({
+      kind: 'fence-step-done', nowMs: this.opts.now(), step: o.kind, device: o.device, ok,
+      ...(ok ? {} : { detail }), ...(sessionReset ? { sessionReset } : {}), ...(keyGone ? { keyGone } : {}),
+    });
   }
 
   /** The path of fenced device `index`: the voting disks first, then the data disks. */
@@ -129,7 +145,8 @@ export class FenceShell {
       return;
     }
     try {
-      outcome = await this.driver.fence(victim);
+      const mayPreempt = this.opts.mayPreempt ?? preemptable;
+      outcome = await this.driver.fence(victim, { mayPreempt: (keyEpoch) => mayPreempt(keyEpoch, epoch) });
       detail = outcome.kind === 'fenced' ? outcome.devices.map((d) => `${d.device}: ${d.method}`).join(', ') : outcome.reason;
     } catch (err) {
       detail = toYcsError(err).toLine();
@@ -152,8 +169,9 @@ export class FenceShell {
     return jsonSafe(outcome);
   }
 
-  async unfenceByOperator(): Promise<unknown> {
-    await this.steps.run(() => this.driver.register());
+  /** `ycsctl unfence` through the daemon: registers the key of `epoch` (the decided epoch that admits us). */
+  async unfenceByOperator(epoch: number): Promise<unknown> {
+    await this.steps.run(() => this.driver.register(epoch));
     this.opts.log.warn({}, 'operator re-registered this host\'s reservation key');
     return jsonSafe(await this.driver.status());
   }

@@ -1,19 +1,32 @@
 // Fencing policy (docs/fencing.md): every admitted host is registered with its own key on
-// every voting disk and data LUN; the master holds a Write Exclusive - Registrants Only
-// reservation; fencing host X is PREEMPT AND ABORT of X's key by a registered survivor
-// (PREEMPT where the target rejects PREEMPT AND ABORT, as tgt does), then READ KEYS to
-// verify that X's key is gone. The driver keeps no state of its own: whether this host
-// may register (it was admitted, it was fenced) is the engine's decision (src/core/
-// storage-fencing.ts); the daemon carries out its register/reserve/fence outputs one device
-// at a time, and ycsctl's manual paths use the all-device operations.
+// every voting disk and data LUN, a key carrying the epoch it was registered for; the
+// master holds a Write Exclusive - Registrants Only reservation; fencing host X reads the
+// keys, asks which of X's keys the fence may remove (only keys of older epochs: the
+// engine's mayPreempt), PREEMPTs AND ABORTs exactly those values (PREEMPT where the target
+// rejects PREEMPT AND ABORT, as tgt does; a value that changed since the read makes the
+// target refuse it), then READ KEYS to verify that X holds no key. The driver decides
+// nothing: whether this host may register (it was admitted, it was fenced) is the
+// engine's decision (src/core/storage-fencing.ts); it only remembers which key it last
+// registered on each device. The daemon carries out the engine's register/rekey/reserve/
+// fence outputs one device at a time, and ycsctl's manual paths use the all-device ones.
 import { YcsError, isYcsError } from '../errors.js';
 import { formatKey, PrType, prTypeName } from './cdb.js';
-import { hostIdOfKey, reservationKey } from './keys.js';
+import { hostIdOfKey, parseKey, reservationKey } from './keys.js';
 import { isSessionReset, type PrDevice, type PrTransport, prTransportFor, transportKindFor } from './transport.js';
 
 export const MASTER_RESERVATION_TYPE = PrType.writeExclusiveRegistrantsOnly;
 
 export type FenceMethod = 'preempt-and-abort' | 'preempt' | 'already-gone';
+
+/** Which keys of its victim a fence may remove (Engine.mayPreempt); without one, every key. */
+export type KeyFilter = (keyEpoch: number | null) => boolean;
+
+export interface FenceOptions {
+  /** Asked for each key of the victim read from the storage; a refused key voids the fence. */
+  mayPreempt?: KeyFilter;
+  /** Hears each step (ycsctl's progress line). */
+  onStep?: FenceStepListener;
+}
 
 export interface DeviceFenceResult {
   device: string;
@@ -23,7 +36,7 @@ export interface DeviceFenceResult {
 }
 
 export type FenceOutcome =
-  | { kind: 'fenced'; victimHost: number; victimKey: bigint; devices: DeviceFenceResult[] }
+  | { kind: 'fenced'; victimHost: number; victimKeys: bigint[]; devices: DeviceFenceResult[] }
   | { kind: 'not-fenced'; victimHost: number; reason: string };
 
 export interface Registration {
@@ -62,16 +75,21 @@ export type FenceStepListener = (text: string) => void;
 
 export interface FenceDriver {
   readonly name: 'pr' | 'none';
-  /** REGISTER AND IGNORE EXISTING KEY on every device (ycsctl; the daemon goes per device). */
-  register(): Promise<void>;
+  /** REGISTER AND IGNORE EXISTING KEY with the key of `epoch` on every device (ycsctl; the daemon goes per device). */
+  register(epoch?: number): Promise<void>;
   /** The WERO reservation on every device (ycsctl; the daemon goes per device). */
   reserveAsMaster(): Promise<void>;
-  /** REGISTER AND IGNORE EXISTING KEY on device `index` (the engine's `register`). */
-  registerDevice(index: number): Promise<void>;
+  /** REGISTER AND IGNORE EXISTING KEY with the key of `epoch` on device `index` (the engine's `register`). */
+  registerDevice(index: number, epoch: number): Promise<void>;
+  /**
+   * REGISTER from the key of `fromEpoch` to the key of `epoch` on device `index` (the
+   * engine's `rekey`): E_RESERVATION_CONFLICT when the old key was preempted.
+   */
+  rekeyDevice(index: number, fromEpoch: number, epoch: number): Promise<void>;
   /** The WERO reservation on device `index` (the engine's `reserve`): ours already is a no-op. */
   reserveDevice(index: number): Promise<void>;
-  /** Evict `victimHost` at the storage and verify it; `onStep` hears each step (ycsctl's progress line). */
-  fence(victimHost: number, onStep?: FenceStepListener): Promise<FenceOutcome>;
+  /** Evict `victimHost` at the storage and verify it. */
+  fence(victimHost: number, options?: FenceOptions): Promise<FenceOutcome>;
   status(): Promise<FenceStatus>;
 }
 
@@ -125,30 +143,54 @@ export async function readDeviceStatus(clusterUuid: string, device: PrFenceDevic
 
 export class PrFenceDriver implements FenceDriver {
   readonly name = 'pr' as const;
-  readonly key: bigint;
   readonly #devices: PrFenceDevice[];
+  /** The key this driver last registered on each device (its nexus's key), by index. */
+  readonly #keyOn: Array<bigint | undefined>;
   readonly #noPreemptAndAbort = new Set<string>(); // devices that answered ILLEGAL REQUEST
+
+  get clusterUuid(): string {
+    return this.options.clusterUuid;
+  }
 
   constructor(private readonly options: PrFenceDriverOptions) {
     if (options.devices.length === 0) throw new YcsError('E_CONFIG', 'the PR fencing driver needs at least one device');
-    this.key = reservationKey(options.clusterUuid, options.hostId);
+    reservationKey(options.clusterUuid, options.hostId); // checks the UUID and host id now
     this.#devices = options.devices;
+    this.#keyOn = options.devices.map(() => undefined);
   }
 
-  async register(): Promise<void> {
-    await this.#onEveryDevice('register', (d) => d.transport.registerAndIgnore(this.key));
+  /** This host's key for `epoch`. */
+  keyFor(epoch: number): bigint {
+    return reservationKey(this.options.clusterUuid, this.options.hostId, epoch);
+  }
+
+  /** The key this host registered last (on the first device that has one), else its key of epoch 0. */
+  get key(): bigint {
+    return this.#keyOn.find((k) => k !== undefined) ?? this.keyFor(0);
+  }
+
+  async register(epoch = 0): Promise<void> {
+    await this.#onEveryDevice('register', (d, i) => this.#registerOn(d, i, this.keyFor(epoch)));
   }
 
   async reserveAsMaster(): Promise<void> {
-    await this.#onEveryDevice('reserve', (d) => this.#reserveOn(d));
+    await this.#onEveryDevice('reserve', (d, i) => this.#reserveOn(d, i));
   }
 
-  async registerDevice(index: number): Promise<void> {
-    await this.#onDevice(this.#device(index), 'register', (d) => d.transport.registerAndIgnore(this.key));
+  async registerDevice(index: number, epoch: number): Promise<void> {
+    await this.#onDevice(this.#device(index), index, 'register', (d, i) => this.#registerOn(d, i, this.keyFor(epoch)));
+  }
+
+  async rekeyDevice(index: number, fromEpoch: number, epoch: number): Promise<void> {
+    await this.#onDevice(this.#device(index), index, 'rekey', async (d, i) => {
+      const newKey = this.keyFor(epoch);
+      await d.transport.register(this.keyFor(fromEpoch), newKey);
+      this.#keyOn[i] = newKey;
+    });
   }
 
   async reserveDevice(index: number): Promise<void> {
-    await this.#onDevice(this.#device(index), 'reserve', (d) => this.#reserveOn(d));
+    await this.#onDevice(this.#device(index), index, 'reserve', (d, i) => this.#reserveOn(d, i));
   }
 
   #device(index: number): PrFenceDevice {
@@ -157,69 +199,124 @@ export class PrFenceDriver implements FenceDriver {
     return device;
   }
 
-  async #reserveOn(d: PrFenceDevice): Promise<void> {
+  async #registerOn(d: PrFenceDevice, index: number, key: bigint): Promise<void> {
+    await d.transport.registerAndIgnore(key);
+    this.#keyOn[index] = key;
+  }
+
+  /** Our nexus's key on device `index`: the one registered last, else the key of epoch 0. */
+  #ownKey(index: number): bigint {
+    return this.#keyOn[index] ?? this.keyFor(0);
+  }
+
+  async #reserveOn(d: PrFenceDevice, index: number): Promise<void> {
+    const own = this.#ownKey(index);
     const { reservation } = await d.transport.readReservation();
-    if (reservation === null) return d.transport.reserve(this.key, MASTER_RESERVATION_TYPE);
-    if (reservation.key === this.key && reservation.type === MASTER_RESERVATION_TYPE) return undefined;
-    // Another key holds it: taking it over is a fence of that host, never a side effect.
+    if (reservation === null) return d.transport.reserve(own, MASTER_RESERVATION_TYPE);
+    if (reservation.key === own && reservation.type === MASTER_RESERVATION_TYPE) return undefined;
     const holder = hostIdOfKey(this.options.clusterUuid, reservation.key);
+    // Held under an older key of ours (a session the target kept after a reconnect): move it here.
+    if (holder === this.options.hostId) return d.transport.preempt(own, reservation.key, MASTER_RESERVATION_TYPE);
+    // Another host holds it: taking it over is a fence of that host, never a side effect.
     throw new YcsError('E_REFUSED', `the reservation on ${d.path} is held by ${holder === null ? formatKey(reservation.key) : `host ${holder}`}: fence it first`, { device: d.path });
   }
 
   /** Graceful hand-over: give the reservation up (registrations stay). */
   async releaseMaster(): Promise<void> {
-    await this.#onEveryDevice('release', (d) => d.transport.release(this.key, MASTER_RESERVATION_TYPE));
+    await this.#onEveryDevice('release', (d, i) => d.transport.release(this.#ownKey(i), MASTER_RESERVATION_TYPE));
   }
 
-  async fence(victimHost: number, onStep: FenceStepListener = () => {}): Promise<FenceOutcome> {
+  /** The victim's keys listed on a device (distinct values). */
+  #victimKeys(keys: bigint[], victimHost: number): bigint[] {
+    return [...new Set(keys)].filter((k) => hostIdOfKey(this.options.clusterUuid, k) === victimHost);
+  }
+
+  /**
+   * Reads every device's keys first, checks each key of the victim with `mayPreempt` (a
+   * refused one voids the whole fence before anything is removed), then PREEMPTs exactly
+   * the values read, device by device, and verifies that the victim holds no key.
+   */
+  async fence(victimHost: number, options: FenceOptions = {}): Promise<FenceOutcome> {
     if (victimHost === this.options.hostId) throw new YcsError('E_REFUSED', 'a host never fences itself');
-    const victimKey = reservationKey(this.options.clusterUuid, victimHost);
+    const onStep = options.onStep ?? ((): void => {});
+    const plans: Array<{ index: number; device: PrFenceDevice; keys: bigint[] }> = [];
+    for (const [index, device] of this.#devices.entries()) {
+      if ((await device.transport.keyReadSupport()) === 'none') {
+        throw new YcsError('E_PR_UNSUPPORTED', `fencing host ${victimHost}: cannot read the keys of ${device.path} (keys carry epochs: a fence must read which to remove)`, { device: device.path });
+      }
+      onStep(`fencing host ${victimHost}: device ${index + 1} of ${this.#devices.length} (${device.path}): reading keys`);
+      plans.push({ index, device, keys: this.#victimKeys((await device.transport.readKeys()).keys, victimHost) });
+    }
+    const victimKeys = [...new Set(plans.flatMap((p) => p.keys))];
+    const mayPreempt = options.mayPreempt ?? ((): boolean => true);
+    const newer = victimKeys.find((k) => !mayPreempt(parseKey(this.options.clusterUuid, k)?.keyEpoch ?? null));
+    if (newer !== undefined) {
+      throw new YcsError('E_REFUSED', `not fencing host ${victimHost}: it holds key ${formatKey(newer)} of epoch ${parseKey(this.options.clusterUuid, newer)?.keyEpoch}, not older than this fence's: a newer decision admitted it`);
+    }
     const results: DeviceFenceResult[] = [];
     const failures: string[] = [];
-    for (const [index, device] of this.#devices.entries()) {
-      const step = (what: string): void => onStep(`fencing host ${victimHost}: device ${index + 1} of ${this.#devices.length} (${device.path}): ${what}`);
+    for (const plan of plans) {
+      const step = (what: string): void => onStep(`fencing host ${victimHost}: device ${plan.index + 1} of ${this.#devices.length} (${plan.device.path}): ${what}`);
       try {
-        results.push(await this.#fenceOn(device, victimKey, step));
+        results.push(await this.#fenceOn(plan.device, plan.index, plan.keys, mayPreempt, step));
       } catch (err) {
-        failures.push(`${device.path}: ${isYcsError(err) ? err.toLine() : String(err)}`);
+        failures.push(`${plan.device.path}: ${isYcsError(err) ? err.toLine() : String(err)}`);
       }
     }
     if (failures.length > 0) {
-      throw new YcsError('E_FENCE_FAILED', `fencing host ${victimHost} (key ${formatKey(victimKey)}) failed on ${failures.join('; ')}`);
+      throw new YcsError('E_FENCE_FAILED', `fencing host ${victimHost} failed on ${failures.join('; ')}`);
     }
-    return { kind: 'fenced', victimHost, victimKey, devices: results };
+    return { kind: 'fenced', victimHost, victimKeys, devices: results };
   }
 
-  async #fenceOn(device: PrFenceDevice, victimKey: bigint, step: (what: string) => void): Promise<DeviceFenceResult> {
+  async #fenceOn(device: PrFenceDevice, index: number, victimKeys: bigint[], mayPreempt: KeyFilter, step: (what: string) => void): Promise<DeviceFenceResult> {
     const t = device.transport;
-    const canRead = (await t.keyReadSupport()) !== 'none'; // verified only when a read can confirm it
-    // PREEMPT of a key nobody holds is a RESERVATION CONFLICT: check first.
-    if (canRead) step('reading keys');
-    if (canRead && !(await t.readKeys()).keys.includes(victimKey)) {
-      return { device: device.path, method: 'already-gone', verified: true };
-    }
-    let method: FenceMethod = 'preempt-and-abort';
-    if (this.#noPreemptAndAbort.has(device.path)) method = 'preempt';
-    try {
-      step(method);
-      if (method === 'preempt-and-abort') await t.preemptAndAbort(this.key, victimKey, MASTER_RESERVATION_TYPE);
-    } catch (err) {
-      if (!isYcsError(err, 'E_PR_UNSUPPORTED') || t.kind !== 'scsi') throw err;
-      this.#noPreemptAndAbort.add(device.path); // tgt: ILLEGAL REQUEST 24/00
-      method = 'preempt';
-      step('preempt (the target has no PREEMPT AND ABORT)');
-    }
-    if (method === 'preempt') await t.preempt(this.key, victimKey, MASTER_RESERVATION_TYPE);
-    if (!canRead) return { device: device.path, method, verified: false };
+    if (victimKeys.length === 0) return { device: device.path, method: 'already-gone', verified: true };
+    let method: FenceMethod = this.#noPreemptAndAbort.has(device.path) ? 'preempt' : 'preempt-and-abort';
+    for (const victimKey of victimKeys) method = await this.#preemptOne(device, index, victimKey, method, step);
     step('verifying the key is gone');
-    if ((await t.readKeys()).keys.includes(victimKey)) {
-      throw new YcsError('E_FENCE_FAILED', `key ${formatKey(victimKey)} is still registered on ${device.path} after ${method}`, { device: device.path });
+    const left = this.#victimKeys((await t.readKeys()).keys, hostIdOfKey(this.options.clusterUuid, victimKeys[0]!) ?? 0);
+    if (left.length > 0) {
+      const newer = left.filter((k) => !mayPreempt(parseKey(this.options.clusterUuid, k)?.keyEpoch ?? null));
+      const why = newer.length > 0 ? ': it registered for a newer epoch meanwhile' : ` after ${method}`;
+      throw new YcsError('E_FENCE_FAILED', `key ${left.map(formatKey).join(', ')} is still registered on ${device.path}${why}`, { device: device.path });
     }
     // Without a reservation an unregistered host can still write: the preempt fenced nobody.
     if ((await t.readReservation()).reservation === null) {
       throw new YcsError('E_FENCE_FAILED', `${device.path} has no reservation after ${method}: an unregistered host can still write`, { device: device.path });
     }
     return { device: device.path, method, verified: true };
+  }
+
+  /**
+   * PREEMPT [AND ABORT] of one key value read a moment ago. A RESERVATION CONFLICT there
+   * means the value is gone (its holder re-keyed or was removed): the verification that
+   * follows tells which. Returns the method that worked (tgt has no PREEMPT AND ABORT).
+   */
+  async #preemptOne(device: PrFenceDevice, index: number, victimKey: bigint, method: FenceMethod, step: (what: string) => void): Promise<FenceMethod> {
+    const t = device.transport;
+    const own = this.#ownKey(index);
+    try {
+      if (method === 'preempt-and-abort') {
+        step('preempt-and-abort');
+        try {
+          await t.preemptAndAbort(own, victimKey, MASTER_RESERVATION_TYPE);
+          return method;
+        } catch (err) {
+          if (!isYcsError(err, 'E_PR_UNSUPPORTED') || t.kind !== 'scsi') throw err;
+          this.#noPreemptAndAbort.add(device.path); // tgt: ILLEGAL REQUEST 24/00
+          step('preempt (the target has no PREEMPT AND ABORT)');
+        }
+      } else {
+        step('preempt');
+      }
+      await t.preempt(own, victimKey, MASTER_RESERVATION_TYPE);
+      return 'preempt';
+    } catch (err) {
+      if (!isYcsError(err, 'E_RESERVATION_CONFLICT')) throw err;
+      if (!(await t.readKeys()).keys.includes(own)) throw err; // we are not registered: a real refusal
+      return this.#noPreemptAndAbort.has(device.path) ? 'preempt' : method; // the value changed meanwhile
+    }
   }
 
   /**
@@ -230,21 +327,28 @@ export class PrFenceDriver implements FenceDriver {
    * own key. Returns whether a renewal was needed.
    */
   async renewAfterSessionReset(path: string): Promise<boolean> {
-    const device = this.#devices.find((d) => d.path === path);
+    const index = this.#devices.findIndex((d) => d.path === path);
+    const device = this.#devices[index];
     if (device === undefined) throw new YcsError('E_INVALID_ARGUMENT', `not a fenced device: ${path}`);
     const t = device.transport;
-    try {
-      await t.register(this.key, this.key); // no-op where the nexus kept its registration
-      return false;
-    } catch (err) {
-      if (!isYcsError(err, 'E_RESERVATION_CONFLICT')) throw err;
+    const known = this.#keyOn[index];
+    if (known !== undefined) {
+      try {
+        await t.register(known, known); // no-op where the nexus kept its registration
+        return false;
+      } catch (err) {
+        if (!isYcsError(err, 'E_RESERVATION_CONFLICT')) throw err;
+      }
     }
-    if (!(await t.readKeys()).keys.includes(this.key)) {
+    const listed = (await t.readKeys()).keys.filter((k) => hostIdOfKey(this.options.clusterUuid, k) === this.options.hostId);
+    const key = known !== undefined && listed.includes(known) ? known : newestKey(this.options.clusterUuid, listed);
+    if (key === undefined || (known !== undefined && !listed.includes(known))) {
       throw new YcsError('E_RESERVATION_CONFLICT', `host ${this.options.hostId} is not registered on ${path}: its key is gone (fenced, or never admitted)`, { device: path });
     }
     const { reservation } = await t.readReservation();
-    await t.registerAndIgnore(this.key);
-    if (reservation?.key === this.key) await t.preempt(this.key, this.key, MASTER_RESERVATION_TYPE);
+    await t.registerAndIgnore(key);
+    this.#keyOn[index] = key;
+    if (reservation?.key === key) await t.preempt(key, key, MASTER_RESERVATION_TYPE);
     return true;
   }
 
@@ -261,18 +365,20 @@ export class PrFenceDriver implements FenceDriver {
   async status(): Promise<FenceStatus> {
     const devices = [];
     for (const d of this.#devices) devices.push(await readDeviceStatus(this.options.clusterUuid, d));
-    return { driver: 'pr', hostId: this.options.hostId, key: this.key, state: standingOf(this.key, devices), devices };
+    const listed = devices.flatMap((d) => (d.registrations ?? []).map((r) => r.key)).filter((k) => hostIdOfKey(this.options.clusterUuid, k) === this.options.hostId);
+    const key = this.#keyOn.find((k) => k !== undefined) ?? newestKey(this.options.clusterUuid, listed) ?? this.keyFor(0);
+    return { driver: 'pr', hostId: this.options.hostId, key, state: standingOf(key, devices), devices };
   }
 
   /** Runs `action` on one device; a session reset is renewed (where the key is still listed) and retried once. */
-  async #onDevice(device: PrFenceDevice, what: string, action: (d: PrFenceDevice) => Promise<unknown>): Promise<void> {
+  async #onDevice(device: PrFenceDevice, index: number, what: string, action: (d: PrFenceDevice, index: number) => Promise<unknown>): Promise<void> {
     try {
-      await action(device);
+      await action(device, index);
     } catch (err) {
       if (!isSessionReset(err) || this.options.renewOnSessionReset === false) throw err;
       await this.renewAfterSessionReset(device.path).catch(() => false); // the retry reports what is wrong
       try {
-        await action(device);
+        await action(device, index);
       } catch (retryErr) {
         const e = isYcsError(retryErr) ? retryErr : new YcsError('E_INTERNAL', String(retryErr));
         throw new YcsError(e.code, `${what} on ${device.path} after the session was re-established: ${e.message}`, { device: device.path });
@@ -281,11 +387,11 @@ export class PrFenceDriver implements FenceDriver {
   }
 
   /** Runs `action` on every device (each as #onDevice); reports every failure in one error. */
-  async #onEveryDevice(what: string, action: (d: PrFenceDevice) => Promise<unknown>): Promise<void> {
+  async #onEveryDevice(what: string, action: (d: PrFenceDevice, index: number) => Promise<unknown>): Promise<void> {
     const failures: YcsError[] = [];
-    for (const device of this.#devices) {
+    for (const [index, device] of this.#devices.entries()) {
       try {
-        await this.#onDevice(device, what, action);
+        await this.#onDevice(device, index, what, action);
       } catch (err) {
         failures.push(isYcsError(err) ? err : new YcsError('E_INTERNAL', String(err)));
       }
@@ -297,6 +403,16 @@ export class PrFenceDriver implements FenceDriver {
   }
 }
 
+/** Of a host's keys, the one of the newest epoch (a v1 key counts as oldest). */
+function newestKey(clusterUuid: string, keys: bigint[]): bigint | undefined {
+  let best: { key: bigint; epoch: number } | undefined;
+  for (const key of keys) {
+    const epoch = parseKey(clusterUuid, key)?.keyEpoch ?? -1;
+    if (best === undefined || epoch > best.epoch) best = { key, epoch };
+  }
+  return best?.key;
+}
+
 /** For storage without persistent reservations (the file-backed demo). */
 export class NoneFenceDriver implements FenceDriver {
   readonly name = 'none' as const;
@@ -306,9 +422,10 @@ export class NoneFenceDriver implements FenceDriver {
   async register(): Promise<void> {}
   async reserveAsMaster(): Promise<void> {}
   async registerDevice(): Promise<void> {}
+  async rekeyDevice(): Promise<void> {}
   async reserveDevice(): Promise<void> {}
 
-  async fence(victimHost: number, _onStep?: FenceStepListener): Promise<FenceOutcome> {
+  async fence(victimHost: number, _options?: FenceOptions): Promise<FenceOutcome> {
     return {
       kind: 'not-fenced',
       victimHost,
@@ -321,7 +438,7 @@ export class NoneFenceDriver implements FenceDriver {
   }
 }
 
-/** This host's standing derived from what each device reports (FenceState). */
+/** This host's standing derived from what each device reports (FenceState): `key` is its current key. */
 export function standingOf(key: bigint, devices: DeviceFenceStatus[]): FenceState {
   if (devices.some((d) => d.error !== undefined || d.registrations === undefined)) return 'unknown';
   if (devices.every((d) => d.reservation?.key === key)) return 'master';

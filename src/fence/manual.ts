@@ -5,7 +5,7 @@ import { SectorDevice } from '../disk/device.js';
 import { readHeader, type DeviceAccess } from '../disk/voting-disk.js';
 import { YcsError, isYcsError } from '../errors.js';
 import { type DeviceFenceStatus, type FenceOutcome, type FenceStepListener, PrFenceDriver, type PrFenceDevice, readDeviceStatus } from './driver.js';
-import { uuidBytes } from './keys.js';
+import { hostIdOfKey, uuidBytes } from './keys.js';
 import { prTransportFor, transportKindFor } from './transport.js';
 
 /** How to reach the devices: I/O deadline, and for iscsi:// the local host's initiator name and ISID. */
@@ -99,12 +99,13 @@ export function fenceHostDirect(action: LocalHostAction & { victimHost: number; 
   return withLocalDriver(action, async (driver, devices) => {
     for (const d of devices) {
       const { reservation } = await d.transport.readReservation();
-      if (reservation?.key !== driver.key) {
+      if (reservation === null || hostIdOfKey(driver.clusterUuid, reservation.key) !== action.localHost) {
         throw new YcsError('E_NOT_MASTER', `refusing: the local host (${action.localHost}) does not hold the reservation on ${d.path}`, { device: d.path });
       }
     }
     await driver.resume();
-    return driver.fence(action.victimHost, action.onStep);
+    // The operator's decision: every key of the victim, whatever its epoch.
+    return driver.fence(action.victimHost, action.onStep === undefined ? {} : { onStep: action.onStep });
   });
 }
 

@@ -110,9 +110,13 @@ describe('ycsctl fence through the daemon', () => {
       const s = await cluster!.status(victim);
       return s.role === 'standby' && registered(await fenceStatusJson(master)).includes(victim) ? s : undefined;
     });
+    // Readmitted by a newer epoch, it holds that epoch's key (docs/fencing.md "Keys"); the unfence keeps it.
+    const rejoinedKey = (await fenceStatusJson(victim)).key;
+    expect(rejoinedKey).not.toBe(victimKey);
+    expect(rejoinedKey.slice(0, 10)).toBe(victimKey.slice(0, 10)); // the cluster's prefix
     const unfence = await ycsctl('unfence', '--socket', socketOf(victim));
     expect(unfence.code, unfence.stderr).toBe(0);
-    expect(unfence.stdout).toBe(`host ${victim} registered with key ${victimKey} on ${tgtd!.url()}\n`);
+    expect(unfence.stdout).toBe(`host ${victim} registered with key ${rejoinedKey} on ${tgtd!.url()}\n`);
     expect(registered(await fenceStatusJson(master))).toEqual([1, 2, 3]);
     expect(agreedMaster(await cluster!.statuses())).toBe(master);
   }, 60_000);

@@ -57,7 +57,7 @@ describe('registration across iSCSI reconnects while another host fences (tgtd)'
   async function admit(h: Host): Promise<void> {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        await h.driver.registerDevice(0);
+        await h.driver.registerDevice(0, 0);
         return;
       } catch {
         // ECONNRESET of the dropped session: the next command runs on the new one

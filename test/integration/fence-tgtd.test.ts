@@ -99,7 +99,7 @@ describe('fencing on an iSCSI LUN served by tgtd', () => {
 
   it('fences host 3 with the PREEMPT fallback and verifies its key is gone', async () => {
     const steps: string[] = [];
-    const outcome = await host(1).driver.fence(3, (text) => steps.push(text));
+    const outcome = await host(1).driver.fence(3, { onStep: (text) => steps.push(text) });
     expect(outcome).toMatchObject({
       kind: 'fenced', victimHost: 3, devices: [{ device: tgtd.url(), method: 'preempt', verified: true }],
     });
@@ -148,7 +148,7 @@ describe('fencing on an iSCSI LUN served by tgtd', () => {
   it('the status shows the standing read from the storage; a re-admitted host registers per device', async () => {
     expect((await host(3).driver.status()).state).toBe('unregistered'); // fenced: its key is gone
     expect((await host(1).driver.status()).state).toBe('master');
-    await host(3).driver.registerDevice(0); // the engine's `register` once a decision admits it again
+    await host(3).driver.registerDevice(0, 0); // the engine's `register` once a decision admits it again
     expect((await host(3).driver.status()).state).toBe('registered');
     expect((await host(1).transport.readKeys()).keys).toContain(reservationKey(clusterUuid, 3));
     await host(3).device.write(DATA + 3 * SECTOR, Buffer.alloc(SECTOR, 3));
@@ -156,7 +156,7 @@ describe('fencing on an iSCSI LUN served by tgtd', () => {
     const refused = await rejection(host(2).driver.reserveDevice(0));
     expect(refused.code).toBe('E_REFUSED');
     expect(refused.message).toMatch(/held by host 1: fence it first/);
-    expect((await rejection(host(2).driver.registerDevice(4))).code).toBe('E_INVALID_ARGUMENT');
+    expect((await rejection(host(2).driver.registerDevice(4, 0))).code).toBe('E_INVALID_ARGUMENT');
   });
 
   it('across an iSCSI reconnect: ECONNRESET, tgt forgets the session, the admitted host renews', async () => {

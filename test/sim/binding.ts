@@ -9,6 +9,8 @@ export interface SimEngine {
   view(): ClusterView;
   /** Engine.fenceWanted: asked just before a queued fence reaches the storage (absent: always). */
   fenceWanted?(victim: HostId, epoch: number): boolean;
+  /** Engine.mayPreempt: asked for each key of the victim a fence read (absent: always). */
+  mayPreempt?(keyEpoch: number | null, fenceEpoch: number): boolean;
 }
 
 /** The timing facts the shells need; all derived by src/core/timeouts.ts. */

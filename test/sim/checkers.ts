@@ -117,16 +117,20 @@ export class Checker {
   }
 
   /**
-   * A preempt removed the victim's key (any registrant may preempt: the target does not
-   * judge). It must not remove a member of a newer decision than the one it was issued
-   * for: an older master fencing a newer one is a fencing war.
+   * A preempt removed the victim's key of `keyEpoch` (any registrant may preempt: the
+   * target does not judge). A fence for epoch E may remove only a registration made for an
+   * older epoch, and never the key of the master of a newer epoch: an older master fencing
+   * a newer one is a fencing war.
    */
-  onPreempt(fencer: SimHost, victim: number, epoch: number): void {
+  onPreempt(fencer: SimHost, victim: number, epoch: number, keyEpoch: number): void {
     if (this.world.knobs.fencing !== 'pr') return;
-    const newest = Math.max(0, ...this.decided.keys());
-    const d = this.decided.get(newest);
-    if (d !== undefined && newest > epoch && d.members.includes(victim)) {
-      this.violation('stale-preempt', fencer.id, `a fence for epoch ${epoch} preempts host ${victim}, a member of the newer epoch ${newest} (master ${d.masterId})`);
+    if (keyEpoch >= epoch) {
+      this.violation('stale-preempt', fencer.id, `a fence for epoch ${epoch} removed host ${victim}'s key of epoch ${keyEpoch}`);
+      return;
+    }
+    const v = this.world.host(victim);
+    if (v.role === 'master' && v.epoch > epoch) {
+      this.violation('stale-preempt', fencer.id, `a fence for epoch ${epoch} preempted host ${victim}, master of the newer epoch ${v.epoch}`);
     }
   }
 

@@ -14,7 +14,13 @@ export const TIMEOUT_VARIANTS: ReadonlyArray<Partial<BaseTimeouts>> = [
   { diskHbIntervalMs: 500, networkHbIntervalMs: 500, diskHbKeepAliveMs: 5_000, networkHbTimeoutMs: 3_000, clockDriftRho: 0.02 },
 ];
 
-const BROKEN_RULES: ReadonlyArray<keyof BrokenRules> = ['skipPhase1Check', 'skipSelfFence', 'promoteWithoutWait', 'fenceWithoutRead'];
+const BROKEN_RULES: ReadonlyArray<keyof BrokenRules> = ['skipPhase1Check', 'skipSelfFence', 'promoteWithoutWait', 'fenceWithoutRead', 'preemptAnyKey'];
+/**
+ * What the broken-rules test breaks, one entry each; `a+b` breaks both. A stale fence is
+ * stopped twice (the fencer's read, then the epoch in the keys): either layer alone
+ * holds in the simulator's fault model, so only both broken together must be caught.
+ */
+const CAUGHT_BREAKAGES = ['skipPhase1Check', 'skipSelfFence', 'promoteWithoutWait', 'fenceWithoutRead+preemptAnyKey'];
 
 const derived = TIMEOUT_VARIANTS.map((v) => deriveTimeouts(v));
 
@@ -50,14 +56,14 @@ export function simTimeouts(t: Timeouts): SimTimeouts {
 export const coreBinding: EngineBinding = {
   timeoutVariants: TIMEOUT_VARIANTS.length,
   timeouts: (variant) => simTimeouts(coreTimeouts(variant)),
-  brokenRules: [...BROKEN_RULES],
+  brokenRules: CAUGHT_BREAKAGES,
   create(setup: EngineSetup) {
     const rules: BrokenRules = {};
-    if (setup.brokenRule) {
-      if (!BROKEN_RULES.includes(setup.brokenRule as keyof BrokenRules)) {
-        throw new Error(`unknown broken rule ${setup.brokenRule}; known: ${BROKEN_RULES.join(', ')}`);
+    for (const rule of setup.brokenRule?.split('+') ?? []) {
+      if (!BROKEN_RULES.includes(rule as keyof BrokenRules)) {
+        throw new Error(`unknown broken rule ${rule}; known: ${BROKEN_RULES.join(', ')} (join two with +)`);
       }
-      rules[setup.brokenRule as keyof BrokenRules] = true;
+      rules[rule as keyof BrokenRules] = true;
     }
     return createEngine({
       hostId: setup.hostId,

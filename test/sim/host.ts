@@ -255,6 +255,9 @@ export class SimHost {
       case 'reserve':
         applyFenceStep(w, this, out.kind, out.device, out.epoch);
         return;
+      case 'rekey':
+        applyFenceStep(w, this, 'rekey', out.device, out.epoch, out.fromEpoch);
+        return;
       case 'grant-lease':
         this.grants[out.resource] = { untilMs: out.untilMs, primary: out.primary };
         return;

@@ -83,11 +83,31 @@ export const REGRESSIONS: Regression[] = [
       'lost the first master; liveness now asks for a master that holds 3 s within the bound, which the engine meets',
   },
   {
-    seed: 2969,
-    brokenRule: 'fenceWithoutRead',
+    seed: 23,
+    brokenRule: 'fenceWithoutRead+preemptAnyKey',
     expect: 'violation',
     checker: 'stale-preempt',
-    caught: 'fences emitted at adoption and never withdrawn: a fence queued behind others preempts a member of a newer decision',
+    caught:
+      'fences emitted at adoption and never withdrawn, and every key of the victim preempted whatever its epoch: a ' +
+      'fence of epoch 7 removes a key registered for epoch 8 (either rule alone no longer shows: epoch-carrying keys ' +
+      'refuse what the read misses; seed 2969 caught fenceWithoutRead alone before keys carried epochs)',
+  },
+  {
+    seed: 5296,
+    expect: 'pass',
+    checker: 'stale-preempt',
+    caught:
+      'engine: host 5 (master of epoch 10) queued the fence of host 7 behind its register/reserve steps; host 1 ' +
+      'decided epoch 11 readmitting host 7 140 ms before the PREEMPT landed, which host 5 had not read yet. Fixed ' +
+      'with epoch-carrying keys: host 7 re-keys for epoch 11, a fence may remove only keys of older epochs, and a ' +
+      'readmitted host acts only under its new key (residual of the 20,000-seed sweep, with seed 7312; the rekeys ' +
+      'change the schedule, so the seed now replays a neighbouring run, kept as a pass)',
+  },
+  {
+    seed: 7312,
+    expect: 'pass',
+    checker: 'stale-preempt',
+    caught: 'the same race as seed 5296 (a PREEMPT sent just before another host decided a newer epoch the fencer had not read)',
   },
   {
     seed: 2969,

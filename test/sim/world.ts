@@ -50,7 +50,7 @@ export class World {
   readonly resources: string[];
   /** Persistent reservations on the voting disks and the data LUN. */
   readonly storage: SimStorage;
-  readonly rng: { disk: Prng; net: Prng; faults: Prng; host: Prng; db: Prng; wedge: Prng; fence: Prng; etcd: Prng; session: Prng };
+  readonly rng: { disk: Prng; net: Prng; faults: Prng; host: Prng; db: Prng; wedge: Prng; fence: Prng; etcd: Prng; session: Prng; preempt: Prng };
   /** etcd mode: the store and the hosts' store shell; null in disk mode. */
   readonly etcd: EtcdWorld | null;
   stepCount = 0;
@@ -61,7 +61,7 @@ export class World {
     readonly options: WorldOptions,
   ) {
     const root = new Prng(knobs.seed, 2);
-    this.rng = { disk: root.fork(3), net: root.fork(4), faults: root.fork(5), host: root.fork(6), db: root.fork(7), wedge: root.fork(8), fence: root.fork(9), etcd: root.fork(10), session: root.fork(11) };
+    this.rng = { disk: root.fork(3), net: root.fork(4), faults: root.fork(5), host: root.fork(6), db: root.fork(7), wedge: root.fork(8), fence: root.fork(9), etcd: root.fork(10), session: root.fork(11), preempt: root.fork(12) };
     this.timeouts = binding.timeouts(knobs.timeoutsVariant);
     this.trace = new Trace(options.trace);
     this.resources = Array.from({ length: knobs.resourceCount }, (_, i) => `db${i + 1}`);

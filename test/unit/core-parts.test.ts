@@ -28,15 +28,15 @@ describe('StorageFencing', () => {
     expect(kinds(out)).toEqual(['register 0', 'register 1', 'register 2']);
     f.register(10, 1, out);
     expect(out).toHaveLength(3); // registering already
-    f.onStepDone(20, { step: 'register', device: 0, ok: true }, 7);
-    f.onStepDone(20, { step: 'register', device: 1, ok: false, detail: 'E_IO' }, 7);
-    f.onStepDone(20, { step: 'register', device: 2, ok: true }, 7);
+    f.onStepDone(20, { step: 'register', device: 0, ok: true }, 7, 0);
+    f.onStepDone(20, { step: 'register', device: 1, ok: false, detail: 'E_IO' }, 7, 0);
+    f.onStepDone(20, { step: 'register', device: 2, ok: true }, 7, 0);
     out.length = 0;
     f.register(100, 1, out);
     expect(out).toEqual([]); // the retry waits retryMs
     f.register(520, 1, out);
     expect(kinds(out)).toEqual(['register 1']);
-    f.onStepDone(530, { step: 'register', device: 1, ok: true }, 9);
+    f.onStepDone(530, { step: 'register', device: 1, ok: true }, 9, 0);
     expect(f.registered()).toBe(true);
     // a conflict for a request issued before the registration completed says nothing
     expect(f.onConflict(600, 0, 7, 1)).toBe(false);
@@ -47,6 +47,34 @@ describe('StorageFencing', () => {
     expect(f.fencedByStorage).toBe(true);
     expect(f.registered()).toBe(false);
     expect(f.onConflict(620, 2, 20, 1)).toBe(false); // already known to be fenced
+  });
+
+  it('re-keys at each newer epoch; acts only under a current key; a rekey that finds its key gone is a fence', () => {
+    const f = new StorageFencing('pr', 2, 500);
+    const out: Output[] = [];
+    f.register(0, 4, out);
+    f.onStepDone(10, { step: 'register', device: 0, ok: true }, 1, 4);
+    f.onStepDone(10, { step: 'register', device: 1, ok: true }, 1, 4);
+    expect(f.keyCurrent(4)).toBe(true);
+    out.length = 0;
+    f.register(20, 4, out);
+    expect(out).toEqual([]); // the key is of this epoch already
+    f.register(30, 6, out);
+    expect(out).toEqual([{ kind: 'rekey', device: 0, fromEpoch: 4, epoch: 6 }, { kind: 'rekey', device: 1, fromEpoch: 4, epoch: 6 }]);
+    expect(f.keyCurrent(6)).toBe(false); // no acting in epoch 6 before both rekeys answered
+    expect(f.onStepDone(40, { step: 'rekey', device: 0, ok: true }, 2, 6)).toBe(false);
+    // an I/O error keeps the old key, retried after the retry period
+    expect(f.onStepDone(40, { step: 'rekey', device: 1, ok: false, detail: 'E_IO' }, 2, 6)).toBe(false);
+    out.length = 0;
+    f.register(100, 6, out);
+    expect(out).toEqual([]);
+    f.register(540, 6, out);
+    expect(out).toEqual([{ kind: 'rekey', device: 1, fromEpoch: 4, epoch: 6 }]);
+    // REGISTER from the old key conflicted: that key was preempted, this host is fenced
+    expect(f.onStepDone(550, { step: 'rekey', device: 1, ok: false, keyGone: true }, 3, 6)).toBe(true);
+    expect(f.fencedByStorage).toBe(true);
+    expect(f.registered()).toBe(false);
+    expect(f.mayRegister(6, () => false)).toBe(false); // registers anew only after a read or a newer decision
   });
 
   it('a fenced host registers again only after a newer decision or a read since the fence', () => {
@@ -84,7 +112,7 @@ describe('StorageFencing', () => {
     expect(kinds(out)).toEqual(['reserve 0', 'reserve 1', 'fence', 'fence']);
     expect(out.filter((o) => o.kind === 'fence').map((o) => (o.kind === 'fence' ? o.victim : 0))).toEqual([2, 4]);
     expect(() => f.reserve(3, out)).toThrow(/assertion failed: reserve for epoch 3 after epoch 3/);
-    expect(() => f.onStepDone(0, { step: 'register', device: 5, ok: true }, 1)).toThrow(/assertion failed: fence-step-done for device 5/);
+    expect(() => f.onStepDone(0, { step: 'register', device: 5, ok: true }, 1, 0)).toThrow(/assertion failed: fence-step-done for device 5/);
     const none = new StorageFencing('none', 0, 500);
     const quiet: Output[] = [];
     none.register(0, 1, quiet);

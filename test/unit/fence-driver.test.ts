@@ -31,6 +31,7 @@ describe('the none driver', () => {
     await driver.register();
     await driver.reserveAsMaster();
     await driver.registerDevice();
+    await driver.rekeyDevice();
     await driver.reserveDevice();
     expect(await driver.fence(1)).toEqual({
       kind: 'not-fenced', victimHost: 1,
@@ -53,7 +54,7 @@ describe('the PR driver refuses before touching the storage', () => {
   });
 
   it('a device index outside the fenced devices is refused, naming the count', async () => {
-    const err = driver().registerDevice(1);
+    const err = driver().registerDevice(1, 3);
     expect(await code(err)).toBe('E_INVALID_ARGUMENT');
     expect(await code(driver().reserveDevice(-1))).toBe('E_INVALID_ARGUMENT');
   });

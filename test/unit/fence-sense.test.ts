@@ -1,7 +1,8 @@
 // Sense data decoding (fixed and descriptor formats) and reservation keys.
 import { describe, expect, it } from 'vitest';
 import { ascName, decodeSense, describeSense, isUnitAttention, senseKeyName, statusName } from '../../src/fence/sense.js';
-import { clusterKeyPrefix, hostIdOfKey, reservationKey } from '../../src/fence/keys.js';
+import { preemptable } from '../../src/core/key-epochs.js';
+import { clusterKeyPrefix, hostIdOfKey, legacyReservationKey, parseKey, reservationKey } from '../../src/fence/keys.js';
 
 const bytes = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text.replace(/\s+/g, ''), 'hex'));
 
@@ -53,12 +54,31 @@ describe('sense data', () => {
 describe('reservation keys', () => {
   const uuid = '6f1c2a7e-3b4d-4e5f-8a9b-0c1d2e3f4a5b';
 
-  it('is 6 bytes of SHA-256 over the label and the UUID, then the host id', () => {
+  it('is 4 bytes of SHA-256 over the label and the UUID, then the epoch (24 bits), then the host id', () => {
     // Computed independently with Python's hashlib:
-    // sha256(b"ycs-pr-key-v1" + bytes.fromhex("6f1c2a7e3b4d4e5f8a9b0c1d2e3f4a5b"))[:6]
-    expect(clusterKeyPrefix(uuid)).toBe(0xe41dd522207en);
-    expect(reservationKey(uuid, 3)).toBe(0xe41dd522207e0003n);
+    // sha256(b"ycs-pr-key-v2" + bytes.fromhex("6f1c2a7e3b4d4e5f8a9b0c1d2e3f4a5b"))[:4]
+    expect(clusterKeyPrefix(uuid)).toBe(0x54879aaen);
+    expect(reservationKey(uuid, 3)).toBe(0x54879aae00000003n);
+    expect(reservationKey(uuid, 3, 0x123456)).toBe(0x54879aae12345603n);
+    expect(reservationKey(uuid, 3, 0x1000001)).toBe(reservationKey(uuid, 3, 1)); // the epoch modulo 2^24
     expect(reservationKey(uuid.toUpperCase(), 3)).toBe(reservationKey(uuid.replace(/-/g, ''), 3));
+  });
+
+  it('parses back to host and epoch; v1 keys (6 bytes of SHA-256 over "ycs-pr-key-v1") have no epoch', () => {
+    expect(parseKey(uuid, reservationKey(uuid, 9, 77))).toEqual({ hostId: 9, keyEpoch: 77 });
+    // sha256(b"ycs-pr-key-v1" + bytes.fromhex("6f1c2a7e3b4d4e5f8a9b0c1d2e3f4a5b"))[:6]
+    expect(legacyReservationKey(uuid, 3)).toBe(0xe41dd522207e0003n);
+    expect(parseKey(uuid, 0xe41dd522207e0003n)).toEqual({ hostId: 3, keyEpoch: null });
+    expect(() => reservationKey(uuid, 3, -1)).toThrow(/epoch must be a non-negative integer/);
+  });
+
+  it('a fence removes only keys of older epochs, across the 2^24 wrap', () => {
+    expect(preemptable(4, 5)).toBe(true);
+    expect(preemptable(5, 5)).toBe(false); // registered for the fence's own epoch: a member of it
+    expect(preemptable(6, 5)).toBe(false); // a newer decision admitted the victim
+    expect(preemptable(null, 1)).toBe(true); // a v1 key
+    expect(preemptable(0xffffff, 2 ** 24 + 1)).toBe(true); // epoch 2^24 + 1 carries 1: 0xffffff is two older
+    expect(preemptable(1, 2 ** 24 - 1)).toBe(false); // 1 after the wrap is newer than 2^24 - 1
   });
 
   it('is never 0 and differs per host and per cluster', () => {

@@ -28,10 +28,11 @@ class FakeDriver implements FenceDriver {
   register = () => this.op('register all');
   reserveAsMaster = () => this.op('reserve all');
   registerDevice = (i: number) => this.op(`register ${i}`);
+  rekeyDevice = (i: number) => this.op(`rekey ${i}`);
   reserveDevice = (i: number) => this.op(`reserve ${i}`);
   async fence(victim: number): Promise<FenceOutcome> {
     await this.op(`fence ${victim}`);
-    return { kind: 'fenced', victimHost: victim, victimKey: 1n, devices: [{ device: '/dev/sdq', method: 'preempt', verified: true }] };
+    return { kind: 'fenced', victimHost: victim, victimKeys: [1n], devices: [{ device: '/dev/sdq', method: 'preempt', verified: true }] };
   }
   status = () => Promise.resolve({ driver: 'pr' as const, hostId: 1, state: 'registered' as const, devices: [] });
 }
