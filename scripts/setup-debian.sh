@@ -12,9 +12,10 @@
 #   curl              the operator's view of /metrics in the docs and tests
 #   chromium          headless browser for the live topology page test
 #   sg3-utils strace  sg_persist's CDBs and its SG_IO ioctl, the reference for ycs's bytes
+#   stress-ng         CPU, memory and fsync load for the soak (npm run soak, test/integration/soak)
 set -euo pipefail
 packages=(g++ make python3 libiscsi-dev liburing-dev libiscsi-bin tgt fio bindfs fuse3 sg3-utils
-          iproute2 nftables util-linux etcd-server etcd-client haproxy curl chromium strace)
+          iproute2 nftables util-linux etcd-server etcd-client haproxy curl chromium strace stress-ng)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
