@@ -4,6 +4,7 @@
 #   libiscsi-dev      userspace iSCSI initiator (iscsi:// devices, persistent reservations)
 #   liburing-dev      io_uring: sector I/O submitted from the event loop without blocking it
 #   tgt               iSCSI target for the fencing tests (tgtd on 127.0.0.1)
+#   istgt             a second, independent iSCSI target the fencing path is checked against
 #   fio               reference I/O figures in the disk benchmark
 #   bindfs fuse3      a FUSE file system the tests stop with SIGSTOP to hang a loop device
 #   iproute2 nftables network namespaces and partitions in the integration tests
@@ -14,7 +15,7 @@
 #   sg3-utils strace  sg_persist's CDBs and its SG_IO ioctl, the reference for ycs's bytes
 #   stress-ng         CPU, memory and fsync load for the soak (npm run soak, test/integration/soak)
 set -euo pipefail
-packages=(g++ make python3 libiscsi-dev liburing-dev libiscsi-bin tgt fio bindfs fuse3 sg3-utils
+packages=(g++ make python3 libiscsi-dev liburing-dev libiscsi-bin tgt istgt fio bindfs fuse3 sg3-utils
           iproute2 nftables util-linux etcd-server etcd-client haproxy curl chromium strace stress-ng)
 missing=()
 for p in "${packages[@]}"; do

@@ -181,11 +181,30 @@ export class PrFenceDriver implements FenceDriver {
     await this.#onDevice(this.#device(index), index, 'register', (d, i) => this.#registerOn(d, i, this.keyFor(epoch)));
   }
 
+  /**
+   * REGISTER from the old key to the new one, checked on the key list where the device can
+   * be read: the new key must be listed (else we were preempted meanwhile:
+   * E_RESERVATION_CONFLICT) and exactly one registration of the old key must be gone (a
+   * target that changed another nexus's registration instead, as istgt 0.4 does, is
+   * unsafe to fence with: E_FENCE_FAILED naming it).
+   */
   async rekeyDevice(index: number, fromEpoch: number, epoch: number): Promise<void> {
     await this.#onDevice(this.#device(index), index, 'rekey', async (d, i) => {
+      const oldKey = this.keyFor(fromEpoch);
       const newKey = this.keyFor(epoch);
-      await d.transport.register(this.keyFor(fromEpoch), newKey);
+      const canRead = (await d.transport.keyReadSupport()) !== 'none';
+      const count = (keys: bigint[], key: bigint): number => keys.filter((k) => k === key).length;
+      const before = canRead ? (await d.transport.readKeys()).keys : [];
+      await d.transport.register(oldKey, newKey);
       this.#keyOn[i] = newKey;
+      if (!canRead) return;
+      const after = (await d.transport.readKeys()).keys;
+      if (!after.includes(newKey)) {
+        throw new YcsError('E_RESERVATION_CONFLICT', `the key of epoch ${epoch} is gone from ${d.path} right after the rekey: this host was preempted`, { device: d.path });
+      }
+      if (count(after, oldKey) !== count(before, oldKey) - 1) {
+        throw new YcsError('E_FENCE_FAILED', `${d.path} did not replace this host's key ${formatKey(oldKey)} on REGISTER (still listed ${count(after, oldKey)} times, ${count(before, oldKey)} before): the target changed another registration, persistent reservations on it cannot fence safely`, { device: d.path });
+      }
     });
   }
 
