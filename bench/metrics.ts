@@ -1,10 +1,13 @@
 // The daemon's event-loop lag with the HTTP listener off and on (issue 12: metrics must not
 // cost the heartbeats their timing): a local 3-host cluster (file voting disk, demo
-// database) runs for a 10 s window after it is healthy, first without `http`, then with it
-// while a scraper reads /metrics of every host every 250 ms and a live page's event stream
-// is open on each, and once more at 1 scrape/s (still 15 times Prometheus' default) with no
-// stream. Each daemon reports the p50/p99/max lag of its last full 10 s window in
-// `status` (src/daemon/daemon.ts). npm run bench:metrics
+// database) per run, in three cases: without `http` (the reference); with it while a scraper
+// reads /metrics of every host every 250 ms and a live page's event stream is open on each;
+// at 1 scrape/s (still 15 times Prometheus' default) with no stream. Each daemon reports the
+// p50/p99/max lag of its last full 10 s window in `status` (src/daemon/daemon.ts); a run
+// reads WINDOWS consecutive windows of every host once the cluster settled. The cases are
+// interleaved for ROUNDS rounds (the machine's load drifts between minutes, which is as
+// large as the effect), and each case's figure is the median over all its windows, with the
+// range beside it. npm run bench:metrics [-- --rounds N --windows N]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +16,14 @@ import { callDaemon } from '../src/control/client.js';
 import { agreedMaster, startLocalCluster, type LocalCluster } from '../src/demo/cluster.js';
 
 interface Lag { p50Ms: number; p99Ms: number; maxMs: number }
+
+const arg = (name: string, fallback: number): number => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const ROUNDS = arg('rounds', 3);
+const WINDOWS = arg('windows', 3);
+const WINDOW_MS = 10_000; // the daemon's lag window
 
 async function lagOf(cluster: LocalCluster): Promise<Lag[]> {
   const out: Lag[] = [];
@@ -23,17 +34,18 @@ async function lagOf(cluster: LocalCluster): Promise<Lag[]> {
   return out;
 }
 
-/** `scrapeMs`: each host's /metrics read every this many ms; `streams`: open live-page streams per host. */
-async function run(http: boolean, scrapeMs = 250, streamsPerHost = 1): Promise<Lag[]> {
+interface Case { name: string; http: boolean; scrapeMs: number; streamsPerHost: number }
+
+/** One cluster run of `c`: the lag of WINDOWS consecutive 10 s windows of every host. */
+async function run(c: Case): Promise<Lag[]> {
   const dir = mkdtempSync(join(tmpdir(), 'ycs-bench-metrics-'));
-  const cluster = await startLocalCluster({ dir, hosts: 3, resources: ['YasDB'], http });
+  const cluster = await startLocalCluster({ dir, hosts: 3, resources: ['YasDB'], http: c.http });
   const streams: AbortController[] = [];
   let scraping = true;
-  let scrapes = 0;
   try {
     await cluster.waitFor((s) => agreedMaster(s), 30_000, 'a master');
-    if (http) {
-      for (const h of cluster.hosts.slice(0, streamsPerHost === 0 ? 0 : undefined)) {
+    if (c.http) {
+      for (const h of cluster.hosts.slice(0, c.streamsPerHost === 0 ? 0 : undefined)) {
         const ac = new AbortController();
         streams.push(ac);
         void fetch(`${h.httpUrl}/events`, { signal: ac.signal }).then(async (r) => { for await (const _ of r.body ?? []) { /* drain */ } }).catch(() => undefined);
@@ -41,14 +53,16 @@ async function run(http: boolean, scrapeMs = 250, streamsPerHost = 1): Promise<L
       void (async () => {
         while (scraping) {
           await Promise.all(cluster.hosts.map((h) => fetch(`${h.httpUrl}/metrics`).then((r) => r.text()).catch(() => '')));
-          scrapes += 1;
-          await sleep(scrapeMs);
+          await sleep(c.scrapeMs);
         }
       })();
     }
-    await sleep(22_000); // two full windows: the reported one starts after the cluster settled
-    const lag = await lagOf(cluster);
-    if (http) process.stdout.write(`  (${scrapes} scrapes of 3 hosts, ${streams.length} event streams open)\n`);
+    await sleep(2 * WINDOW_MS + 2_000); // the first window read starts after the cluster settled
+    const lag: Lag[] = [];
+    for (let w = 0; w < WINDOWS; w++) {
+      if (w > 0) await sleep(WINDOW_MS); // the next window (the daemon rolls one every 10 s)
+      lag.push(...(await lagOf(cluster)));
+    }
     return lag;
   } finally {
     scraping = false;
@@ -58,11 +72,30 @@ async function run(http: boolean, scrapeMs = 250, streamsPerHost = 1): Promise<L
   }
 }
 
-const fmt = (xs: Lag[], k: keyof Lag): string => xs.map((x) => x[k].toFixed(2)).join(' / ');
-const off = await run(false);
-const on = await run(true);
-const calm = await run(true, 1000, 0);
-process.stdout.write('daemon event-loop lag over a 10 s window, ms (host 1 / 2 / 3)\n');
-process.stdout.write(`  metrics off: p50 ${fmt(off, 'p50Ms')}   p99 ${fmt(off, 'p99Ms')}   max ${fmt(off, 'maxMs')}\n`);
-process.stdout.write(`  metrics on, 4 scrapes/s + 3 streams:  p50 ${fmt(on, 'p50Ms')}   p99 ${fmt(on, 'p99Ms')}   max ${fmt(on, 'maxMs')}\n`);
-process.stdout.write(`  metrics on, 1 scrape/s, no stream:   p50 ${fmt(calm, 'p50Ms')}   p99 ${fmt(calm, 'p99Ms')}   max ${fmt(calm, 'maxMs')}\n`);
+const CASES: Case[] = [
+  { name: 'metrics off', http: false, scrapeMs: 0, streamsPerHost: 0 },
+  { name: 'metrics on, 4 scrapes/s + 3 streams', http: true, scrapeMs: 250, streamsPerHost: 1 },
+  { name: 'metrics on, 1 scrape/s, no stream', http: true, scrapeMs: 1000, streamsPerHost: 0 },
+];
+const results = new Map<string, Lag[]>(CASES.map((c) => [c.name, []]));
+for (let round = 1; round <= ROUNDS; round++) {
+  for (const c of CASES) {
+    const lag = await run(c);
+    results.get(c.name)?.push(...lag);
+    process.stdout.write(`round ${round} ${c.name}: p99 ${lag.map((x) => x.p99Ms.toFixed(2)).join(' ')} ms\n`);
+  }
+}
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[m] ?? NaN) : ((s[m - 1] ?? NaN) + (s[m] ?? NaN)) / 2;
+};
+const cell = (xs: Lag[], k: keyof Lag): string => {
+  const v = xs.map((x) => x[k]);
+  return `${median(v).toFixed(2)} (${Math.min(...v).toFixed(2)}-${Math.max(...v).toFixed(2)})`;
+};
+process.stdout.write(`daemon event-loop lag, ms: median (min-max) over ${ROUNDS} rounds x ${WINDOWS} windows x 3 hosts of 10 s windows\n`);
+for (const c of CASES) {
+  const xs = results.get(c.name) ?? [];
+  process.stdout.write(`  ${c.name.padEnd(38)} p50 ${cell(xs, 'p50Ms')}   p99 ${cell(xs, 'p99Ms')}   max ${cell(xs, 'maxMs')}   (${xs.length} windows)\n`);
+}

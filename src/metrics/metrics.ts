@@ -8,7 +8,10 @@ import client from 'prom-client';
 import { LOG_ABNORMAL, LOG_ABORTED, LOG_CHOSEN, LOG_PROPOSING } from '../core/proposer.js';
 import type { Input, Output } from '../core/types.js';
 import type { StatusResult } from '../core/view.js';
+import { CONTENT_TYPE, exposition, labelText } from './exposition.js';
+import { registerProcessMetrics } from './process.js';
 
+const TEXT_REUSE_MS = 250;
 const ROLES = ['starting', 'standby', 'master', 'evicted', 'leaving'] as const;
 const RESOURCE_STATES = ['unknown', 'offline', 'starting', 'standby', 'primary', 'failed'] as const;
 
@@ -34,16 +37,12 @@ export class DaemonMetrics {
   private readonly voteRounds: client.Counter;
   private readonly voteWrites: client.Counter;
   private readonly hb2Timeouts: client.Counter;
+  private readonly constantLabels: string;
+  private lastText: { atMs: number; text: Promise<string> } | null = null;
 
   constructor(source: MetricsSource, cluster: string, hostId: number, private readonly resources: string[]) {
-    this.registry.setDefaultLabels({ cluster, host: String(hostId) });
-    client.collectDefaultMetrics({ register: this.registry });
-    // prom-client's event-loop lag gauges read the stddev of its delay histogram at every
-    // scrape, about 0.7 ms of blocking on this machine (bench:metrics found it): the daemon
-    // already measures the lag in 10 s windows, exported below as ycs_event_loop_lag_seconds.
-    for (const metric of this.registry.getMetricsAsArray()) {
-      if (metric.name.startsWith('nodejs_eventloop_lag')) this.registry.removeSingleMetric(metric.name);
-    }
+    this.constantLabels = labelText({ cluster, host: String(hostId) }); // on every series, added by exposition()
+    registerProcessMetrics(this.registry); // not prom-client's default collectors: process.ts says why
     const r = [this.registry];
     const gauge = (name: string, help: string, labelNames: string[], collect: (g: client.Gauge) => void): void => {
       new client.Gauge({ name, help, labelNames, registers: r, collect() { this.reset(); collect(this); } });
@@ -189,11 +188,17 @@ export class DaemonMetrics {
     return sent;
   }
 
+  /**
+   * The exposition; scrapes within TEXT_REUSE_MS of one another (several Prometheus servers,
+   * a dashboard's burst) share one serialization.
+   */
   text(): Promise<string> {
-    return this.registry.metrics();
+    const now = performance.now();
+    if (this.lastText === null || now - this.lastText.atMs >= TEXT_REUSE_MS) this.lastText = { atMs: now, text: exposition(this.registry, this.constantLabels) };
+    return this.lastText.text;
   }
 
   get contentType(): string {
-    return this.registry.contentType;
+    return CONTENT_TYPE;
   }
 }

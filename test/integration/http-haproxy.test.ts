@@ -89,6 +89,11 @@ describe('HTTP listener: metrics, health endpoints, HAProxy', () => {
     expect(metrics).toMatch(/ycs_disk_io_seconds_bucket\{[^}]*disk="0",op="read"/);
     expect(metrics).toMatch(/# TYPE ycs_event_loop_lag_seconds gauge/); // values once the first 10 s window closed
     expect(metrics).not.toMatch(/nodejs_eventloop_lag/); // prom-client's own lag gauges cost ~0.7 ms per scrape: removed
+    // The process series under prom-client's standard names, computed without file I/O on the loop (src/metrics/process.ts).
+    expect(metrics).toMatch(new RegExp(`process_resident_memory_bytes\\{cluster="demo",host="${master}"\\} [1-9]`));
+    expect(metrics).toMatch(/process_cpu_seconds_total\{[^}]*\} [0-9.e-]+\n/);
+    expect(metrics).toMatch(/nodejs_heap_size_used_bytes\{[^}]*\} [1-9]/);
+    expect(metrics).not.toMatch(/nodejs_heap_space_size|nodejs_gc_duration|nodejs_active_handles/); // dropped: docs/metrics.md
     // Per-peer heartbeat ages: every peer, both paths, fresh (below DISK_HB_KEEP_ALIVE and NETWORK_HB_TIMEOUT).
     for (const peer of ALL.filter((h) => h !== master)) {
       for (const path of ['disk', 'net']) {
