@@ -10,18 +10,14 @@
 import { parseArgs } from 'node:util';
 import type { FailoverFixture } from '../test/helpers/cluster-fixture.js';
 import type { Load } from './soak/load.js';
-import { stressNgAvailable } from './soak/load.js';
 import { describeSoak, runSoak, soakClean, type Priority } from './soak/run.js';
+import { isYcsError } from '../src/errors.js';
 
 const { values } = parseArgs({ options: { minutes: { type: 'string' }, priority: { type: 'string' }, 'no-load': { type: 'boolean' } } });
 const minutes = Number(values.minutes ?? 10);
 const priority = (values.priority ?? 'unit') as Priority;
 if (!(minutes > 0) || !['unit', 'none'].includes(priority)) {
   process.stderr.write('E_INVALID_ARGUMENT: --minutes takes a positive number, --priority unit or none\n');
-  process.exit(2);
-}
-if (values['no-load'] !== true && !stressNgAvailable()) {
-  process.stderr.write('E_NOT_FOUND: stress-ng is missing: run scripts/setup-debian.sh (or apt-get install stress-ng)\n');
   process.exit(2);
 }
 
@@ -46,6 +42,6 @@ try {
   for (const [id, c] of result.counters) process.stdout.write(`  host ${id}: evictions ${c.evictions}, role changes ${c.roleChanges}, hb2 timeouts ${c.hb2Timeouts}\n`);
   process.exitCode = soakClean(result) ? 0 : 1;
 } catch (err) {
-  process.stderr.write(`E_SOAK: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`${isYcsError(err) ? err.toLine() : `E_SOAK: ${err instanceof Error ? err.message : String(err)}`}\n`);
   process.exitCode = 1;
 }

@@ -12,7 +12,8 @@ import { startFailoverCluster, type FailoverFixture } from '../../test/helpers/c
 import { createLoop } from '../../test/helpers/loop.js';
 import { hostRecords } from '../failover/phases.js';
 import { delta, scrape, type Counters } from './counters.js';
-import { startLoad, type Load } from './load.js';
+import { YcsError } from '../../src/errors.js';
+import { startLoad, stressNgAvailable, type Load } from './load.js';
 import { Workload, type WorkloadFigures } from './workload.js';
 
 /** The packaged unit's priority (packaging/ycsm.service: Nice=-10, IOSchedulingClass=realtime, priority 2), or none. */
@@ -63,6 +64,9 @@ async function scrapeAll(fx: FailoverFixture): Promise<Map<number, Counters>> {
 export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const priority = opts.priority ?? 'unit';
   const say = opts.progress ?? (() => undefined);
+  if ((opts.load ?? true) && !stressNgAvailable()) {
+    throw new YcsError('E_NOT_FOUND', 'stress-ng is missing: run scripts/setup-debian.sh (or apt-get install stress-ng)');
+  }
   let load: Load | undefined;
   const fx = await startFailoverCluster('soak', {
     http: true,
