@@ -231,14 +231,15 @@ export class StorageFencing {
   onStepDone(nowMs: number, r: StepResult, lastRequestId: number, knownEpoch: number): boolean {
     const d = this.devices[r.device];
     assert(d !== undefined, () => `fence-step-done for device ${r.device} of ${this.devices.length}`);
-    if (r.step === 'rekey') return this.onRekeyDone(nowMs, d, r, knownEpoch);
     if (!r.ok && r.sessionReset === true) {
+      if (r.step === 'rekey' && d.registration !== 'rekeying') return false; // fenced meanwhile: that conflict stands
       d.registration = 'unregistered';
       d.retryAtMs = 0;
       this.sessionResetAtMs = nowMs;
       if (r.step === 'reserve' && d.reservation === 'reserving') d.reservation = 'failed';
       return false;
     }
+    if (r.step === 'rekey') return this.onRekeyDone(nowMs, d, r, knownEpoch);
     if (r.step === 'reserve') {
       if (d.reservation === 'reserving') d.reservation = r.ok ? 'reserved' : 'failed';
       return false;
@@ -263,12 +264,6 @@ export class StorageFencing {
       }
       this.markFenced(nowMs, knownEpoch);
       return true;
-    }
-    if (r.sessionReset === true) {
-      d.registration = 'unregistered';
-      d.retryAtMs = 0;
-      this.sessionResetAtMs = nowMs;
-      return false;
     }
     d.registration = 'registered'; // the old key stays: try again after the retry period
     d.keyEpoch = d.previousKeyEpoch;

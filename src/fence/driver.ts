@@ -141,6 +141,13 @@ export async function readDeviceStatus(clusterUuid: string, device: PrFenceDevic
   return out;
 }
 
+/** One device of a fence: the victim's keys read there, to be preempted. */
+interface FencePlan {
+  index: number;
+  device: PrFenceDevice;
+  keys: bigint[];
+}
+
 export class PrFenceDriver implements FenceDriver {
   readonly name = 'pr' as const;
   readonly #devices: PrFenceDevice[];
@@ -245,6 +252,11 @@ export class PrFenceDriver implements FenceDriver {
     await this.#onEveryDevice('release', (d, i) => d.transport.release(this.#ownKey(i), MASTER_RESERVATION_TYPE));
   }
 
+  /** The epoch a key of this cluster carries (null: a v1 key, or not one of ours). */
+  #keyEpoch(key: bigint): number | null {
+    return parseKey(this.options.clusterUuid, key)?.keyEpoch ?? null;
+  }
+
   /** The victim's keys listed on a device (distinct values). */
   #victimKeys(keys: bigint[], victimHost: number): bigint[] {
     return [...new Set(keys)].filter((k) => hostIdOfKey(this.options.clusterUuid, k) === victimHost);
@@ -258,7 +270,7 @@ export class PrFenceDriver implements FenceDriver {
   async fence(victimHost: number, options: FenceOptions = {}): Promise<FenceOutcome> {
     if (victimHost === this.options.hostId) throw new YcsError('E_REFUSED', 'a host never fences itself');
     const onStep = options.onStep ?? ((): void => {});
-    const plans: Array<{ index: number; device: PrFenceDevice; keys: bigint[] }> = [];
+    const plans: FencePlan[] = [];
     for (const [index, device] of this.#devices.entries()) {
       if ((await device.transport.keyReadSupport()) === 'none') {
         throw new YcsError('E_PR_UNSUPPORTED', `fencing host ${victimHost}: cannot read the keys of ${device.path} (keys carry epochs: a fence must read which to remove)`, { device: device.path });
@@ -268,16 +280,16 @@ export class PrFenceDriver implements FenceDriver {
     }
     const victimKeys = [...new Set(plans.flatMap((p) => p.keys))];
     const mayPreempt = options.mayPreempt ?? ((): boolean => true);
-    const newer = victimKeys.find((k) => !mayPreempt(parseKey(this.options.clusterUuid, k)?.keyEpoch ?? null));
+    const newer = victimKeys.find((k) => !mayPreempt(this.#keyEpoch(k)));
     if (newer !== undefined) {
-      throw new YcsError('E_REFUSED', `not fencing host ${victimHost}: it holds key ${formatKey(newer)} of epoch ${parseKey(this.options.clusterUuid, newer)?.keyEpoch}, not older than this fence's: a newer decision admitted it`);
+      throw new YcsError('E_REFUSED', `not fencing host ${victimHost}: it holds key ${formatKey(newer)} of epoch ${this.#keyEpoch(newer)}, not older than this fence's: a newer decision admitted it`);
     }
     const results: DeviceFenceResult[] = [];
     const failures: string[] = [];
     for (const plan of plans) {
       const step = (what: string): void => onStep(`fencing host ${victimHost}: device ${plan.index + 1} of ${this.#devices.length} (${plan.device.path}): ${what}`);
       try {
-        results.push(await this.#fenceOn(plan.device, plan.index, plan.keys, mayPreempt, step));
+        results.push(await this.#fenceOn(plan, victimHost, mayPreempt, step));
       } catch (err) {
         failures.push(`${plan.device.path}: ${isYcsError(err) ? err.toLine() : String(err)}`);
       }
@@ -288,15 +300,16 @@ export class PrFenceDriver implements FenceDriver {
     return { kind: 'fenced', victimHost, victimKeys, devices: results };
   }
 
-  async #fenceOn(device: PrFenceDevice, index: number, victimKeys: bigint[], mayPreempt: KeyFilter, step: (what: string) => void): Promise<DeviceFenceResult> {
+  async #fenceOn(plan: FencePlan, victimHost: number, mayPreempt: KeyFilter, step: (what: string) => void): Promise<DeviceFenceResult> {
+    const { device, index, keys: victimKeys } = plan;
     const t = device.transport;
     if (victimKeys.length === 0) return { device: device.path, method: 'already-gone', verified: true };
     let method: FenceMethod = this.#noPreemptAndAbort.has(device.path) ? 'preempt' : 'preempt-and-abort';
     for (const victimKey of victimKeys) method = await this.#preemptOne(device, index, victimKey, method, step);
     step('verifying the key is gone');
-    const left = this.#victimKeys((await t.readKeys()).keys, hostIdOfKey(this.options.clusterUuid, victimKeys[0]!) ?? 0);
+    const left = this.#victimKeys((await t.readKeys()).keys, victimHost);
     if (left.length > 0) {
-      const newer = left.filter((k) => !mayPreempt(parseKey(this.options.clusterUuid, k)?.keyEpoch ?? null));
+      const newer = left.filter((k) => !mayPreempt(this.#keyEpoch(k)));
       const why = newer.length > 0 ? ': it registered for a newer epoch meanwhile' : ` after ${method}`;
       throw new YcsError('E_FENCE_FAILED', `key ${left.map(formatKey).join(', ')} is still registered on ${device.path}${why}`, { device: device.path });
     }
