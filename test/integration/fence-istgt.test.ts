@@ -5,28 +5,20 @@
 // (docs/fencing.md "Targets tested").
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { preemptable } from '../../src/core/key-epochs.js';
-import { SectorDevice } from '../../src/disk/device.js';
-import { PrFenceDriver } from '../../src/fence/driver.js';
 import { parseKey, reservationKey } from '../../src/fence/keys.js';
-import { ScsiPrTransport } from '../../src/fence/transport.js';
 import { startIstgt, type Istgt } from '../helpers/istgt.js';
 import { scratchDir } from '../helpers/loop.js';
+import { openPrHost, type PrHost } from '../helpers/pr-host.js';
 import { rejection } from '../helpers/rejection.js';
 
 const SECTOR = 512;
 const UUID = '6f1c2a7e-3b4d-4e5f-8a9b-0c1d2e3f4a5b';
 
-interface Host {
-  device: SectorDevice;
-  transport: ScsiPrTransport;
-  driver: PrFenceDriver;
-}
-
 describe('fencing on an iSCSI LUN served by istgt', () => {
   let scratch: { dir: string; remove(): void };
   let target: Istgt;
-  const hosts = new Map<number, Host>();
-  const host = (id: number): Host => hosts.get(id)!;
+  const hosts = new Map<number, PrHost>();
+  const host = (id: number): PrHost => hosts.get(id)!;
   const keys = async (): Promise<bigint[]> => (await host(1).transport.readKeys()).keys;
   const keysOf = async (id: number): Promise<bigint[]> => (await keys()).filter((k) => parseKey(UUID, k)?.hostId === id);
 
@@ -35,9 +27,7 @@ describe('fencing on an iSCSI LUN served by istgt', () => {
     target = await startIstgt({ dir: scratch.dir });
     for (const id of [1, 2, 3]) {
       // Distinct ISIDs as well as names: one I_T nexus per host.
-      const device = await SectorDevice.open(target.url, { iscsiInitiatorIqn: `iqn.2026-12.io.ycs.test:istgt.host${id}`, iscsiIsid: 0x400000000000n + BigInt(id), ioTimeoutMs: 5000 });
-      const transport = new ScsiPrTransport(device);
-      hosts.set(id, { device, transport, driver: new PrFenceDriver({ clusterUuid: UUID, hostId: id, devices: [{ path: target.url, transport }] }) });
+      hosts.set(id, await openPrHost({ url: target.url, initiatorIqn: `iqn.2026-12.io.ycs.test:istgt.host${id}`, isid: 0x400000000000n + BigInt(id), clusterUuid: UUID, hostId: id }));
     }
   });
 
