@@ -194,6 +194,8 @@ export class Daemon {
       incarnation: p.incarnation,
       epochFloor: start.epochFloor,
       fencing: p.fence.engineMode,
+      // The fence shell's devices: the voting disks, then the data disks (register and reserve both).
+      fenceDeviceCount: disks.length + config.dataDisks.length,
     });
     return start;
   }
