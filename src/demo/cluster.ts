@@ -69,6 +69,8 @@ export interface LocalClusterOptions {
   http?: boolean;
   /** Extra environment for a host's ycsm (e.g. NOTIFY_SOCKET, as systemd would set it). */
   hostEnv?: (hostId: number) => Record<string, string>;
+  /** Extra environment for every resource agent of a host (and so its database), e.g. the campaign's data-LUN mode. */
+  resourceEnv?: (host: LocalHost) => Record<string, string>;
   /** Extra ycsm flags (e.g. ['--max-restarts', '3']). */
   ycsmArgs?: string[];
 }
@@ -186,6 +188,7 @@ function hostConfig(opts: LocalClusterOptions, plans: HostPlan[], host: LocalHos
         DEMO_DB_DATA: join(opts.dir, `${name}.data`),
         DEMO_DB_RUN: host.runDir,
         NODE: process.execPath,
+        ...opts.resourceEnv?.(host),
       },
     })),
     controlSocket: host.socketPath,
