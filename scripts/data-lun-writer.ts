@@ -10,7 +10,12 @@
 //   It writes only while that value is listed at least twice (its nexus and ycs's); else
 //   it unregisters and tries again later. After a fence both registrations are gone, so
 //   only its own new one is listed: a fenced host cannot resume by re-registering.
-// - RESERVATION CONFLICT on a write = fenced: no more writes this term, logged.
+// - RESERVATION CONFLICT on a write = fenced: it stops writing and logs it, with the keys
+//   the target lists. It writes again in that term only if a later key check passes (its
+//   host's ycs still holds its current key on the data LUN, the db registered it again):
+//   a conflict can also mean the db's own registration went while its host was not
+//   fenced (seen in the 200-fault run, docs/campaign.md), and a master whose database
+//   never writes again would never heal. A fenced host cannot pass that check.
 // - Host h writes LBAs [(h-1)*R, h*R) append-only; a restarted db goes on 2 past the
 //   highest LBA its ack log names (acked or failed), since one write may have been in flight.
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
@@ -61,7 +66,7 @@ export class DataLunWriter {
   private readonly controlSocket: string;
   private readonly devicePath: string;
   private readonly fencing: string;
-  /** The term (epoch) being written; a fenced term writes no more. */
+  /** The term (epoch) being written; a fenced one writes only after a key check passes again. */
   private term = { epoch: -1, fenced: false, keyOkUntil: 0, key: 0n };
   /** Unsafe mode: the epoch it was last primary at. */
   private stickyEpoch: number | undefined;
@@ -123,8 +128,12 @@ export class DataLunWriter {
     try {
       await this.open();
       if (epoch !== this.term.epoch) this.term = { epoch, fenced: false, keyOkUntil: 0, key: 0n };
-      if (this.term.fenced) return;
+      if (this.term.fenced && Date.now() < this.term.keyOkUntil) return;
       if (!this.opts.unsafeIgnoreLease && Date.now() >= this.term.keyOkUntil && !(await this.checkKey())) return;
+      if (this.term.fenced) {
+        this.term.fenced = false;
+        this.opts.log.warn({ epoch, key: `0x${this.term.key.toString(16)}` }, `not fenced after all: this host's ycs still holds key 0x${this.term.key.toString(16)} on the data LUN and the db registered it again; writing again at epoch ${epoch}`);
+      }
     } catch (err) {
       this.opts.log.warn({ err: toYcsError(err).toLine() }, `data LUN key check failed: ${toYcsError(err).message}`);
       this.term.keyOkUntil = 0;
@@ -148,7 +157,10 @@ export class DataLunWriter {
       appendFileSync(this.opts.ackLogPath, `failed ${line} ${e.code}\n`);
       if (isYcsError(err, 'E_RESERVATION_CONFLICT')) {
         this.term.fenced = true;
-        this.opts.log.warn({ epoch, lba: record.lba }, `fenced at the storage: the target refused a write at epoch ${epoch} (RESERVATION CONFLICT); no more writes this term`);
+        this.term.keyOkUntil = Date.now() + KEY_CHECK_MS; // the next key check decides whether it really was fenced
+        this.term.key = 0n; // register again then
+        const keys = await this.transport?.readKeys().then((k) => k.keys.map((x) => `0x${x.toString(16)}`).join(' ')).catch((e: unknown) => toYcsError(e).code);
+        this.opts.log.warn({ epoch, lba: record.lba, keys }, `fenced at the storage: the target refused a write at epoch ${epoch} (RESERVATION CONFLICT); keys listed: ${keys}; no writes until a key check shows this host's ycs still registered`);
       } else {
         this.term.keyOkUntil = 0; // a session reset may have dropped the registration
         this.opts.log.warn({ epoch, lba: record.lba, err: e.toLine() }, `data LUN write failed: ${e.message}`);
