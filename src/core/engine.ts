@@ -18,7 +18,7 @@ import { HostRole } from './host-role.js';
 import { Membership } from './membership.js';
 import { PromotionGate } from './promotion.js';
 import { Proposer } from './proposer.js';
-import { Publisher, flagsOf, type Published } from './publish.js';
+import { Publisher, flagsOf, type Published, type Shown } from './publish.js';
 import { Resources } from './resources.js';
 import { takeSnapshot, withoutFloorOnly } from './snapshot.js';
 import { preemptable } from './key-epochs.js';
@@ -179,6 +179,7 @@ export class ClusterEngine implements Engine {
         return;
       case 'net-heartbeat':
         this.detector.onNetHeartbeat(now, input.message);
+        if (input.message.epoch > (this.roles.decision?.epoch ?? 0)) this.publisher.hurrySoon(now); // a newer decision to read
         return;
       case 'resource-event': {
         const failed = this.resources.onEvent(now, input.resource, input.event);
@@ -295,19 +296,23 @@ export class ClusterEngine implements Engine {
 
   private periodic(now: number, out: Output[]): void {
     if (this.exited) return;
-    if (this.publisher.diskDue(now)) {
-      this.rounds.issueHeartbeatWrite(now, this.publisher.heartbeatRecord(this.published(now)), out);
+    const shown = this.shown();
+    if (this.promotion.promoting) this.publisher.hurrySoon(now); // the others' acknowledgements, as soon as they are written
+    if (this.publisher.diskDue(now, shown)) {
+      this.rounds.issueHeartbeatWrite(now, this.publisher.heartbeatRecord(this.published(now, shown)), out);
       this.rounds.issueRead(now, 'periodic', out);
       this.arbiter.repair(now, this.promotion.durable, out);
     }
-    const message = this.publisher.netMessage(now, this.published(now));
-    if (message !== null) out.push({ kind: 'send-heartbeat', message });
+    if (this.publisher.netDue(now, shown)) out.push({ kind: 'send-heartbeat', message: this.publisher.netMessage(now, this.published(now, shown)) });
     for (const round of this.rounds.drainResolved()) this.onRoundResolved(now, round, out);
   }
 
-  private published(now: number): Published {
-    const heard = this.detector.heardSet(now);
-    return { role: this.roles.role, decision: this.roles.decision, heard, resources: this.resources.states(), awaitingHb2: this.resources.awaitingHb2(), promoting: this.promotion.promoting };
+  private shown(): Shown {
+    return { role: this.roles.role, decision: this.roles.decision, resources: this.resources.states(), awaitingHb2: this.resources.awaitingHb2(), promoting: this.promotion.promoting };
+  }
+
+  private published(now: number, shown: Shown): Published {
+    return { ...shown, heard: this.detector.heardSet(now) };
   }
 
   /** Checked after every step: a violation stops the engine (assert). */

@@ -370,10 +370,9 @@ export class StoreEngine implements Engine {
     }
     if (this.mayCampaign(now)) this.call(now, { op: 'campaign', hostId: this.self, ttlMs: this.s.ttlMs }, out);
     this.publish(now, out);
-    const heard = this.peers.heardSet(now);
     const decision = { epoch: this.epoch, masterId: this.masterId || this.self, members: this.config.hostIds };
-    const message = this.publisher.netMessage(now, { role: this.#role, decision: this.masterId === 0 ? null : decision, heard, resources: [], awaitingHb2: [], promoting: false });
-    if (message !== null) out.push({ kind: 'send-heartbeat', message });
+    const shown = { role: this.#role, decision: this.masterId === 0 ? null : decision, resources: [], awaitingHb2: [], promoting: false };
+    if (this.publisher.netDue(now, shown)) out.push({ kind: 'send-heartbeat', message: this.publisher.netMessage(now, { ...shown, heard: this.peers.heardSet(now) }) });
   }
 
   /** Engine.fenceWanted: only the term that asked for the fence, while it lasts. */

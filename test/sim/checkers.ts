@@ -262,7 +262,7 @@ export class Checker {
   onPrimariesChanged(resource: number): void {
     const acting = this.world.hosts.filter((h) => {
       const db = h.dbs[resource];
-      return db?.actsAsPrimary(this.world.now) === true && h.alive && !h.frozen && !this.world.storage.fencedFromData(h.id);
+      return db?.actsAsPrimary(h.localNow()) === true && h.alive && !h.frozen && !this.world.storage.fencedFromData(h.id);
     });
     if (acting.length > 1) {
       const who = acting.map((h) => `host ${h.id} epoch ${h.dbs[resource]?.epoch}`).join(', ');

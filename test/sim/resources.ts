@@ -18,7 +18,11 @@ export class SimDb {
   state: ResourceState = 'offline';
   epoch = 0;
   generation = 0; // bumped whenever the process starts or stops; old chains then end
-  /** Real time until which this database may write as primary (its heartbeat-2 lease). */
+  /**
+   * Host-clock time until which this database may write as primary (its heartbeat-2
+   * lease): it measures the lease with the clock ycs granted it on, the host's, so a
+   * change of the host's clock rate moves both alike.
+   */
   leaseUntil = -Infinity;
   /** Its heartbeat-2 connection to ycs is up (down from a ycs crash until it reconnects). */
   connected = true;
@@ -26,21 +30,21 @@ export class SimDb {
   toldConnected = false;
 
   /** Primary and inside a lease the engine granted: what the split-brain checkers count. */
-  actsAsPrimary(nowMs: number): boolean {
-    return this.state === 'primary' && nowMs < this.leaseUntil;
+  actsAsPrimary(localNowMs: number): boolean {
+    return this.state === 'primary' && localNowMs < this.leaseUntil;
   }
 }
 
 /**
  * The shell acks a heartbeat of resource `resource`: a primary database's lease runs to
- * the end of the latest primary grant (converted from the host's clock to real time).
+ * the end of the latest primary grant, on the host's clock.
  */
 export function ackHeartbeat(w: World, h: SimHost, resource: number): void {
   const db = h.dbs[resource];
   const g = h.grants[resource];
   if (!db || db.state !== 'primary' || !db.connected) return;
   const leftMs = g?.primary === true ? Math.max(0, g.untilMs - h.localNow()) : 0;
-  db.leaseUntil = w.now + h.realDelay(leftMs);
+  db.leaseUntil = h.localNow() + leftMs;
   if (leftMs > 0) w.check.onPrimariesChanged(resource);
 }
 
@@ -143,7 +147,7 @@ function writeChain(w: World, h: SimHost, resource: number, generation: number, 
   const db = h.dbs[resource];
   dbEvent(w, h, 'db-write', DATA_WRITE_INTERVAL_MS * w.rng.db.range(0.5, 1.5), () => {
     if (!db || db.generation !== generation || db.state !== 'primary') return;
-    if (db.actsAsPrimary(w.now) && !w.storage.fencedFromData(h.id)) w.check.onDataWrite(h, resource, epoch);
+    if (db.actsAsPrimary(h.localNow()) && !w.storage.fencedFromData(h.id)) w.check.onDataWrite(h, resource, epoch);
     writeChain(w, h, resource, generation, epoch);
   });
 }
