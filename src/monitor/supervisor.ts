@@ -2,8 +2,10 @@
 //  - when the heartbeat is older than DISK_HB_KEEP_ALIVE: SIGKILLs ycs's process group
 //    and the database processes ycs reported, then starts ycs again (a hung ycs must not
 //    leave a database writing that nobody supervises);
-//  - when ycs exits abnormally (a signal or a non-zero code): starts it again, with an
-//    exponential backoff and a limit (N restarts within a window, then give up);
+//  - when ycs exits abnormally (a signal or a non-zero code): starts it again, at once the
+//    first time within the window (a single crash costs no wait: the daemon is back
+//    within node's start-up), then with an exponential backoff, and with a limit (N
+//    restarts within a window, then give up);
 //  - when ycs exits with 0 (a normal stop): ycsm is done, exit 0;
 //  - on requestStop() (SIGTERM to ycsm): forwards SIGTERM to ycs, waits, then exits.
 // A ycs crash leaves its databases running on purpose: a ycs back within the timeouts
@@ -271,7 +273,7 @@ export class Supervisor {
       this.log.error({ code: error.code, restarts: recent, windowMs: this.settings.restartWindowMs }, error.message);
       return this.finish({ exitCode: EXIT_RESTART_LIMIT, reason: error.message, error });
     }
-    const delayMs = Math.min(this.settings.backoffBaseMs * 2 ** recent, this.settings.backoffMaxMs);
+    const delayMs = recent === 0 ? 0 : Math.min(this.settings.backoffBaseMs * 2 ** (recent - 1), this.settings.backoffMaxMs);
     this.restartTimesMs.push(now);
     this.log.warn(
       { reason, delayMs, restart: recent + 1, maxRestarts: this.settings.maxRestarts },
