@@ -124,6 +124,7 @@ export class Poller {
         this.listeners.delete(listener);
         reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
       }, timeoutMs);
+      timer.unref(); // a wait nobody needs any more must not keep the process alive
       this.listeners.add(listener);
     });
   }
