@@ -1,8 +1,9 @@
 // The daemon's event-loop lag with the HTTP listener off and on (issue 12: metrics must not
 // cost the heartbeats their timing): a local 3-host cluster (file voting disk, demo
-// database) per run, in three cases: without `http` (the reference); with it while a scraper
+// database) per run, in four cases: without `http` (the reference); with it while a scraper
 // reads /metrics of every host every 250 ms and a live page's event stream is open on each;
-// at 1 scrape/s (still 15 times Prometheus' default) with no stream. Each daemon reports the
+// at 1 scrape/s (still 15 times Prometheus' default) with no stream; with it and no reader at
+// all (what the listener costs by being on). Each daemon reports the
 // p50/p99/max lag of its last full 10 s window in `status` (src/daemon/daemon.ts); a run
 // reads WINDOWS consecutive windows of every host once the cluster settled. The cases are
 // interleaved for ROUNDS rounds (the machine's load drifts between minutes, which is as
@@ -51,7 +52,7 @@ async function run(c: Case): Promise<Lag[]> {
         void fetch(`${h.httpUrl}/events`, { signal: ac.signal }).then(async (r) => { for await (const _ of r.body ?? []) { /* drain */ } }).catch(() => undefined);
       }
       void (async () => {
-        while (scraping) {
+        while (scraping && c.scrapeMs > 0) {
           await Promise.all(cluster.hosts.map((h) => fetch(`${h.httpUrl}/metrics`).then((r) => r.text()).catch(() => '')));
           await sleep(c.scrapeMs);
         }
@@ -76,6 +77,7 @@ const CASES: Case[] = [
   { name: 'metrics off', http: false, scrapeMs: 0, streamsPerHost: 0 },
   { name: 'metrics on, 4 scrapes/s + 3 streams', http: true, scrapeMs: 250, streamsPerHost: 1 },
   { name: 'metrics on, 1 scrape/s, no stream', http: true, scrapeMs: 1000, streamsPerHost: 0 },
+  { name: 'metrics on, never scraped', http: true, scrapeMs: 0, streamsPerHost: 0 },
 ];
 const results = new Map<string, Lag[]>(CASES.map((c) => [c.name, []]));
 for (let round = 1; round <= ROUNDS; round++) {

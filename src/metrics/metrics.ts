@@ -3,6 +3,11 @@
 // carries out and every input it feeds (a disk or store call's latency is the time from
 // its output to its answer, matched by request id). Gauges are read from the status at
 // scrape time, so they never drift from what `ycsctl status` shows.
+//
+// onOutput/onInput run inside every engine step (about 40 a second), so the frequent part
+// (I/O issued, answered, its latency) allocates nothing: request times sit in typed-array
+// rings and latencies in per-series bucket arrays (LatencyHistogram), read out only when a
+// scrape asks. Rare events (role changes, fences, votes) use prom-client counters directly.
 import { performance } from 'node:perf_hooks';
 import client from 'prom-client';
 import { LOG_ABNORMAL, LOG_ABORTED, LOG_CHOSEN, LOG_PROPOSING } from '../core/proposer.js';
@@ -20,16 +25,125 @@ export interface MetricsSource {
   status(): StatusResult & { incarnation?: number; net?: { dropped?: Record<string, number>; forged?: number }; eventLoopLag?: { p50Ms: number; p99Ms: number; maxMs: number } | null };
 }
 
+const DISK_OPS = ['read', 'heartbeat', 'vote'] as const;
+const OP_READ = 0;
+const OP_HEARTBEAT = 1;
+const OP_VOTE = 2;
+
+/** One label set of a LatencyHistogram: counts per bucket (the last one above every bound). */
+interface Series {
+  labels: Record<string, string>;
+  counts: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/**
+ * A histogram whose observe() is a bucket search and three additions on preallocated
+ * arrays (prom-client's observe builds a label hash string and a closure per call). It
+ * registers in a prom-client registry as a metric (name, help, type, get), so exposition()
+ * and registry.metrics() write it like prom-client's: cumulative `_bucket` lines with `le`,
+ * `+Inf`, `_sum`, `_count` per label set.
+ */
+export class LatencyHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly all: Series[] = [];
+
+  constructor(readonly name: string, readonly help: string, readonly labelNames: string[], private readonly bounds: readonly number[], registry: client.Registry) {
+    registry.registerMetric(this as unknown as client.Metric);
+  }
+
+  /** A new label set (the caller keeps it and observes into it). */
+  series(labels: Record<string, string>): Series {
+    const s: Series = { labels, counts: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 };
+    this.all.push(s);
+    return s;
+  }
+
+  observe(s: Series, value: number): void {
+    let i = 0;
+    while (i < this.bounds.length && value > (this.bounds[i] as number)) i++; // le: the first bound >= value
+    s.counts[i] = (s.counts[i] as number) + 1;
+    s.sum += value;
+    s.count++;
+  }
+
+  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: { value: number; labels: Record<string, string | number>; metricName: string }[] }> {
+    const values: { value: number; labels: Record<string, string | number>; metricName: string }[] = [];
+    const bucket = `${this.name}_bucket`;
+    for (const s of this.all) {
+      let acc = 0;
+      this.bounds.forEach((le, i) => {
+        acc += s.counts[i] as number;
+        values.push({ value: acc, labels: { ...s.labels, le }, metricName: bucket });
+      });
+      values.push({ value: s.count, labels: { ...s.labels, le: '+Inf' }, metricName: bucket });
+      values.push({ value: s.sum, labels: { ...s.labels }, metricName: `${this.name}_sum` });
+      values.push({ value: s.count, labels: { ...s.labels }, metricName: `${this.name}_count` });
+    }
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
+  }
+
+  reset(): void {
+    for (const s of this.all) {
+      s.counts.fill(0);
+      s.sum = 0;
+      s.count = 0;
+    }
+  }
+}
+
+/**
+ * When each outstanding request was issued, by request id (the engine numbers them upward),
+ * in fixed arrays: a slot is reused RING_SIZE requests later, so an answer that never came
+ * (a wedged path) costs nothing and leaks nothing.
+ */
+const RING_SIZE = 4096;
+class IssuedRing {
+  private readonly ids = new Float64Array(RING_SIZE).fill(-1);
+  private readonly atMs = new Float64Array(RING_SIZE);
+  private readonly kinds = new Uint16Array(RING_SIZE);
+
+  set(id: number, atMs: number, kind: number): void {
+    const slot = id % RING_SIZE;
+    this.ids[slot] = id;
+    this.atMs[slot] = atMs;
+    this.kinds[slot] = kind;
+  }
+
+  /** The slot of request `id` (then free), or -1 when it is not outstanding. */
+  take(id: number): number {
+    const slot = id % RING_SIZE;
+    if (slot < 0 || this.ids[slot] !== id) return -1;
+    this.ids[slot] = -1;
+    return slot;
+  }
+
+  issuedAt(slot: number): number {
+    return this.atMs[slot] as number;
+  }
+
+  kind(slot: number): number {
+    return this.kinds[slot] as number;
+  }
+}
+
 export class DaemonMetrics {
   readonly registry = new client.Registry();
-  private readonly issued = new Map<number, { atMs: number; kind: string; disk?: number }>();
+  private readonly diskIssued = new IssuedRing();
+  private readonly storeIssued = new IssuedRing();
+  /** The store calls' names seen so far (the store ring keeps an index into this). */
+  private readonly storeOps: string[] = [];
+  private readonly diskSeries: Series[] = []; // by disk * 3 + op
+  private readonly storeSeries: Series[] = []; // by index in storeOps
   private readonly roleChanges: client.Counter;
   private readonly evictions: client.Counter;
   private readonly fences: client.Counter;
   private readonly fenceSteps: client.Counter;
-  private readonly diskIo: client.Histogram;
+  private readonly diskIo: LatencyHistogram;
   private readonly diskFailures: client.Counter;
-  private readonly storeCalls: client.Histogram;
+  private readonly storeCalls: LatencyHistogram;
   private readonly storeFailures: client.Counter;
   private readonly crashReports: client.Counter;
   private readonly resourceActions: client.Counter;
@@ -116,28 +230,31 @@ export class DaemonMetrics {
     this.voteWrites = counter('ycs_vote_writes_total', 'Disk Paxos vote sector writes this host issued (phases of its vote rounds), per disk.', ['disk']);
     this.hb2Timeouts = counter('ycs_heartbeat2_timeouts_total', 'Databases silent on heartbeat 2 for NETWORK_HB_TIMEOUT, by resource.', ['resource']);
     const buckets = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3];
-    this.diskIo = new client.Histogram({ name: 'ycs_disk_io_seconds', help: 'Voting-disk I/O latency, output to answer, by disk and operation.', labelNames: ['disk', 'op'], buckets, registers: r });
-    this.storeCalls = new client.Histogram({ name: 'ycs_store_call_seconds', help: 'etcd call latency, output to answer, by call.', labelNames: ['op'], buckets, registers: r });
+    this.diskIo = new LatencyHistogram('ycs_disk_io_seconds', 'Voting-disk I/O latency, output to answer, by disk and operation.', ['disk', 'op'], buckets, this.registry);
+    this.storeCalls = new LatencyHistogram('ycs_store_call_seconds', 'etcd call latency, output to answer, by call.', ['op'], buckets, this.registry);
   }
 
   /** An engine output the daemon is about to carry out, at `nowMs` of its own clock. */
   onOutput(o: Output, nowMs: number): void {
     switch (o.kind) {
       case 'read-disk':
-        return void this.issued.set(o.requestId, { atMs: nowMs, kind: 'read', disk: o.disk });
+        return this.diskIssued.set(o.requestId, nowMs, OP_READ);
       case 'write-vote':
-        this.voteWrites.inc({ disk: String(o.disk) });
-        return void this.issued.set(o.requestId, { atMs: nowMs, kind: 'vote', disk: o.disk });
+        this.voteWrites.inc({ disk: String(o.disk) }); // votes are rare (an election's phases)
+        return this.diskIssued.set(o.requestId, nowMs, OP_VOTE);
       case 'write-heartbeat':
-        return void this.issued.set(o.requestId, { atMs: nowMs, kind: 'heartbeat', disk: o.disk });
+        return this.diskIssued.set(o.requestId, nowMs, OP_HEARTBEAT);
       case 'log':
         if (o.msg === LOG_ABNORMAL) this.voteCycles.inc();
         else if (o.msg === LOG_PROPOSING) this.voteRounds.inc({ outcome: 'proposed' });
         else if (o.msg === LOG_CHOSEN) this.voteRounds.inc({ outcome: 'chosen' });
         else if (o.msg === LOG_ABORTED) this.voteRounds.inc({ outcome: 'aborted' });
         return;
-      case 'store':
-        return void this.issued.set(-o.requestId, { atMs: nowMs, kind: o.call.op });
+      case 'store': {
+        let op = this.storeOps.indexOf(o.call.op);
+        if (op < 0) op = this.storeOps.push(o.call.op) - 1;
+        return this.storeIssued.set(o.requestId, nowMs, op);
+      }
       case 'role-change':
         return this.roleChanges.inc({ from: o.from, to: o.to });
       case 'membership':
@@ -152,14 +269,23 @@ export class DaemonMetrics {
       case 'disk-read-done':
       case 'disk-write-done':
       case 'disk-failed': {
-        const sent = this.take(i.requestId);
-        if (sent !== undefined) this.diskIo.observe({ disk: String(i.disk), op: sent.kind }, (i.nowMs - sent.atMs) / 1000);
+        const slot = this.diskIssued.take(i.requestId);
+        if (slot >= 0) {
+          const op = this.diskIssued.kind(slot);
+          const key = i.disk * DISK_OPS.length + op;
+          const series = (this.diskSeries[key] ??= this.diskIo.series({ disk: String(i.disk), op: DISK_OPS[op] ?? 'read' }));
+          this.diskIo.observe(series, (i.nowMs - this.diskIssued.issuedAt(slot)) / 1000);
+        }
         if (i.kind === 'disk-failed') this.diskFailures.inc({ disk: String(i.disk), error: i.error });
         return;
       }
       case 'store-done': {
-        const sent = this.take(-i.requestId);
-        if (sent !== undefined) this.storeCalls.observe({ op: sent.kind }, (i.nowMs - sent.atMs) / 1000);
+        const slot = this.storeIssued.take(i.requestId);
+        if (slot >= 0) {
+          const op = this.storeIssued.kind(slot);
+          const series = (this.storeSeries[op] ??= this.storeCalls.series({ op: this.storeOps[op] ?? String(op) }));
+          this.storeCalls.observe(series, (i.nowMs - this.storeIssued.issuedAt(slot)) / 1000);
+        }
         if (!i.result.ok) this.storeFailures.inc({ op: i.result.op });
         return;
       }
@@ -179,13 +305,6 @@ export class DaemonMetrics {
   /** A database fell silent on heartbeat 2 for NETWORK_HB_TIMEOUT. */
   onHeartbeat2Timeout(resource: number): void {
     this.hb2Timeouts.inc({ resource: this.resources[resource] ?? String(resource) });
-  }
-
-  private take(key: number): { atMs: number; kind: string } | undefined {
-    const sent = this.issued.get(key);
-    this.issued.delete(key);
-    if (this.issued.size > 10_000) this.issued.clear(); // answers that never came (a wedged path): no leak
-    return sent;
   }
 
   /**

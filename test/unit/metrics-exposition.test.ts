@@ -62,6 +62,33 @@ describe('DaemonMetrics text', () => {
     expect(all.find((s) => s.name === 'ycs_disk_io_seconds_sum' && s.labels.op === 'read')!.value).toBeCloseTo(0.002, 6);
   });
 
+  it('times every I/O kind and etcd call by request id, and forgets answers that never came', async () => {
+    const metrics = new DaemonMetrics({ status: () => STATUS }, 'demo', 1, ['YasDB']);
+    metrics.onOutput({ kind: 'write-heartbeat', requestId: 1, disk: 2 } as never, 0);
+    metrics.onOutput({ kind: 'write-vote', requestId: 2, disk: 2 } as never, 0);
+    metrics.onOutput({ kind: 'store', requestId: 1, call: { op: 'keepalive' } } as never, 10); // its own id space
+    metrics.onInput({ kind: 'disk-write-done', requestId: 1, disk: 2, nowMs: 0.05 } as never);
+    metrics.onInput({ kind: 'disk-failed', requestId: 2, disk: 2, error: 'timeout', nowMs: 5000 } as never);
+    metrics.onInput({ kind: 'disk-failed', requestId: 2, disk: 2, error: 'timeout', nowMs: 6000 } as never); // answered already: not timed again
+    metrics.onInput({ kind: 'store-done', requestId: 1, nowMs: 30, result: { ok: true, op: 'keepalive' } } as never);
+    for (let id = 3; id < 3 + 5000; id++) metrics.onOutput({ kind: 'read-disk', requestId: id, disk: 0 } as never, 0); // never answered
+    metrics.onInput({ kind: 'disk-read-done', requestId: 3, disk: 0, nowMs: 1 } as never); // its slot was reused: not timed
+    metrics.onInput({ kind: 'disk-read-done', requestId: 5002, disk: 0, nowMs: 1 } as never);
+    const all = samples(await metrics.text());
+    const one = (name: string, labels: Record<string, string>): number => all.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))!.value;
+    expect(one('ycs_disk_io_seconds_bucket', { disk: '2', op: 'heartbeat', le: '0.0001' })).toBe(1);
+    expect(one('ycs_disk_io_seconds_count', { disk: '2', op: 'vote' })).toBe(1);
+    expect(one('ycs_disk_io_seconds_bucket', { disk: '2', op: 'vote', le: '3' })).toBe(0);
+    expect(one('ycs_disk_io_seconds_bucket', { disk: '2', op: 'vote', le: '+Inf' })).toBe(1);
+    expect(one('ycs_disk_io_failures_total', { disk: '2', error: 'timeout' })).toBe(2);
+    expect(one('ycs_vote_writes_total', { disk: '2' })).toBe(1);
+    expect(one('ycs_store_call_seconds_bucket', { op: 'keepalive', le: '0.03' })).toBe(1);
+    expect(one('ycs_store_call_seconds_sum', { op: 'keepalive' })).toBeCloseTo(0.02, 6);
+    expect(one('ycs_disk_io_seconds_count', { disk: '0', op: 'read' })).toBe(1);
+    // prom-client's own serializer reads the same histograms (a registry merged elsewhere).
+    expect(await metrics.registry.metrics()).toMatch(/ycs_disk_io_seconds_bucket\{disk="2",op="heartbeat",le="0.0001"\} 1\n/);
+  });
+
   it('shares one serialization between scrapes within 250 ms', async () => {
     let reads = 0;
     const metrics = new DaemonMetrics({ status: () => (reads++, STATUS) }, 'demo', 1, ['YasDB']);
