@@ -32,10 +32,16 @@ afterEach(() => {
   }
 });
 
+/** When to send SIGINT: once `when` holds for the output so far and then `ready` holds (polled every 100 ms). */
+interface Interrupt {
+  when: (stdout: string) => boolean;
+  ready: () => boolean;
+}
+
 function runDemo(
   args: string[],
   timeoutMs: number,
-  interruptWhen?: (stdout: string) => boolean,
+  interrupt?: Interrupt,
 ): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   return new Promise((resolve) => {
     const started = Date.now();
@@ -45,9 +51,14 @@ function runDemo(
     let interrupted = false;
     child.stdout.setEncoding('utf8').on('data', (c: string) => {
       stdout += c;
-      if (!interrupted && interruptWhen?.(stdout) === true) {
+      if (!interrupted && interrupt?.when(stdout) === true) {
         interrupted = true;
-        setTimeout(() => child.kill('SIGINT'), 2000); // the daemons are up by then
+        const poll = setInterval(() => {
+          if (!interrupt.ready()) return;
+          clearInterval(poll);
+          child.kill('SIGINT');
+        }, 100);
+        child.on('exit', () => clearInterval(poll));
       }
     });
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
@@ -122,12 +133,13 @@ describe('npm run demo', () => {
   it('stops everything it started when interrupted while the cluster starts', async () => {
     scratch = scratchDir('ycs-demo-test-');
     const dir = join(scratch.dir, 'cluster');
-    const run = await runDemo(['--dir', dir], 40_000, (out) => out.includes('Waiting for the cluster'));
+    const ycsPids = (): number[] => [1, 2, 3].flatMap((host) => ycsPidsFromLog(join(dir, `host${host}`, 'ycs.log')));
+    // Interrupted once every daemon logged (started): usually before a master is elected.
+    const run = await runDemo(['--dir', dir], 40_000, { when: (out) => out.includes('Waiting for the cluster'), ready: () => ycsPids().length === 3 });
     expect(run.stdout).toContain('SIGINT: stopping');
     expect(run.code).toBe(130);
     expect(processesMentioning(dir)).toEqual([]);
-    const ycsPids = [1, 2, 3].flatMap((host) => ycsPidsFromLog(join(dir, `host${host}`, 'ycs.log')));
-    expect(ycsPids.length).toBeGreaterThan(0); // the daemons had started
-    for (const pid of ycsPids) expect(() => process.kill(pid, 0)).toThrow();
+    expect(ycsPids()).toHaveLength(3);
+    for (const pid of ycsPids()) expect(() => process.kill(pid, 0)).toThrow();
   }, 45_000);
 });
