@@ -36,9 +36,8 @@ export interface CampaignCluster {
   addresses: string[];
 }
 
-export function ackLogPath(fx: FailoverFixture, hostId: number): string {
-  return join(fx.cluster.host(hostId).dir, 'acks.log');
-}
+/** Where host `dir`'s database logs its acknowledged writes. */
+const ackLogIn = (dir: string): string => join(dir, 'acks.log');
 
 export async function startCampaignCluster(opts: CampaignClusterOptions): Promise<CampaignCluster> {
   let voting: Tgtd | undefined;
@@ -52,7 +51,7 @@ export async function startCampaignCluster(opts: CampaignClusterOptions): Promis
     ycsmArgs: ['--restart-window-ms', '1000'], // a fault every few seconds must not hit ycsm's restart limit
     resourceEnv: (host) => ({
       DEMO_DB_YCS_CONFIG: host.configPath,
-      DEMO_DB_ACK_LOG: join(host.dir, 'acks.log'),
+      DEMO_DB_ACK_LOG: ackLogIn(host.dir),
       DEMO_DB_REGION_SECTORS: String(REGION_SECTORS),
       ...(opts.unsafeDb === true ? { DEMO_DB_UNSAFE: 'ignore-lease' } : {}),
     }),
@@ -70,13 +69,14 @@ export async function startCampaignCluster(opts: CampaignClusterOptions): Promis
     },
   });
   const v = voting!;
+  const ports = (JSON.parse(readFileSync(fx.cluster.host(1).configPath, 'utf8')) as { hosts: Array<{ port: number }> }).hosts.map((h) => h.port);
   return {
     fx,
     voting: v,
     data: data!,
     votingPid: () => tgtdPids(v)[0],
-    ackLogPath: (id) => ackLogPath(fx, id),
-    ports: () => (JSON.parse(readFileSync(fx.cluster.host(1).configPath, 'utf8')) as { hosts: Array<{ port: number }> }).hosts.map((h) => h.port),
+    ackLogPath: (id) => ackLogIn(fx.cluster.host(id).dir),
+    ports: () => ports,
     addresses,
   };
 }

@@ -13,9 +13,9 @@ import { startTgtd } from '../../test/helpers/tgtd.js';
 export type ClusterKind = 'loop' | 'fenced';
 
 /**
- * ycsm gives up after 5 restarts of ycs within 60 s and doubles its delay for each; a
+ * ycsm gives up after 5 restarts of ycs within 60 s and backs off from the second; a
  * benchmark that kills ycs 20 times in a row would measure that backoff. With a 1 s
- * window every kill meets ycsm as a first crash does (500 ms delay), as in production
+ * window every kill meets ycsm as a first crash does (restarted at once), as in production
  * where a crash is rare. Frozen hosts can be restarted by their ycsm after a thaw too.
  */
 const YCSM_ARGS = ['--restart-window-ms', '1000'];
