@@ -62,10 +62,9 @@ export class DataLunWriter {
   private seq = 0;
   private lba: number;
   private readonly regionEnd: number;
-  private readonly hostId: number;
-  private readonly controlSocket: string;
   private readonly devicePath: string;
-  private readonly fencing: string;
+  /** The host's ycs config: its id, control socket, fencing, and how to reach the data LUN. */
+  private readonly config: ReturnType<typeof loadConfig>;
   /** The term (epoch) being written; a fenced one writes only after a key check passes again. */
   private term = { epoch: -1, fenced: false, keyOkUntil: 0, key: 0n };
   /** Unsafe mode: the epoch it was last primary at. */
@@ -77,16 +76,11 @@ export class DataLunWriter {
     const path = config.dataDisks[0];
     if (path === undefined) throw new Error(`E_CONFIG: ${opts.ycsConfigPath} names no data disk`);
     this.devicePath = path;
-    this.hostId = config.hostId;
-    this.controlSocket = config.controlSocket;
-    this.fencing = config.fencing;
+    this.config = config;
     const start = (config.hostId - 1) * opts.regionSectors;
     this.regionEnd = start + opts.regionSectors;
     this.lba = resumeLba(opts.ackLogPath, start);
-    this.accessConfig = config;
   }
-
-  private readonly accessConfig: ReturnType<typeof loadConfig>;
 
   start(): void {
     this.schedule(0);
@@ -104,7 +98,7 @@ export class DataLunWriter {
 
   private async open(): Promise<void> {
     if (this.device !== undefined) return;
-    const access = deviceAccessFor(this.devicePath, this.accessConfig);
+    const access = deviceAccessFor(this.devicePath, this.config);
     if (access.iscsiIsid !== undefined) access.iscsiIsid += DB_ISID_OFFSET;
     this.device = await SectorDevice.open(this.devicePath, { ...access, ioTimeoutMs: 3000 });
     this.transport = new ScsiPrTransport(this.device);
@@ -146,7 +140,7 @@ export class DataLunWriter {
       this.opts.log.error({ lba: this.lba }, 'data LUN region full: no more writes');
       return;
     }
-    const record = { epoch, host: this.hostId, pid: process.pid, seq: ++this.seq, wallMs: Date.now(), lba: this.lba++ };
+    const record = { epoch, host: this.config.hostId, pid: process.pid, seq: ++this.seq, wallMs: Date.now(), lba: this.lba++ };
     const line = `epoch=${record.epoch} host=${record.host} pid=${record.pid} seq=${record.seq} lba=${record.lba}`;
     try {
       await this.device.write(record.lba * SECTOR, encodeRecord(record, SECTOR), { timeoutMs: 3000 });
@@ -170,11 +164,11 @@ export class DataLunWriter {
 
   /** Registers ycs's current key on the db's nexus and checks that ycs's nexus holds it too. */
   private async checkKey(): Promise<boolean> {
-    if (this.fencing === 'none') {
+    if (this.config.fencing === 'none') {
       this.term.keyOkUntil = Number.POSITIVE_INFINITY;
       return true;
     }
-    const status = (await callDaemon(this.controlSocket, 'fence-status', {}, 2000)) as { key?: string };
+    const status = (await callDaemon(this.config.controlSocket, 'fence-status', {}, 2000)) as { key?: string };
     if (typeof status.key !== 'string') throw new Error('E_PROTOCOL: fence-status gave no key');
     const key = BigInt(status.key);
     const t = this.transport!;
