@@ -16,7 +16,8 @@
         "native/pr_read.cc",
         "native/iscsi_backend.cc",
         "native/peercred.cc",
-        "native/sd_notify.cc"
+        "native/sd_notify.cc",
+        "native/process_spawn.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

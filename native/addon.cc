@@ -8,6 +8,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ycs::InitPrRead(env, exports);
   ycs::InitPeercred(env, exports);
   ycs::InitSdNotify(env, exports);
+  ycs::InitProcessSpawn(env, exports);
   return exports;
 }
 

@@ -1,5 +1,5 @@
 // The agent runner and the resource manager with real shell-script agents.
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -102,6 +102,37 @@ describe('runAgent', () => {
     expect(result.durationMs).toBeGreaterThanOrEqual(290);
     expect(result.durationMs).toBeLessThan(2_000);
     await waitFor(() => !isAlive(leader) && !isAlive(child));
+  });
+
+  it('gives the agent one pipe for stdout and stderr, keeps its last 4 KiB, and default signal dispositions', async () => {
+    const ordered = agentScript('ordered.sh', 'echo one; echo two >&2; echo three');
+    expect((await runAgent(config(ordered), 'monitor', ctx)).output).toBe('one\ntwo\nthree');
+    const chatty = agentScript('chatty.sh', 'i=0; while [ $i -lt 2000 ]; do echo "line $i"; i=$((i+1)); done');
+    const tail = (await runAgent(config(chatty), 'monitor', ctx)).output;
+    expect(tail.length).toBeLessThanOrEqual(4096);
+    expect(tail.endsWith('line 1999')).toBe(true);
+    // The daemon (Node) ignores SIGPIPE; the agent must not inherit that.
+    const piped = agentScript('sigpipe.sh', 'kill -PIPE $$; exit 0');
+    expect(await runAgent(config(piped), 'monitor', ctx)).toMatchObject({ exitCode: null, signal: 'SIGPIPE' });
+  });
+
+  it('returns when the agent exits although a background child holds its pipe, and drains that child', async () => {
+    const pids = join(scratch.dir, 'bg.pid');
+    const marker = join(scratch.dir, 'wrote');
+    // The child writes 1 MB after the agent exited: more than a pipe holds, so it finishes
+    // only if somebody still reads the pipe.
+    const agent = agentScript('leaky.sh', [
+      `(sleep 0.3; head -c 1000000 /dev/zero; touch ${marker}; sleep 30) &`,
+      `echo $! > ${pids}`,
+      'exit 0',
+    ].join('\n'));
+    const result = await runAgent(config(agent), 'start', ctx);
+    const child = Number(readFileSync(pids, 'utf8').trim());
+    strayPids.push({ pid: child, start: processStartTime(child) });
+    expect(result).toMatchObject({ exitCode: 0, timedOut: false });
+    expect(result.durationMs).toBeLessThan(5_000); // not held until the child closes the pipe (30 s)
+    await waitFor(() => existsSync(marker));
+    expect(isAlive(child)).toBe(true);
   });
 
   it('reports an agent that cannot be run instead of throwing', async () => {
