@@ -8,13 +8,17 @@
 // reads WINDOWS consecutive windows of every host once the cluster settled. The cases are
 // interleaved for ROUNDS rounds (the machine's load drifts between minutes, which is as
 // large as the effect), and each case's figure is the median over all its windows, with the
-// range beside it. npm run bench:metrics [-- --rounds N --windows N]
+// range beside it. The hosts run at the packaged unit's priority (nice -10, as installed
+// daemons do; the scraper, which in production is another machine's Prometheus, stays at
+// nice 0 here), or with `--priority none` at nice 0 like everything else.
+// npm run bench:metrics [-- --rounds N --windows N --priority unit|none]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { callDaemon } from '../src/control/client.js';
 import { agreedMaster, startLocalCluster, type LocalCluster } from '../src/demo/cluster.js';
+import { describePriority, priorityOption, type Priority } from './priority.js';
 
 interface Lag { p50Ms: number; p99Ms: number; maxMs: number }
 
@@ -22,6 +26,12 @@ const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 };
+const priorityArg = process.argv.indexOf('--priority');
+const PRIORITY = (priorityArg >= 0 ? process.argv[priorityArg + 1] : 'unit') as Priority;
+if (PRIORITY !== 'unit' && PRIORITY !== 'none') {
+  process.stderr.write(`E_INVALID_ARGUMENT: --priority takes unit or none, got ${String(PRIORITY)}\n`);
+  process.exit(2);
+}
 const ROUNDS = arg('rounds', 3);
 const WINDOWS = arg('windows', 3);
 const WINDOW_MS = 10_000; // the daemon's lag window
@@ -40,7 +50,7 @@ interface Case { name: string; http: boolean; scrapeMs: number; streamsPerHost: 
 /** One cluster run of `c`: the lag of WINDOWS consecutive 10 s windows of every host. */
 async function run(c: Case): Promise<Lag[]> {
   const dir = mkdtempSync(join(tmpdir(), 'ycs-bench-metrics-'));
-  const cluster = await startLocalCluster({ dir, hosts: 3, resources: ['YasDB'], http: c.http });
+  const cluster = await startLocalCluster({ dir, hosts: 3, resources: ['YasDB'], http: c.http, ...priorityOption(PRIORITY) });
   const streams: AbortController[] = [];
   let scraping = true;
   try {
@@ -96,7 +106,7 @@ const cell = (xs: Lag[], k: keyof Lag): string => {
   const v = xs.map((x) => x[k]);
   return `${median(v).toFixed(2)} (${Math.min(...v).toFixed(2)}-${Math.max(...v).toFixed(2)})`;
 };
-process.stdout.write(`daemon event-loop lag, ms: median (min-max) over ${ROUNDS} rounds x ${WINDOWS} windows x 3 hosts of 10 s windows\n`);
+process.stdout.write(`daemon event-loop lag, ms: median (min-max) over ${ROUNDS} rounds x ${WINDOWS} windows x 3 hosts of 10 s windows; hosts' priority ${describePriority(PRIORITY)}\n`);
 for (const c of CASES) {
   const xs = results.get(c.name) ?? [];
   process.stdout.write(`  ${c.name.padEnd(38)} p50 ${cell(xs, 'p50Ms')}   p99 ${cell(xs, 'p99Ms')}   max ${cell(xs, 'maxMs')}   (${xs.length} windows)\n`);

@@ -10,7 +10,8 @@
 import { parseArgs } from 'node:util';
 import type { FailoverFixture } from '../test/helpers/cluster-fixture.js';
 import type { Load } from './soak/load.js';
-import { describeSoak, runSoak, soakClean, type Priority } from './soak/run.js';
+import type { Priority } from './priority.js';
+import { describeSoak, runSoak, soakClean } from './soak/run.js';
 import { isYcsError } from '../src/errors.js';
 
 const { values } = parseArgs({ options: { minutes: { type: 'string' }, priority: { type: 'string' }, 'no-load': { type: 'boolean' } } });

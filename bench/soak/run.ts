@@ -13,11 +13,10 @@ import { createLoop } from '../../test/helpers/loop.js';
 import { hostRecords } from '../failover/phases.js';
 import { delta, scrape, type Counters } from './counters.js';
 import { YcsError } from '../../src/errors.js';
+import { describePriority, priorityOption, type Priority } from '../priority.js';
 import { startLoad, stressNgAvailable, type Load } from './load.js';
 import { Workload, type WorkloadFigures } from './workload.js';
 
-/** The packaged unit's priority (packaging/ycsm.service: Nice=-10, IOSchedulingClass=realtime, priority 2), or none. */
-export type Priority = 'unit' | 'none';
 
 export interface SoakOptions {
   seconds: number;
@@ -46,8 +45,6 @@ export interface SoakResult {
   workload: WorkloadFigures;
 }
 
-const UNIT_PRIORITY = ['nice', '-n', '-10', 'ionice', '-c', '1', '-n', '2'];
-
 function cpuTimes(): { busy: number; total: number } {
   const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
   const total = fields.reduce((a, b) => a + b, 0);
@@ -71,7 +68,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const fx = await startFailoverCluster('soak', {
     http: true,
     ...(opts.timeouts !== undefined ? { timeouts: opts.timeouts } : {}),
-    ...(priority === 'unit' ? { commandPrefix: () => UNIT_PRIORITY } : {}),
+    ...priorityOption(priority),
     prepare: (dir, f) => {
       const loop = createLoop(dir, 16 << 20, 512);
       f.defer(() => loop.detach());
@@ -128,7 +125,7 @@ export function describeSoak(r: SoakResult): string[] {
   const w = r.workload;
   return [
     `soak of ${r.seconds} s, ${r.loadCommand ?? 'no load'}`,
-    `  priority: ${r.priority === 'unit' ? 'as packaging/ycsm.service (nice -10, I/O class realtime 2)' : 'none (nice 0)'}; CPU busy ${(r.cpuBusy * 100).toFixed(0)} %`,
+    `  priority: ${describePriority(r.priority)}; CPU busy ${(r.cpuBusy * 100).toFixed(0)} %`,
     `  evictions ${r.totals.evictions}, role changes ${r.totals.roleChanges}, heartbeat-2 timeouts ${r.totals.hb2Timeouts}, ycs restarts ${r.totals.incarnation} (metrics, all hosts)`,
     `  logged: role changes ${r.loggedRoleChanges}, evictions ${r.loggedEvictions}; masters seen [${w.masters.join(',')}], epochs seen [${w.epochs.join(',')}]`,
     `  clients: ${w.healthRounds} /primary rounds (${w.healthGaps} without exactly one primary), ${w.scrapes} scrapes, ${w.statusCalls} status calls (${w.statusErrors} failed), ${r.dataLines} data lines, split-brain evidence ${r.dataViolations.length}`,
