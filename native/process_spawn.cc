@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -253,7 +254,14 @@ Napi::Value RunProcess(const Napi::CallbackInfo& info) {
   auto* context = new Context{std::move(deferred)};
   // Referenced: a running program keeps the event loop alive, as a child process does.
   Tsfn tsfn = Tsfn::New(env, "ycs-run-process", 0, 1, context);
-  std::thread(RunThread, run.release(), tsfn).detach();
+  try {
+    std::thread(RunThread, run.get(), tsfn).detach();
+    run.release();  // the thread owns it now
+  } catch (const std::system_error& err) {  // no thread to be had (EAGAIN): a result, not a throw
+    run->spawn_error = ErrnoText(err.code().value(), "thread for " + run->file);
+    tsfn.Release();
+    DeliverResult(env, Napi::Function(), context, run.release());
+  }
   return promise;
 }
 
