@@ -1,11 +1,11 @@
 // The daemon's event-loop lag with the HTTP listener off and on (issue 12: metrics must not
 // cost the heartbeats their timing): a local 3-host cluster (file voting disk, demo
 // database) per run, in five cases: without `http` (the reference); with it while a scraper
-// reads /metrics of every host every 250 ms (the hosts' scrapes spread over it) and a live page's event stream is open on each;
-// at 1 scrape/s (still 15 times Prometheus' default) with no stream; with it and no reader at
-// all (what the listener costs by being on); without it again (how far two runs of the same
-// setting land apart: a difference below that is not one this bench can see). Each daemon reports the
-// p50/p99/max lag of its last full 10 s window in `status` (src/daemon/daemon.ts); a run
+// reads /metrics of every host every 250 ms (the hosts' scrapes spread over it) and a live
+// page's event stream is open on each; at 1 scrape/s (still 15 times Prometheus' default)
+// with no stream; with it and no reader at all (what the listener costs by being on);
+// without it again (how far two runs of the same setting land apart: a difference below
+// that is not one this bench can see). Each daemon reports the p50/p99/max lag of its last full 10 s window in `status` (src/daemon/daemon.ts); a run
 // reads WINDOWS consecutive windows of every host once the cluster settled. The cases are
 // interleaved for ROUNDS rounds (the machine's load drifts between minutes, which is as
 // large as the effect), and each case's figure is the median over all its windows, with the
@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { callDaemon } from '../src/control/client.js';
 import { agreedMaster, startLocalCluster, type LocalCluster } from '../src/demo/cluster.js';
-import { describePriority, priorityOption, type Priority } from './priority.js';
+import { describePriority, isPriority, priorityOption, type Priority } from './priority.js';
 
 interface Lag { p50Ms: number; p99Ms: number; maxMs: number }
 
@@ -29,11 +29,12 @@ const arg = (name: string, fallback: number): number => {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 };
 const priorityArg = process.argv.indexOf('--priority');
-const PRIORITY = (priorityArg >= 0 ? process.argv[priorityArg + 1] : 'unit') as Priority;
-if (PRIORITY !== 'unit' && PRIORITY !== 'none') {
-  process.stderr.write(`E_INVALID_ARGUMENT: --priority takes unit or none, got ${String(PRIORITY)}\n`);
+const priorityValue = priorityArg >= 0 ? process.argv[priorityArg + 1] : 'unit';
+if (!isPriority(priorityValue)) {
+  process.stderr.write(`E_INVALID_ARGUMENT: --priority takes unit or none, got ${String(priorityValue)}\n`);
   process.exit(2);
 }
+const PRIORITY: Priority = priorityValue;
 const ROUNDS = arg('rounds', 3);
 const WINDOWS = arg('windows', 3);
 const WINDOW_MS = 10_000; // the daemon's lag window
@@ -67,18 +68,16 @@ async function run(c: Case): Promise<Lag[]> {
       // Prometheus spreads its targets' scrapes (and as on real hosts, where no two daemons
       // answer a scrape on the same CPUs): three daemons answering the same instant on this
       // 2-core machine would measure the machine, not a daemon.
-      cluster.hosts.forEach((h, i) => {
-        if (c.scrapeMs === 0) return;
-        void (async () => {
-          await sleep((c.scrapeMs * i) / cluster.hosts.length);
-          let next = performance.now();
-          while (scraping) {
-            await fetch(`${h.httpUrl}/metrics`).then((r) => r.text()).catch(() => '');
-            next += c.scrapeMs;
-            await sleep(Math.max(0, next - performance.now()));
-          }
-        })();
-      });
+      const scrapeEvery = async (url: string, phaseMs: number): Promise<void> => {
+        await sleep(phaseMs);
+        let next = performance.now();
+        while (scraping) {
+          await fetch(url).then((r) => r.text()).catch(() => '');
+          next += c.scrapeMs;
+          await sleep(Math.max(0, next - performance.now()));
+        }
+      };
+      if (c.scrapeMs > 0) cluster.hosts.forEach((h, i) => void scrapeEvery(`${h.httpUrl}/metrics`, (c.scrapeMs * i) / cluster.hosts.length));
     }
     await sleep(2 * WINDOW_MS + 2_000); // the first window read starts after the cluster settled
     const lag: Lag[] = [];

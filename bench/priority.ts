@@ -4,6 +4,10 @@
 // none (nice 0, like everything else on the machine).
 export type Priority = 'unit' | 'none';
 
+export function isPriority(value: unknown): value is Priority {
+  return value === 'unit' || value === 'none';
+}
+
 const UNIT_PRIORITY = ['nice', '-n', '-10', 'ionice', '-c', '1', '-n', '2'];
 
 /** startLocalCluster's option for `priority`. */

@@ -10,17 +10,18 @@
 import { parseArgs } from 'node:util';
 import type { FailoverFixture } from '../test/helpers/cluster-fixture.js';
 import type { Load } from './soak/load.js';
-import type { Priority } from './priority.js';
+import { isPriority, type Priority } from './priority.js';
 import { describeSoak, runSoak, soakClean } from './soak/run.js';
 import { isYcsError } from '../src/errors.js';
 
 const { values } = parseArgs({ options: { minutes: { type: 'string' }, priority: { type: 'string' }, 'no-load': { type: 'boolean' } } });
 const minutes = Number(values.minutes ?? 10);
-const priority = (values.priority ?? 'unit') as Priority;
-if (!(minutes > 0) || !['unit', 'none'].includes(priority)) {
+const priorityValue = values.priority ?? 'unit';
+if (!(minutes > 0) || !isPriority(priorityValue)) {
   process.stderr.write('E_INVALID_ARGUMENT: --minutes takes a positive number, --priority unit or none\n');
   process.exit(2);
 }
+const priority: Priority = priorityValue;
 
 let fixture: FailoverFixture | undefined;
 let currentLoad: () => Load | undefined = () => undefined;

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadNative } from '../src/native.js';
+import { environmentList, type RunProcessNative } from '../src/resource/agent.js';
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -21,10 +22,6 @@ const arg = (name: string, fallback: number): number => {
 const RUNS = arg('runs', 200);
 const MEMORY_MB = arg('memory-mb', 80);
 const BLOCK = 20;
-
-interface RunProcessNative {
-  runProcess(file: string, args: string[], env: string[], o: { timeoutMs: number; killGraceMs: number; outputTailBytes: number }): Promise<{ exitCode: number | null }>;
-}
 
 function viaChildProcess(agent: string): { heldMs: number; done: Promise<number | null> } {
   const t0 = performance.now();
@@ -35,12 +32,11 @@ function viaChildProcess(agent: string): { heldMs: number; done: Promise<number 
   return { heldMs, done: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
 }
 
-const ENV = Object.entries(process.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+const ENV = environmentList(process.env);
 
 function viaAddon(agent: string): { heldMs: number; done: Promise<number | null> } {
-  const env = ENV;
   const t0 = performance.now();
-  const done = loadNative<RunProcessNative>().runProcess(agent, ['monitor'], env, { timeoutMs: 10_000, killGraceMs: 1_000, outputTailBytes: 4096 });
+  const done = loadNative<RunProcessNative>().runProcess(agent, ['monitor'], ENV, { timeoutMs: 10_000, killGraceMs: 1_000, outputTailBytes: 4096 });
   const heldMs = performance.now() - t0;
   return { heldMs, done: done.then((r) => r.exitCode) };
 }

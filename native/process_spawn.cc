@@ -51,13 +51,11 @@ struct Run {
   std::string spawn_error;  // "CODE: message" when the program could not be started
 };
 
-struct Context {
-  Napi::Promise::Deferred deferred;
-};
+using Deferred = Napi::Promise::Deferred;
 
-void DeliverResult(Napi::Env env, Napi::Function, Context* context, Run* run) {
+void DeliverResult(Napi::Env env, Napi::Function, Deferred* deferred, Run* run) {
   std::unique_ptr<Run> owned(run);
-  std::unique_ptr<Context> ctx(context);
+  std::unique_ptr<Deferred> settle(deferred);
   if (env == nullptr) return;  // the environment is going away
   Napi::Object result = Napi::Object::New(env);
   result.Set("exitCode", run->exit_code >= 0 ? Napi::Number::New(env, run->exit_code) : env.Null());
@@ -65,10 +63,10 @@ void DeliverResult(Napi::Env env, Napi::Function, Context* context, Run* run) {
   result.Set("timedOut", Napi::Boolean::New(env, run->timed_out));
   result.Set("output", Napi::String::New(env, run->output));
   if (!run->spawn_error.empty()) result.Set("spawnError", Napi::String::New(env, run->spawn_error));
-  ctx->deferred.Resolve(result);
+  settle->Resolve(result);
 }
 
-using Tsfn = Napi::TypedThreadSafeFunction<Context, Run, DeliverResult>;
+using Tsfn = Napi::TypedThreadSafeFunction<Deferred, Run, DeliverResult>;
 
 int64_t NowMs() {
   struct timespec ts;
@@ -134,8 +132,7 @@ bool ReadAvailable(int fd, Run& run) {
 // Waits for the child's exit, collecting output and enforcing the deadline; fills `run`.
 void Supervise(Run& run, pid_t pid, int& out_fd) {
   int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  const int64_t started = NowMs();
-  int64_t next_deadline = started + run.timeout_ms;
+  int64_t next_deadline = NowMs() + run.timeout_ms;
   bool killed = false;
   int status = 0;
   bool have_status = true;
@@ -166,7 +163,7 @@ void Supervise(Run& run, pid_t pid, int& out_fd) {
     // Without a pidfd (a kernel before 5.3) the exit is checked every 10 ms.
     int64_t wait_ms = killed ? -1 : next_deadline - now;
     if (pidfd < 0 && (wait_ms < 0 || wait_ms > 10)) wait_ms = 10;
-    if (poll(fds, n, static_cast<int>(wait_ms)) < 0 && errno != EINTR) wait_ms = 10;
+    poll(fds, n, static_cast<int>(wait_ms));  // EINTR or not: the loop looks again
     if (out_fd >= 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0 && !ReadAvailable(out_fd, run)) {
       close(out_fd);
       out_fd = -1;
@@ -249,18 +246,17 @@ Napi::Value RunProcess(const Napi::CallbackInfo& info) {
   run->timeout_ms = NonNegative(env, options, "timeoutMs");
   run->kill_grace_ms = NonNegative(env, options, "killGraceMs");
   run->tail_bytes = static_cast<size_t>(NonNegative(env, options, "outputTailBytes"));
-  Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
-  Napi::Promise promise = deferred.Promise();
-  auto* context = new Context{std::move(deferred)};
+  auto* deferred = new Deferred(Deferred::New(env));
+  Napi::Promise promise = deferred->Promise();
   // Referenced: a running program keeps the event loop alive, as a child process does.
-  Tsfn tsfn = Tsfn::New(env, "ycs-run-process", 0, 1, context);
+  Tsfn tsfn = Tsfn::New(env, "ycs-run-process", 0, 1, deferred);
   try {
     std::thread(RunThread, run.get(), tsfn).detach();
     run.release();  // the thread owns it now
   } catch (const std::system_error& err) {  // no thread to be had (EAGAIN): a result, not a throw
     run->spawn_error = ErrnoText(err.code().value(), "thread for " + run->file);
     tsfn.Release();
-    DeliverResult(env, Napi::Function(), context, run.release());
+    DeliverResult(env, Napi::Function(), deferred, run.release());
   }
   return promise;
 }

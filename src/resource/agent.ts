@@ -14,7 +14,8 @@ import { AGENT_KILL_GRACE_MS } from './types.js';
 
 const OUTPUT_TAIL_BYTES = 4096;
 
-interface RunProcessNative {
+/** The addon's runProcess (native/process_spawn.cc). */
+export interface RunProcessNative {
   runProcess(
     file: string,
     args: string[],
@@ -41,6 +42,11 @@ export function agentEnvironment(config: ResourceConfig, ctx: AgentContext): Nod
   };
 }
 
+/** An environment as execve takes it: `NAME=value` strings, unset names left out. */
+export function environmentList(env: NodeJS.ProcessEnv): string[] {
+  return Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+}
+
 const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
   Object.entries(constants.signals).map(([name, number]) => [number, name as NodeJS.Signals]),
 );
@@ -58,8 +64,7 @@ export async function runAgent(
   opts: RunAgentOptions = {},
 ): Promise<AgentResult> {
   const startedMs = performance.now();
-  const env = Object.entries(agentEnvironment(config, ctx)).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
-  const outcome = await loadNative<RunProcessNative>().runProcess(config.agent, [action], env, {
+  const outcome = await loadNative<RunProcessNative>().runProcess(config.agent, [action], environmentList(agentEnvironment(config, ctx)), {
     timeoutMs: config.actionTimeoutMs,
     killGraceMs: opts.killGraceMs ?? AGENT_KILL_GRACE_MS,
     outputTailBytes: OUTPUT_TAIL_BYTES,
