@@ -17,7 +17,8 @@
         "native/iscsi_backend.cc",
         "native/peercred.cc",
         "native/sd_notify.cc",
-        "native/process_spawn.cc"
+        "native/process_spawn.cc",
+        "native/loop_probe.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

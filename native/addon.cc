@@ -9,6 +9,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ycs::InitPeercred(env, exports);
   ycs::InitSdNotify(env, exports);
   ycs::InitProcessSpawn(env, exports);
+  ycs::InitLoopProbe(env, exports);
   return exports;
 }
 

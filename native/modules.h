@@ -9,4 +9,5 @@ void InitPrRead(Napi::Env env, Napi::Object exports);     // pr_read.cc: prReadK
 void InitPeercred(Napi::Env env, Napi::Object exports);   // peercred.cc: peerCredentials(fd)
 void InitSdNotify(Napi::Env env, Napi::Object exports);   // sd_notify.cc: sdNotify(state)
 void InitProcessSpawn(Napi::Env env, Napi::Object exports); // process_spawn.cc: runProcess(file, args, env, options)
+void InitLoopProbe(Napi::Env env, Napi::Object exports);    // loop_probe.cc: startLoopProbe(periodMs)
 }  // namespace ycs

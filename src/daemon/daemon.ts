@@ -9,7 +9,7 @@
 // Inputs that arrive while a step runs (a shell answering synchronously) are queued and
 // stepped right after, so the engine never runs re-entrantly and sees time only grow.
 import { join } from 'node:path';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { createEngine, type Engine } from '../core/engine.js';
 import { createStoreEngine } from '../core/store-engine.js';
 import type { Input, Output } from '../core/types.js';
@@ -29,12 +29,9 @@ import type { Config, EtcdConfig } from '../config/index.js';
 import { ControlServer } from './control.js';
 import { DiskShell, openVotingDisks, readStartState } from './disk-shell.js';
 import { FenceShell } from './fence-shell.js';
+import { LoopLag, type LagFigures } from '../metrics/loop-lag.js';
 import { StoreShell, nextLocalIncarnation, storeClusterUuid } from './store-shell.js';
 import type { DaemonLoggers } from './logger.js';
-
-/** The event-loop lag in `status` covers the last full window of this length. */
-const LAG_WINDOW_MS = 10_000;
-const LAG_RESOLUTION_MS = 10;
 
 /** After a shutdown request, give up waiting for the engine's 'exit' after this long. */
 const STOP_GRACE_MS = 5_000;
@@ -71,9 +68,7 @@ export class Daemon {
   private lastStepAtMs = 0;
   private tickTimer: NodeJS.Timeout | undefined;
   /** Event-loop delay of this process, in windows of LAG_WINDOW_MS (the last full window is reported). */
-  private readonly loopDelay = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
-  private lagWindow: { p50Ms: number; p99Ms: number; maxMs: number } | null = null;
-  private lagTimer: NodeJS.Timeout | undefined;
+  private loopLag: LoopLag | undefined;
   private stopTimer: NodeJS.Timeout | undefined;
   private stopRequested = false;
   private finishing = false;
@@ -100,21 +95,12 @@ export class Daemon {
     // What arrived while the parts opened (a peer's heartbeat, a database reconnecting).
     for (const input of daemon.early.splice(0)) daemon.feed(input);
     daemon.tickTimer = setInterval(() => daemon.feed({ kind: 'tick', nowMs: daemon.now() }), config.timeouts.tickIntervalMs);
-    daemon.loopDelay.enable();
-    daemon.lagTimer = setInterval(() => daemon.rollLagWindow(), LAG_WINDOW_MS);
+    daemon.loopLag = new LoopLag();
     return daemon;
   }
 
   private now(): number {
     return performance.now();
-  }
-
-  private rollLagWindow(): void {
-    const h = this.loopDelay;
-    // The histogram holds the delay of a timer of LAG_RESOLUTION_MS: the lag is what exceeds it.
-    const ms = (ns: number): number => Math.max(0, Math.round(ns / 1e4) / 100 - LAG_RESOLUTION_MS);
-    this.lagWindow = { p50Ms: ms(h.percentile(50)), p99Ms: ms(h.percentile(99)), maxMs: ms(h.max) };
-    h.reset();
   }
 
   private async open(): Promise<void> {
@@ -252,7 +238,7 @@ export class Daemon {
   }
 
   /** What `ycsctl status` shows, plus facts an operator needs when something is off. */
-  status(): StatusResult & { cluster: string; arbitration: string; incarnation: number | undefined; stopping: boolean; eventLoopLag: { p50Ms: number; p99Ms: number; maxMs: number } | null; net: NetStats | undefined; hb2: unknown } {
+  status(): StatusResult & { cluster: string; arbitration: string; incarnation: number | undefined; stopping: boolean; eventLoopLag: LagFigures | null; eventLoopWakeup: LagFigures | null; net: NetStats | undefined; hb2: unknown } {
     const view = this.statusView();
     return {
       ...view,
@@ -260,7 +246,8 @@ export class Daemon {
       arbitration: this.config.arbitration,
       incarnation: this.parts.incarnation,
       stopping: this.stopRequested,
-      eventLoopLag: this.lagWindow,
+      eventLoopLag: this.loopLag?.timerLag ?? null,
+      eventLoopWakeup: this.loopLag?.wakeupDelay ?? null,
       net: this.parts.transport?.stats(),
       hb2: this.parts.resources?.servers.map((server) => server.stats),
     };
@@ -382,8 +369,7 @@ export class Daemon {
     if (this.finishing) return;
     this.finishing = true;
     clearInterval(this.tickTimer);
-    clearInterval(this.lagTimer);
-    this.loopDelay.disable();
+    this.loopLag?.stop();
     clearTimeout(this.stopTimer);
     // ycsm exits after a normal stop only; it restarts us after anything else.
     if (code === 0) await this.parts.monitor?.stopping();

@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import client from 'prom-client';
 import { LOG_ABNORMAL, LOG_ABORTED, LOG_CHOSEN, LOG_PROPOSING } from '../core/proposer.js';
 import type { Input, Output } from '../core/types.js';
+import type { LagFigures } from './loop-lag.js';
 import type { StatusResult } from '../core/view.js';
 import { CONTENT_TYPE, exposition, labelText } from './exposition.js';
 import { registerProcessMetrics } from './process.js';
@@ -22,7 +23,7 @@ const RESOURCE_STATES = ['unknown', 'offline', 'starting', 'standby', 'primary',
 
 /** What a scrape reads from the daemon. */
 export interface MetricsSource {
-  status(): StatusResult & { incarnation?: number; net?: { dropped?: Record<string, number>; forged?: number }; eventLoopLag?: { p50Ms: number; p99Ms: number; maxMs: number } | null };
+  status(): StatusResult & { incarnation?: number; net?: { dropped?: Record<string, number>; forged?: number }; eventLoopLag?: LagFigures | null; eventLoopWakeup?: LagFigures | null };
 }
 
 const DISK_OPS = ['read', 'heartbeat', 'vote'] as const;
@@ -205,13 +206,15 @@ export class DaemonMetrics {
         if (ages.net !== null) g.set({ peer: String(h.hostId), path: 'net' }, ages.net / 1000);
       }
     });
-    gauge('ycs_event_loop_lag_seconds', 'The daemon\'s event-loop lag over its latest full 10 s window (what exceeds a 10 ms timer), by quantile.', ['quantile'], (g) => {
-      const lag = status()?.eventLoopLag;
+    const lagGauge = (name: string, help: string, figures: (s: ReturnType<MetricsSource['status']> | null) => LagFigures | null | undefined): void => gauge(name, help, ['quantile'], (g) => {
+      const lag = figures(status());
       if (lag === null || lag === undefined) return;
       g.set({ quantile: '0.5' }, lag.p50Ms / 1000);
       g.set({ quantile: '0.99' }, lag.p99Ms / 1000);
       g.set({ quantile: '1' }, lag.maxMs / 1000);
     });
+    lagGauge('ycs_event_loop_lag_seconds', 'The daemon\'s event-loop lag over its latest full 10 s window (what exceeds a 10 ms timer, on libuv\'s millisecond clock), by quantile.', (s) => s?.eventLoopLag);
+    lagGauge('ycs_event_loop_wakeup_delay_seconds', 'How long an event from another thread (a disk answer) waited for the daemon\'s event loop over its latest full 10 s window, by quantile.', (s) => s?.eventLoopWakeup);
     gauge('ycs_incarnation', 'This run of ycs on this host; grows at every (re)start, so its increase counts restarts by ycsm.', [], (g) => g.set(status()?.incarnation ?? 0));
     gauge('ycs_net_dropped_packets', 'Network heartbeat-1 packets dropped since start, by reason (forged, replayed, malformed, ...).', ['reason'], (g) => {
       for (const [reason, n] of Object.entries(status()?.net?.dropped ?? {})) g.set({ reason }, n);

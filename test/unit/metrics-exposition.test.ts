@@ -12,7 +12,7 @@ import { PROCESS_METRIC_NAMES } from '../../src/metrics/process.js';
 const STATUS = {
   selfId: 1, role: 'master', masterId: 1, epoch: 4, members: [1, 2, 3], resources: ['YasDB'], resourceMasters: [1],
   hosts: [1, 2, 3].map((hostId) => ({ hostId, target: 'online', state: 'online', resources: [hostId === 1 ? 'primary' : 'standby'], ...(hostId === 1 ? {} : { heartbeatAgeMs: { disk: 120, net: 40 } }) })),
-  incarnation: 3, eventLoopLag: { p50Ms: 0.1, p99Ms: 1.2, maxMs: 3 },
+  incarnation: 3, eventLoopLag: { p50Ms: 0.1, p99Ms: 1.2, maxMs: 3 }, eventLoopWakeup: { p50Ms: 0.03, p99Ms: 0.4, maxMs: 2 },
 } as unknown as ReturnType<MetricsSource['status']>;
 
 /** Every sample line: name, labels, value (the text format's grammar, no timestamps). */
@@ -55,6 +55,7 @@ describe('DaemonMetrics text', () => {
     expect(all.find((s) => s.name === 'ycs_role' && s.labels.role === 'master')!.value).toBe(1);
     expect(all.find((s) => s.name === 'ycs_resource_state' && s.labels.state === 'primary')!.labels.resource).toBe('YasDB');
     expect(all.find((s) => s.name === 'ycs_event_loop_lag_seconds' && s.labels.quantile === '0.99')!.value).toBeCloseTo(0.0012, 6);
+    expect(all.find((s) => s.name === 'ycs_event_loop_wakeup_delay_seconds' && s.labels.quantile === '0.99')!.value).toBeCloseTo(0.0004, 6);
     const buckets = all.filter((s) => s.name === 'ycs_disk_io_seconds_bucket' && s.labels.op === 'read');
     expect(buckets.map((b) => b.labels.le)).toEqual(['0.0001', '0.0003', '0.001', '0.003', '0.01', '0.03', '0.1', '0.3', '1', '3', '+Inf']);
     expect(buckets.map((b) => b.value)).toEqual([0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1]);
