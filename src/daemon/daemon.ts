@@ -26,10 +26,10 @@ import type { VotingDisk } from '../disk/voting-disk.js';
 import { startResources, type ResourceStack } from '../resource/index.js';
 import { daemonCommands } from './commands.js';
 import type { Config, EtcdConfig } from '../config/index.js';
+import { LoopLag, type LagFigures } from '../metrics/loop-lag.js';
 import { ControlServer } from './control.js';
 import { DiskShell, openVotingDisks, readStartState } from './disk-shell.js';
 import { FenceShell } from './fence-shell.js';
-import { LoopLag, type LagFigures } from '../metrics/loop-lag.js';
 import { StoreShell, nextLocalIncarnation, storeClusterUuid } from './store-shell.js';
 import type { DaemonLoggers } from './logger.js';
 
@@ -67,7 +67,7 @@ export class Daemon {
   private lastNowMs = 0;
   private lastStepAtMs = 0;
   private tickTimer: NodeJS.Timeout | undefined;
-  /** Event-loop delay of this process, in windows of LAG_WINDOW_MS (the last full window is reported). */
+  /** This process's event-loop lag by two measures, in 10 s windows (the last full window is reported). */
   private loopLag: LoopLag | undefined;
   private stopTimer: NodeJS.Timeout | undefined;
   private stopRequested = false;

@@ -88,6 +88,7 @@ describe('HTTP listener: metrics, health endpoints, HAProxy', () => {
     expect(metrics).toMatch(new RegExp(`ycs_cluster_master_id\\{[^}]*\\} ${master}`));
     expect(metrics).toMatch(/ycs_disk_io_seconds_bucket\{[^}]*disk="0",op="read"/);
     expect(metrics).toMatch(/# TYPE ycs_event_loop_lag_seconds gauge/); // values once the first 10 s window closed
+    expect(metrics).toMatch(/# TYPE ycs_event_loop_wakeup_delay_seconds gauge/);
     expect(metrics).not.toMatch(/nodejs_eventloop_lag/); // prom-client's own lag gauges cost ~0.7 ms per scrape: removed
     // The process series under prom-client's standard names, computed without file I/O on the loop (src/metrics/process.ts).
     expect(metrics).toMatch(new RegExp(`process_resident_memory_bytes\\{cluster="demo",host="${master}"\\} [1-9]`));
