@@ -2,11 +2,13 @@
 // nothing but wake up: one process with the daemon's DaemonMetrics and HTTP listener (fed a
 // fixed 3-host status) and both measures (a 10 ms timer's lateness, monitorEventLoopDelay;
 // the addon's wake-up probe), and a sender process that, in turn, sends nothing (idle),
-// one UDP datagram every 250 ms to a socket whose handler does nothing (a bare wake-up), or
-// a GET /metrics every 250 ms over keep-alive (a scrape, the reference). The cases alternate
-// for ROUNDS rounds of WINDOW_MS each; prints each case's p99 per window and the medians.
+// one UDP datagram every 250 ms to a socket whose handler does nothing (a bare wake-up), a
+// GET /health (the HTTP request alone: a small JSON answer) or a GET /metrics (a scrape)
+// every 250 ms over keep-alive. The cases alternate for ROUNDS rounds of WINDOW_MS each;
+// prints each case's p99 per window and the medians.
 // If a bare wake-up raises the timer's p99 as much as a scrape does, that measure shows the
-// wake-ups (libuv's millisecond timer clock), not the scrape's work; the probe shows the work.
+// wake-ups (libuv's millisecond timer clock), not the scrape's work; the probe shows the work,
+// and /health beside /metrics splits it into the HTTP request's share and the metrics'.
 // npm run bench:wakeups [-- --rounds N]
 import { fork } from 'node:child_process';
 import dgram from 'node:dgram';
@@ -64,6 +66,7 @@ async function main(): Promise<void> {
   const cases: [string, Target][] = [
     ['idle', { kind: 'idle' }],
     ['a UDP wake-up every 250 ms', { kind: 'udp', port: (udp.address() as AddressInfo).port }],
+    ['GET /health every 250 ms', { kind: 'http', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/health` }],
     ['GET /metrics every 250 ms', { kind: 'http', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics` }],
   ];
   const p99 = new Map<string, { timer: number[]; wakeup: number[] }>(cases.map(([name]) => [name, { timer: [], wakeup: [] }]));
