@@ -22,9 +22,9 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { callDaemon } from '../src/control/client.js';
 import { agreedMaster, startLocalCluster, type LocalCluster } from '../src/demo/cluster.js';
+import { LAG_WINDOW_MS, type LagFigures } from '../src/metrics/loop-lag.js';
+import { rangeCell } from './failover/stats.js';
 import { describePriority, isPriority, priorityOption, type Priority } from './priority.js';
-
-interface Lag { p50Ms: number; p99Ms: number; maxMs: number }
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -39,15 +39,14 @@ if (!isPriority(priorityValue)) {
 const PRIORITY: Priority = priorityValue;
 const ROUNDS = arg('rounds', 3);
 const WINDOWS = arg('windows', 3);
-const WINDOW_MS = 10_000; // the daemon's lag window
 
 /** A window's two measures (src/metrics/loop-lag.ts): the 10 ms timer's lag, the wake-up delay. */
-interface Window { timer: Lag; wakeup: Lag }
+interface Window { timer: LagFigures; wakeup: LagFigures }
 
 async function lagOf(cluster: LocalCluster): Promise<Window[]> {
   const out: Window[] = [];
   for (const h of cluster.hosts) {
-    const s = (await callDaemon(h.socketPath, 'status', {})) as { eventLoopLag: Lag | null; eventLoopWakeup: Lag | null };
+    const s = (await callDaemon(h.socketPath, 'status', {})) as { eventLoopLag: LagFigures | null; eventLoopWakeup: LagFigures | null };
     if (s.eventLoopLag !== null && s.eventLoopWakeup !== null) out.push({ timer: s.eventLoopLag, wakeup: s.eventLoopWakeup });
   }
   return out;
@@ -84,10 +83,10 @@ async function run(c: Case): Promise<Window[]> {
       };
       if (c.scrapeMs > 0) cluster.hosts.forEach((h, i) => void scrapeEvery(`${h.httpUrl}/metrics`, (c.scrapeMs * i) / cluster.hosts.length));
     }
-    await sleep(2 * WINDOW_MS + 2_000); // the first window read starts after the cluster settled
+    await sleep(2 * LAG_WINDOW_MS + 2_000); // the first window read starts after the cluster settled
     const lag: Window[] = [];
     for (let w = 0; w < WINDOWS; w++) {
-      if (w > 0) await sleep(WINDOW_MS); // the next window (the daemon rolls one every 10 s)
+      if (w > 0) await sleep(LAG_WINDOW_MS); // the next window (the daemon rolls one every 10 s)
       lag.push(...(await lagOf(cluster)));
     }
     return lag;
@@ -115,15 +114,7 @@ for (let round = 1; round <= ROUNDS; round++) {
     process.stdout.write(`round ${round} ${c.name}: p99 timer ${lag.map((x) => x.timer.p99Ms.toFixed(2)).join(' ')}  wake-up ${lag.map((x) => x.wakeup.p99Ms.toFixed(2)).join(' ')} ms\n`);
   }
 }
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] ?? NaN) : ((s[m - 1] ?? NaN) + (s[m] ?? NaN)) / 2;
-};
-const cell = (xs: Lag[], k: keyof Lag): string => {
-  const v = xs.map((x) => x[k]);
-  return `${median(v).toFixed(2)} (${Math.min(...v).toFixed(2)}-${Math.max(...v).toFixed(2)})`;
-};
+const cell = (xs: LagFigures[], k: keyof LagFigures): string => rangeCell(xs.map((x) => x[k]), 2);
 for (const measure of ['timer', 'wakeup'] as const) {
   const title = measure === 'timer' ? 'what a 10 ms timer fires late (monitorEventLoopDelay, libuv\'s ms clock)' : 'how long a post from another thread waits for the loop (the addon\'s probe)';
   process.stdout.write(`daemon event-loop lag, ${title}, ms: median (min-max) over ${ROUNDS} rounds x ${WINDOWS} windows x 3 hosts of 10 s windows; hosts' priority ${describePriority(PRIORITY)}\n`);

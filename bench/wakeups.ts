@@ -21,6 +21,7 @@ import { startHttp } from '../src/metrics/http.js';
 import type { LoopProbeNative } from '../src/metrics/loop-lag.js';
 import { DaemonMetrics } from '../src/metrics/metrics.js';
 import { loadNative } from '../src/native.js';
+import { rangeCell } from './failover/stats.js';
 
 const PERIOD_MS = 250;
 const WINDOW_MS = 8_000;
@@ -91,16 +92,10 @@ async function main(): Promise<void> {
     server.close();
     udp.close();
   }
-  const median = (xs: number[]): number => {
-    const s = [...xs].sort((a, b) => a - b);
-    const m = Math.floor(s.length / 2);
-    return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-  };
   process.stdout.write(`p99 of ${WINDOW_MS / 1000} s windows, median (min-max) over ${rounds} rounds, ms:\n`);
   for (const [name] of cases) {
     const x = p99.get(name) ?? { timer: [], wakeup: [] };
-    const cell = (xs: number[], digits: number): string => `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)})`;
-    process.stdout.write(`  ${name.padEnd(28)} 10 ms timer ${cell(x.timer, 2)}   wake-up probe ${cell(x.wakeup, 3)}\n`);
+    process.stdout.write(`  ${name.padEnd(28)} 10 ms timer ${rangeCell(x.timer, 2)}   wake-up probe ${rangeCell(x.wakeup, 3)}\n`);
   }
 }
 

@@ -1,4 +1,4 @@
-// Percentiles and table cells for the failover benchmark and the soak.
+// Percentiles and table cells for the benchmarks and the soak.
 
 /** The nearest-rank percentile of `samples` (p in 0..100); NaN when there are none. */
 export function percentile(samples: number[], p: number): number {
@@ -10,6 +10,18 @@ export function percentile(samples: number[], p: number): number {
 
 export function median(samples: number[]): number {
   return percentile(samples, 50);
+}
+
+/** The median as the mean of the two middle values when the count is even; NaN when there are none. */
+export function midpointMedian(samples: number[]): number {
+  const s = [...samples].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[m] ?? NaN) : ((s[m - 1] ?? NaN) + (s[m] ?? NaN)) / 2;
+}
+
+/** `median (min-max)` of samples, with `digits` decimals. */
+export function rangeCell(samples: number[], digits: number): string {
+  return `${midpointMedian(samples).toFixed(digits)} (${Math.min(...samples).toFixed(digits)}-${Math.max(...samples).toFixed(digits)})`;
 }
 
 /** Whole milliseconds, or '-' for a missing figure. */
