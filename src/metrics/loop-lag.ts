@@ -12,7 +12,8 @@ import { loadNative } from '../native.js';
 export interface LagFigures { p50Ms: number; p99Ms: number; maxMs: number }
 
 export interface LoopProbeNative {
-  startLoopProbe(periodMs: number): { take(): { count: number; p50Ms: number | null; p99Ms: number | null; maxMs: number | null }; stop(): void };
+  /** take(): the window's figures, all null when no post was answered in it. */
+  startLoopProbe(periodMs: number): { take(): ({ count: number } & LagFigures) | { count: 0; p50Ms: null; p99Ms: null; maxMs: null }; stop(): void };
 }
 
 export const LAG_WINDOW_MS = 10_000;
@@ -39,7 +40,7 @@ export class LoopLag {
     h.reset();
     const w = this.probe.take();
     const round = (x: number): number => Math.round(x * 100) / 100;
-    this.wakeupDelay = w.p50Ms === null || w.p99Ms === null || w.maxMs === null ? null : { p50Ms: round(w.p50Ms), p99Ms: round(w.p99Ms), maxMs: round(w.maxMs) };
+    this.wakeupDelay = w.p50Ms === null ? null : { p50Ms: round(w.p50Ms), p99Ms: round(w.p99Ms), maxMs: round(w.maxMs) };
   }
 
   stop(): void {
