@@ -46,14 +46,17 @@ export function partition(side: string[], rest: string[], ports: number[]): Part
   ]);
 }
 
-/** Drops every TCP packet to or from `ports` on this machine from now on (a host cut off from a service). */
-export function cutTcp(ports: number[]): Partition {
+/**
+ * Drops every `protocol` packet to or from `ports` on this machine from now on (a host cut
+ * off from a service over TCP, or a host's heartbeat-1 socket cut off from its peers over UDP).
+ */
+export function cutPorts(protocol: 'tcp' | 'udp', ports: number[]): Partition {
   return addTable((table) => [
     `table inet ${table} {`,
     '  chain input {',
     '    type filter hook input priority 0; policy accept;',
-    `    tcp dport { ${ports.join(', ')} } counter drop`,
-    `    tcp sport { ${ports.join(', ')} } counter drop`,
+    `    ${protocol} dport { ${ports.join(', ')} } counter drop`,
+    `    ${protocol} sport { ${ports.join(', ')} } counter drop`,
     '  }',
     '}',
     '',

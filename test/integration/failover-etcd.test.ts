@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { agreedMaster } from '../../src/demo/cluster.js';
 import { agreedAmong, isStatus, startFailoverCluster, type FailoverFixture, type Healthy, type Statuses } from '../helpers/cluster-fixture.js';
 import { startEtcdCluster, type EtcdCluster } from '../../src/demo/etcd.js';
-import { cutTcp, droppedPackets, healAll } from '../helpers/netns.js';
+import { cutPorts, droppedPackets, healAll } from '../helpers/netns.js';
 import { signalAll } from '../helpers/processes.js';
 
 const ALL = [1, 2, 3];
@@ -153,9 +153,9 @@ describe('etcd mode on real processes', () => {
     printStoryOnFailure(Date.now() - 5_000);
     const before = await healthy();
     const others = ALL.filter((id) => id !== before.master);
-    let cut: ReturnType<typeof cutTcp> | undefined;
+    let cut: ReturnType<typeof cutPorts> | undefined;
     try {
-      const { ms } = await fx.measure('etcd-master-cut', () => (cut = cutTcp(portsOf(before.master))), ALL, (s) => {
+      const { ms } = await fx.measure('etcd-master-cut', () => (cut = cutPorts('tcp', portsOf(before.master))), ALL, (s) => {
         expect(masters(s).length).toBeLessThanOrEqual(1);
         const m = agreedAmong(s, others);
         const old = s.get(before.master);
@@ -202,7 +202,7 @@ describe('etcd mode on real processes', () => {
   it('etcd unreachable for every host: no master once the leases could have expired; one master when it returns', async () => {
     printStoryOnFailure(Date.now() - 5_000);
     const before = await healthy();
-    const cut = cutTcp(ALL.flatMap(portsOf));
+    const cut = cutPorts('tcp', ALL.flatMap(portsOf));
     const t0 = performance.now();
     try {
       await fx.waitFor(ALL, (s) => masters(s).length === 0, TTL_MS + 2_000, 'the master demoting itself');

@@ -2,12 +2,14 @@
 // against a real 3-host cluster (ycsm -> ycs, src/demo/cluster.ts) fenced with SCSI-3
 // persistent reservations on a real iSCSI target (tgtd on 127.0.0.1). The daemon decides:
 // only the reservation holder fences, the local host never, and unfence only while the
-// cluster admits the host. Needs root and tgtd.
+// cluster admits the host. Needs root, tgtd and nft.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agreedMaster, type LocalCluster } from '../../src/demo/cluster.js';
 import { ensureBuilt, expectOneLineError, ycsctlAsync, type CliRun } from '../helpers/cli.js';
 import { registeredHosts as registered, startFencedCluster, type FencedCluster, type FenceStatusJson } from '../helpers/fenced-cluster.js';
+import { cutPorts, droppedPackets, healAll } from '../helpers/netns.js';
 import type { Tgtd } from '../helpers/tgtd.js';
 import { waitUntil as pollProbe } from '../helpers/wait.js';
 
@@ -26,6 +28,11 @@ let victim: number;
 let bystander: number;
 
 const socketOf = (host: number): string => cluster!.host(host).socketPath;
+
+function udpPortOf(host: number): number {
+  const config = JSON.parse(readFileSync(cluster!.host(host).configPath, 'utf8')) as { hosts: Array<{ id: number; port: number }> };
+  return config.hosts.find((h) => h.id === host)!.port;
+}
 
 async function fenceStatusJson(host: number): Promise<FenceStatusJson> {
   const run = await ycsctl('fence', 'status', '--json', '--socket', socketOf(host));
@@ -46,6 +53,7 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
+  healAll();
   await fixture?.stop();
 }, 60_000);
 
@@ -99,11 +107,20 @@ describe('ycsctl fence through the daemon', () => {
     expect(direct.stdout).not.toContain(victimKey);
 
     // The victim meets RESERVATION CONFLICT and leaves the cluster; its daemon refuses unfence.
-    await waitUntil('the victim to notice', 10_000, async () => {
-      const s = await cluster!.status(victim);
-      return s.role === 'evicted' || s.role === 'starting' ? s : undefined;
-    });
-    expect(oneLineError(await ycsctl('unfence', '--socket', socketOf(victim)), 'E_REFUSED')).toMatch(/not admitted/);
+    // Its heartbeat-1 socket is cut off meanwhile, so that it cannot be admitted again (it asks
+    // over the network) before the refusal is seen: a loaded machine may take longer to spawn
+    // ycsctl than the cluster takes to readmit it.
+    const cut = cutPorts('udp', [udpPortOf(victim)]);
+    try {
+      await waitUntil('the victim to notice', 10_000, async () => {
+        const s = await cluster!.status(victim);
+        return s.role === 'evicted' || s.role === 'starting' ? s : undefined;
+      });
+      expect(oneLineError(await ycsctl('unfence', '--socket', socketOf(victim)), 'E_REFUSED')).toMatch(/not admitted/);
+      expect(droppedPackets(cut)).toBeGreaterThan(0);
+    } finally {
+      cut.heal();
+    }
 
     // Admitted again, it registers by itself; an operator unfence is then accepted.
     await waitUntil('the victim to rejoin registered', 25_000, async () => {
