@@ -67,8 +67,8 @@ async function main(): Promise<void> {
   const cases: [string, Target][] = [
     ['idle', { kind: 'idle' }],
     ['a UDP wake-up every 250 ms', { kind: 'udp', port: (udp.address() as AddressInfo).port }],
-    ['GET /health every 250 ms', { kind: 'http', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/health` }],
-    ['GET /metrics every 250 ms', { kind: 'http', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics` }],
+    ['GET /health every 250 ms', { kind: 'http', url: `http://127.0.0.1:${server.port}/health` }],
+    ['GET /metrics every 250 ms', { kind: 'http', url: `http://127.0.0.1:${server.port}/metrics` }],
   ];
   const p99 = new Map<string, { timer: number[]; wakeup: number[] }>(cases.map(([name]) => [name, { timer: [], wakeup: [] }]));
   try {
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   } finally {
     child.disconnect();
     probe.stop();
-    server.close();
+    await server.close();
     udp.close();
   }
   process.stdout.write(`p99 of ${WINDOW_MS / 1000} s windows, median (min-max) over ${rounds} rounds, ms:\n`);

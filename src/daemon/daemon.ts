@@ -15,8 +15,7 @@ import { createStoreEngine } from '../core/store-engine.js';
 import type { Input, Output } from '../core/types.js';
 import { monitorHealthWindowMs } from '../core/timeouts.js';
 import { statusFromView, type StatusResult } from '../core/view.js';
-import type { Server } from 'node:http';
-import { startHttp } from '../metrics/http.js';
+import { startHttp, type HttpListener } from '../metrics/http.js';
 import { EventRing } from '../metrics/events.js';
 import { DaemonMetrics } from '../metrics/metrics.js';
 import { YcsError, toYcsError } from '../errors.js';
@@ -49,7 +48,7 @@ export interface DaemonParts {
   monitor: MonitorHeartbeat;
   metrics: DaemonMetrics;
   events: EventRing;
-  http: Server;
+  http: HttpListener;
 }
 
 /** The shared heartbeat-2 socket, for resources without their own `socket` (the config gives each one). */
@@ -136,7 +135,7 @@ export class Daemon {
     if (config.http !== null) {
       p.metrics = new DaemonMetrics({ status: () => this.status() }, config.cluster, config.hostId, config.resources.map((r) => r.name));
       const events = (p.events = new EventRing(config.hostId, config.resources.map((r) => r.name)));
-      p.http = await startHttp({ ...config.http, metrics: p.metrics, status: () => this.status(), events: () => events.recent(), stepping: () => this.now() - this.lastStepAtMs < healthyWithinMs });
+      p.http = await startHttp({ ...config.http, metrics: p.metrics, status: () => this.status(), events: () => events.recent(), stepping: () => this.now() - this.lastStepAtMs < healthyWithinMs, logger: loggers.of('http') });
     }
     p.monitor = startMonitorHeartbeat({
       managedPids: () => resources.managedPids(),
@@ -382,7 +381,7 @@ export class Daemon {
     const log = this.loggers.of('daemon');
     const steps: Array<[string, (() => Promise<void> | void) | undefined]> = [
       ['control socket', p.control && (() => p.control?.close())],
-      ['http listener', p.http && (() => new Promise<void>((resolve) => (p.http ? p.http.close(() => resolve()) : resolve())))],
+      ['http listener', p.http && (() => p.http?.close())],
       ['resources', p.resources && (() => p.resources?.close())],
       ['network', p.transport && (() => p.transport?.close())],
       ['fencing', p.fence && (() => p.fence?.close())],

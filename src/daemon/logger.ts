@@ -4,7 +4,7 @@
 import pino, { type Logger } from 'pino';
 import type { ConfigLogLevel } from '../config/index.js';
 
-export type Subsystem = 'daemon' | 'engine' | 'disk' | 'net' | 'fence' | 'resource' | 'control' | 'monitor' | 'etcd';
+export type Subsystem = 'daemon' | 'engine' | 'disk' | 'net' | 'fence' | 'resource' | 'control' | 'monitor' | 'etcd' | 'http';
 
 export interface DaemonLoggers {
   root: Logger;
