@@ -6,7 +6,7 @@
 import type client from 'prom-client';
 
 /** What every prom-client metric answers (its typings call the type an enum; it is the type's name). */
-interface Collected {
+export interface Collected {
   name: string;
   help: string;
   type: string;
@@ -30,11 +30,17 @@ export function labelText(labels: Record<string, string>): string {
   return Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',');
 }
 
-/** The registry's exposition, `constant` (from labelText) added to every sample's labels. */
-export async function exposition(registry: client.Registry, constant: string): Promise<string> {
+/** Every metric of the registry as its collect functions make it now, in registration order. */
+export async function collect(registry: client.Registry): Promise<Collected[]> {
+  const out: Collected[] = [];
+  for (const metric of registry.getMetricsAsArray()) out.push(await (metric as unknown as { get(): Promise<Collected> }).get());
+  return out;
+}
+
+/** The text of collected metrics, `constant` (from labelText) added to every sample's labels. */
+export function format(collected: readonly Collected[], constant: string): string {
   const out: string[] = [];
-  for (const metric of registry.getMetricsAsArray()) {
-    const m = await (metric as unknown as { get(): Promise<Collected> }).get();
+  for (const m of collected) {
     out.push(`# HELP ${m.name} ${escapeText(m.help)}\n# TYPE ${m.name} ${m.type}\n`);
     for (const v of m.values) {
       let own = '';
@@ -48,4 +54,9 @@ export async function exposition(registry: client.Registry, constant: string): P
     out.push('\n');
   }
   return out.join('');
+}
+
+/** The registry's exposition, `constant` (from labelText) added to every sample's labels. */
+export async function exposition(registry: client.Registry, constant: string): Promise<string> {
+  return format(await collect(registry), constant);
 }

@@ -11,6 +11,7 @@
 // thread for the snapshot the route names, and answers with what the route makes of it.
 import type { StatusResult } from '../core/view.js';
 import type { ClusterEvent } from './events.js';
+import type { ScrapeInput } from './scrape.js';
 import { PAGE_HTML } from './page.js';
 
 export type HttpStatus = StatusResult & { cluster?: string; arbitration?: string };
@@ -18,7 +19,7 @@ export type HttpStatus = StatusResult & { cluster?: string; arbitration?: string
 /** What the daemon's thread sends for each kind of question. */
 export interface Snapshots {
   status: { status: HttpStatus; stepping: boolean };
-  metrics: { text: string; contentType: string };
+  metrics: ScrapeInput; // formatted on the listener's thread (scrape.ts)
   stream: { status: HttpStatus; events: ClusterEvent[] };
 }
 export type Need = keyof Snapshots;
@@ -37,6 +38,8 @@ export type Reply = { kind: 'reply'; id: number; snapshot: Snapshots[Need] } | {
 export interface HttpWorkerData {
   address: string;
   port: number;
+  /** DaemonMetrics.constantLabels: the cluster and host labels on every series. */
+  constantLabels: string;
 }
 
 /** Listener thread -> daemon thread, besides `ask`. */
@@ -56,7 +59,7 @@ export interface Answer {
 export type Route =
   | { kind: 'now'; answer: Answer }
   | { kind: 'ask'; need: 'status'; answer: (s: Snapshots['status']) => Answer }
-  | { kind: 'ask'; need: 'metrics'; answer: (s: Snapshots['metrics']) => Answer }
+  | { kind: 'metrics' } // the listener's thread formats the scrape (scrape.ts)
   | { kind: 'stream' };
 
 export function json(code: number, value: unknown): Answer {
@@ -79,7 +82,7 @@ export function route(method: string | undefined, rawUrl: string | undefined): R
   const resource = url.searchParams.get('resource');
   switch (url.pathname) {
     case '/metrics':
-      return { kind: 'ask', need: 'metrics', answer: (m) => ({ code: 200, body: m.text, type: m.contentType }) };
+      return { kind: 'metrics' };
     case '/primary':
       return { kind: 'ask', need: 'status', answer: (s) => resourceCheck(s.status, resource, 'primary') };
     case '/standby':

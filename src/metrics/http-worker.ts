@@ -1,10 +1,14 @@
 // The HTTP listener's own thread (started by http.ts): parsing requests, routing them
-// (http-routes.ts) and writing answers and event streams happen here, off the daemon's event
-// loop, which only answers `ask` messages with a snapshot (docs/metrics.md, Cost). A
+// (http-routes.ts), formatting the metrics text (scrape.ts: the status gauges and process
+// series are collected here too) and writing answers and event streams happen here, off the
+// daemon's event loop, which only answers `ask` messages with a snapshot (docs/metrics.md,
+// Cost). A
 // question the daemon does not answer within ASK_TIMEOUT_MS gets a 503: a wedged daemon is
 // not healthy, and a load balancer learns it at once instead of at its own check timeout.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
+import { CONTENT_TYPE } from './exposition.js';
+import { ScrapeText } from './scrape.js';
 import { json, route, type Answer, type CloseRequest, type HttpWorkerData, type Need, type Reply, type Snapshots, type WorkerEvent } from './http-routes.js';
 
 const ASK_TIMEOUT_MS = 2_000;
@@ -85,12 +89,16 @@ class Streams {
 }
 
 function main(): void {
-  const { address, port: listenPort } = workerData as HttpWorkerData;
+  const { address, port: listenPort, constantLabels } = workerData as HttpWorkerData;
   const streams = new Streams();
+  const scrape = new ScrapeText(constantLabels);
   const server = createServer((req, res) => {
     const r = route(req.method, req.url);
     if (r.kind === 'now') return send(req, res, r.answer);
     if (r.kind === 'stream') return streams.add(res);
+    if (r.kind === 'metrics') {
+      return void scrape.text(() => ask('metrics')).then((text) => send(req, res, { code: 200, body: text, type: CONTENT_TYPE }), (err: unknown) => send(req, res, failure(err)));
+    }
     const answer = r.answer as (s: Snapshots[Need]) => Answer;
     ask(r.need).then((s) => send(req, res, answer(s)), (err: unknown) => send(req, res, failure(err)));
   });

@@ -2,8 +2,9 @@
 // metrics, the health endpoints a load balancer checks (Patroni style) and the live page.
 // The listener runs on its own thread (http-worker.ts, routes in http-routes.ts) so that
 // parsing requests and writing answers never holds the daemon's event loop; this side only
-// answers the thread's questions with a snapshot: the status, the metrics text, or the
-// status with the recent events. If the thread dies it is started again after a second.
+// answers the thread's questions with a snapshot: the status, its own half of a scrape
+// (scrape.ts: the series fed by the engine steps, collected; the thread formats the text),
+// or the status with the recent events. If the thread dies it is started again after a second.
 import type { Logger } from 'pino';
 import { Worker } from 'node:worker_threads';
 import { YcsError, toYcsError } from '../errors.js';
@@ -42,7 +43,7 @@ async function snapshot(o: HttpOptions, need: Need): Promise<Snapshots[Need]> {
     case 'status':
       return { status: o.status(), stepping: o.stepping() };
     case 'metrics':
-      return { text: await o.metrics.text(), contentType: o.metrics.contentType };
+      return o.metrics.scrapeInput();
     case 'stream':
       return { status: o.status(), events: o.events() };
   }
@@ -65,7 +66,7 @@ async function reply(worker: Worker, o: HttpOptions, ask: Ask): Promise<void> {
 
 /** Starts the thread; resolves once it listens, rejects with E_CONFIG when it cannot. */
 function startWorker(o: HttpOptions, port: number, onDeath: (worker: Worker, why: string) => void): Promise<{ worker: Worker; port: number }> {
-  const worker = new Worker(WORKER_URL, { workerData: { address: o.address, port } satisfies HttpWorkerData, resourceLimits: RESOURCE_LIMITS });
+  const worker = new Worker(WORKER_URL, { workerData: { address: o.address, port, constantLabels: o.metrics.constantLabels } satisfies HttpWorkerData, resourceLimits: RESOURCE_LIMITS });
   return new Promise((resolve, reject) => {
     let listening = false;
     worker.on('message', (m: Ask | WorkerEvent) => {

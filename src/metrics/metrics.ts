@@ -1,29 +1,24 @@
 // The daemon's Prometheus metrics (docs/metrics.md), with prom-client. Counters and
 // latency histograms are fed from what the daemon already sees: every engine output it
 // carries out and every input it feeds (a disk or store call's latency is the time from
-// its output to its answer, matched by request id). Gauges are read from the status at
-// scrape time, so they never drift from what `ycsctl status` shows.
+// its output to its answer, matched by request id). The gauges read from the status and the
+// process series are not here: any thread can collect them (scrape.ts, status-metrics.ts).
 //
 // onOutput/onInput run inside every engine step (about 40 a second), so the frequent part
 // (I/O issued, answered, its latency) allocates nothing: request times sit in typed-array
 // rings and latencies in per-series bucket arrays (LatencyHistogram), read out only when a
 // scrape asks. Rare events (role changes, fences, votes) use prom-client counters directly.
-import { performance } from 'node:perf_hooks';
 import client from 'prom-client';
 import { LOG_ABNORMAL, LOG_ABORTED, LOG_CHOSEN, LOG_PROPOSING } from '../core/proposer.js';
 import type { Input, Output } from '../core/types.js';
-import type { LagFigures } from './loop-lag.js';
-import type { StatusResult } from '../core/view.js';
-import { CONTENT_TYPE, exposition, labelText } from './exposition.js';
-import { registerProcessMetrics } from './process.js';
-
-const TEXT_REUSE_MS = 250;
-const ROLES = ['starting', 'standby', 'master', 'evicted', 'leaving'] as const;
-const RESOURCE_STATES = ['unknown', 'offline', 'starting', 'standby', 'primary', 'failed'] as const;
+import { CONTENT_TYPE, collect, labelText } from './exposition.js';
+import { registerHeapMetrics } from './process.js';
+import { ScrapeText, type ScrapeInput } from './scrape.js';
+import type { MetricsStatus } from './status-metrics.js';
 
 /** What a scrape reads from the daemon. */
 export interface MetricsSource {
-  status(): StatusResult & { incarnation?: number; net?: { dropped?: Record<string, number>; forged?: number }; eventLoopLag?: LagFigures | null; eventLoopWakeup?: LagFigures | null };
+  status(): MetricsStatus;
 }
 
 const DISK_OPS = ['read', 'heartbeat', 'vote'] as const;
@@ -152,73 +147,14 @@ export class DaemonMetrics {
   private readonly voteRounds: client.Counter;
   private readonly voteWrites: client.Counter;
   private readonly hb2Timeouts: client.Counter;
-  private readonly constantLabels: string;
-  private lastText: { atMs: number; text: Promise<string> } | null = null;
+  /** The labels on every series (labelText of cluster and host), added when the text is formatted. */
+  readonly constantLabels: string;
+  private inThread: ScrapeText | undefined;
 
-  constructor(source: MetricsSource, cluster: string, hostId: number, private readonly resources: string[]) {
-    this.constantLabels = labelText({ cluster, host: String(hostId) }); // on every series, added by exposition()
-    registerProcessMetrics(this.registry); // not prom-client's default collectors: process.ts says why
+  constructor(private readonly source: MetricsSource, cluster: string, hostId: number, private readonly resources: string[]) {
+    this.constantLabels = labelText({ cluster, host: String(hostId) });
+    registerHeapMetrics(this.registry); // the heap of this thread's isolate; process.ts says why
     const r = [this.registry];
-    const gauge = (name: string, help: string, labelNames: string[], collect: (g: client.Gauge) => void): void => {
-      new client.Gauge({ name, help, labelNames, registers: r, collect() { this.reset(); collect(this); } });
-    };
-    // One status per scrape, not one per gauge (a scrape collects every gauge at once).
-    let cached: { atMs: number; value: ReturnType<MetricsSource['status']> | null } | null = null;
-    const status = (): ReturnType<MetricsSource['status']> | null => {
-      const now = performance.now();
-      if (cached !== null && now - cached.atMs < 50) return cached.value;
-      let value: ReturnType<MetricsSource['status']> | null;
-      try {
-        value = source.status();
-      } catch {
-        value = null; // not open yet: no gauge values
-      }
-      cached = { atMs: now, value };
-      return value;
-    };
-    gauge('ycs_role', 'This host\'s role (1 for the current one).', ['role'], (g) => {
-      const s = status();
-      for (const role of ROLES) g.set({ role }, s?.role === role ? 1 : 0);
-    });
-    gauge('ycs_cluster_master_id', 'The master this host follows (0: none known).', [], (g) => g.set(status()?.masterId ?? 0));
-    gauge('ycs_cluster_epoch', 'The epoch this host follows (the fencing token).', [], (g) => g.set(status()?.epoch ?? 0));
-    gauge('ycs_cluster_members', 'Hosts in the decided member set.', [], (g) => g.set(status()?.members.length ?? 0));
-    gauge('ycs_host_up', 'Each configured host as this host sees it (1 online, 0 offline).', ['peer'], (g) => {
-      for (const h of status()?.hosts ?? []) g.set({ peer: String(h.hostId) }, h.state === 'online' ? 1 : 0);
-    });
-    gauge('ycs_resource_state', 'Each resource\'s state on this host (1 for the current one).', ['resource', 'state'], (g) => {
-      const s = status();
-      if (s === null) return;
-      const own = s.hosts.find((h) => h.hostId === s.selfId);
-      s.resources.forEach((resource, i) => {
-        for (const state of RESOURCE_STATES) g.set({ resource, state }, own?.resources[i] === state ? 1 : 0);
-      });
-    });
-    gauge('ycs_resource_master_id', 'The host where each resource is primary (0: none or unclear).', ['resource'], (g) => {
-      const s = status();
-      s?.resources.forEach((resource, i) => g.set({ resource }, s.resourceMasters[i] ?? 0));
-    });
-    gauge('ycs_peer_heartbeat_age_seconds', 'Time since each peer\'s disk heartbeat last changed and since its last network heartbeat 1 (this host\'s clock, at its latest step).', ['peer', 'path'], (g) => {
-      for (const h of status()?.hosts ?? []) {
-        const ages = h.heartbeatAgeMs;
-        if (ages === undefined) continue; // this host
-        if (ages.disk !== null) g.set({ peer: String(h.hostId), path: 'disk' }, ages.disk / 1000);
-        if (ages.net !== null) g.set({ peer: String(h.hostId), path: 'net' }, ages.net / 1000);
-      }
-    });
-    const lagGauge = (name: string, help: string, figures: (s: ReturnType<MetricsSource['status']> | null) => LagFigures | null | undefined): void => gauge(name, help, ['quantile'], (g) => {
-      const lag = figures(status());
-      if (lag === null || lag === undefined) return;
-      g.set({ quantile: '0.5' }, lag.p50Ms / 1000);
-      g.set({ quantile: '0.99' }, lag.p99Ms / 1000);
-      g.set({ quantile: '1' }, lag.maxMs / 1000);
-    });
-    lagGauge('ycs_event_loop_lag_seconds', 'The daemon\'s event-loop lag over its latest full 10 s window (what exceeds a 10 ms timer, on libuv\'s millisecond clock), by quantile.', (s) => s?.eventLoopLag);
-    lagGauge('ycs_event_loop_wakeup_delay_seconds', 'How long an event from another thread (a disk answer) waited for the daemon\'s event loop over its latest full 10 s window, by quantile.', (s) => s?.eventLoopWakeup);
-    gauge('ycs_incarnation', 'This run of ycs on this host; grows at every (re)start, so its increase counts restarts by ycsm.', [], (g) => g.set(status()?.incarnation ?? 0));
-    gauge('ycs_net_dropped_packets', 'Network heartbeat-1 packets dropped since start, by reason (forged, replayed, malformed, ...).', ['reason'], (g) => {
-      for (const [reason, n] of Object.entries(status()?.net?.dropped ?? {})) g.set({ reason }, n);
-    });
     const counter = (name: string, help: string, labelNames: string[] = []): client.Counter => new client.Counter({ name, help, labelNames, registers: r });
     this.roleChanges = counter('ycs_role_changes_total', 'Role changes of this host.', ['from', 'to']);
     this.evictions = counter('ycs_evictions_total', 'Hosts this host saw evicted by a decision.');
@@ -310,14 +246,21 @@ export class DaemonMetrics {
     this.hb2Timeouts.inc({ resource: this.resources[resource] ?? String(resource) });
   }
 
-  /**
-   * The exposition; scrapes within TEXT_REUSE_MS of one another (several Prometheus servers,
-   * a dashboard's burst) share one serialization.
-   */
+  /** This thread's half of a scrape (scrape.ts): its series collected now, and the status. */
+  async scrapeInput(): Promise<ScrapeInput> {
+    let status: MetricsStatus | null;
+    try {
+      status = this.source.status();
+    } catch {
+      status = null; // not open yet: no gauge values
+    }
+    return { fed: await collect(this.registry), status };
+  }
+
+  /** The whole exposition, formatted in this thread (the listener's thread formats its own). */
   text(): Promise<string> {
-    const now = performance.now();
-    if (this.lastText === null || now - this.lastText.atMs >= TEXT_REUSE_MS) this.lastText = { atMs: now, text: exposition(this.registry, this.constantLabels) };
-    return this.lastText.text;
+    this.inThread ??= new ScrapeText(this.constantLabels);
+    return this.inThread.text(() => this.scrapeInput());
   }
 
   get contentType(): string {

@@ -31,6 +31,19 @@ export const PROCESS_METRIC_NAMES = [
 
 const START_TIME_SECONDS = Math.round(Date.now() / 1000 - process.uptime());
 
+function gaugeOf(registry: client.Registry): (name: string, help: string, value: () => number | undefined) => void {
+  return (name, help, value) => {
+    new client.Gauge({ name, help, registers: [registry], collect() {
+      const v = value();
+      if (v !== undefined) this.set(v);
+    } });
+  };
+}
+
+/**
+ * The process_* series and nodejs_version_info: the whole process's, whichever thread
+ * collects them (getrusage, /proc/self), so the HTTP listener's thread does (scrape.ts).
+ */
 export function registerProcessMetrics(registry: client.Registry): void {
   const registers = [registry];
   const cpuCounter = (name: string, help: string, seconds: (u: NodeJS.CpuUsage) => number): void => {
@@ -39,22 +52,22 @@ export function registerProcessMetrics(registry: client.Registry): void {
   cpuCounter('process_cpu_user_seconds_total', 'User CPU time spent in seconds.', (u) => u.user / 1e6);
   cpuCounter('process_cpu_system_seconds_total', 'System CPU time spent in seconds.', (u) => u.system / 1e6);
   cpuCounter('process_cpu_seconds_total', 'Total user and system CPU time spent in seconds.', (u) => (u.user + u.system) / 1e6);
-  const gauge = (name: string, help: string, value: () => number | undefined): void => {
-    new client.Gauge({ name, help, registers, collect() {
-      const v = value();
-      if (v !== undefined) this.set(v);
-    } });
-  };
+  const gauge = gaugeOf(registry);
   gauge('process_start_time_seconds', 'Start time of the process since unix epoch in seconds.', () => START_TIME_SECONDS);
   gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', () => process.memoryUsage.rss());
   gauge('process_open_fds', 'Number of open file descriptors (counted off the event loop at the previous scrape).', openFds());
   gauge('process_max_fds', 'Maximum number of open file descriptors.', maxFds());
-  gauge('nodejs_heap_size_total_bytes', 'Process heap size from Node.js in bytes.', () => getHeapStatistics().total_heap_size);
-  gauge('nodejs_heap_size_used_bytes', 'Process heap size used from Node.js in bytes.', () => getHeapStatistics().used_heap_size);
-  gauge('nodejs_external_memory_bytes', 'Node.js external memory size in bytes.', () => getHeapStatistics().external_memory);
   const [major, minor, patch] = process.versions.node.split('.');
   const version = new client.Gauge({ name: 'nodejs_version_info', help: 'Node.js version info.', labelNames: ['version', 'major', 'minor', 'patch'], registers });
   version.set({ version: process.version, major: major ?? '', minor: minor ?? '', patch: patch ?? '' }, 1);
+}
+
+/** The nodejs_* heap series: the heap of the isolate of the thread that collects them, so the daemon's thread does. */
+export function registerHeapMetrics(registry: client.Registry): void {
+  const gauge = gaugeOf(registry);
+  gauge('nodejs_heap_size_total_bytes', 'Process heap size from Node.js in bytes.', () => getHeapStatistics().total_heap_size);
+  gauge('nodejs_heap_size_used_bytes', 'Process heap size used from Node.js in bytes.', () => getHeapStatistics().used_heap_size);
+  gauge('nodejs_external_memory_bytes', 'Node.js external memory size in bytes.', () => getHeapStatistics().external_memory);
 }
 
 /** The fd count of the last finished readdir; each call starts the next one unless one runs. */

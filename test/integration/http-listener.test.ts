@@ -75,6 +75,24 @@ describe('HTTP listener thread', () => {
     expect((await get('/'))[1]).toContain('<html');
   });
 
+  it('formats scrapes on its thread: the daemon thread series, the status gauges and the process series; a burst shares one', async () => {
+    let statusReads = 0;
+    const metrics = new DaemonMetrics({ status: () => (statusReads++, STATUS) }, 'demo', 1, ['YasDB']);
+    metrics.onOutput({ kind: 'write-heartbeat', requestId: 7, disk: 0 } as never, 0);
+    metrics.onInput({ kind: 'disk-write-done', requestId: 7, disk: 0, nowMs: 2 } as never);
+    listener = await startHttp(options({ metrics, status: () => STATUS }));
+    const [a, b] = await Promise.all([1, 2].map(() => fetch(url('/metrics')).then((r) => r.text())));
+    expect(b).toBe(a);
+    expect(statusReads).toBe(1);
+    expect(a).toMatch(/^ycs_disk_io_seconds_count\{disk="0",op="heartbeat",cluster="demo",host="1"\} 1$/m); // fed here
+    expect(a).toMatch(/^ycs_cluster_epoch\{cluster="demo",host="1"\} 4$/m); // from the status, there
+    expect(a).toMatch(/^nodejs_heap_size_used_bytes\{cluster="demo",host="1"\} \d+$/m);
+    const start = Number(/^process_start_time_seconds\{[^}]*\} (\d+)$/m.exec(a)?.[1]);
+    expect(Math.abs(start - (Date.now() / 1000 - process.uptime()))).toBeLessThan(2); // the process's, not the thread's
+    const rss = Number(/^process_resident_memory_bytes\{[^}]*\} (\d+)$/m.exec(a)?.[1]);
+    expect(rss).toBeGreaterThan(process.memoryUsage().heapUsed);
+  });
+
   it('a wedged daemon loop: /health is a 503 E_TIMEOUT after 2 s, the page still comes at once', async () => {
     let wedged = false;
     listener = await startHttp(options({ stepping: () => (wedged ? (blockLoop(3_000), true) : true) }));
