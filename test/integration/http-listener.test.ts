@@ -87,9 +87,9 @@ describe('HTTP listener thread', () => {
     expect(a).toMatch(/^ycs_disk_io_seconds_count\{disk="0",op="heartbeat",cluster="demo",host="1"\} 1$/m); // fed here
     expect(a).toMatch(/^ycs_cluster_epoch\{cluster="demo",host="1"\} 4$/m); // from the status, there
     expect(a).toMatch(/^nodejs_heap_size_used_bytes\{cluster="demo",host="1"\} \d+$/m);
-    const start = Number(/^process_start_time_seconds\{[^}]*\} (\d+)$/m.exec(a)?.[1]);
+    const start = Number(/^process_start_time_seconds\{[^}]*\} (\d+)$/m.exec(a ?? '')?.[1]);
     expect(Math.abs(start - (Date.now() / 1000 - process.uptime()))).toBeLessThan(2); // the process's, not the thread's
-    const rss = Number(/^process_resident_memory_bytes\{[^}]*\} (\d+)$/m.exec(a)?.[1]);
+    const rss = Number(/^process_resident_memory_bytes\{[^}]*\} (\d+)$/m.exec(a ?? '')?.[1]);
     expect(rss).toBeGreaterThan(process.memoryUsage().heapUsed);
   });
 
