@@ -12,6 +12,7 @@
 import type { StatusResult } from '../core/view.js';
 import type { ClusterEvent } from './events.js';
 import type { ScrapeInput } from './scrape.js';
+import type { ThreadPriority } from './thread-priority.js';
 import { PAGE_HTML } from './page.js';
 
 export type HttpStatus = StatusResult & { cluster?: string; arbitration?: string };
@@ -43,7 +44,7 @@ export interface HttpWorkerData {
 }
 
 /** Listener thread -> daemon thread, besides `ask`. */
-export type WorkerEvent = { kind: 'listening'; port: number } | { kind: 'listen-failed'; code: string };
+export type WorkerEvent = { kind: 'listening'; port: number; priority: ThreadPriority | null } | { kind: 'listen-failed'; code: string };
 
 /** Daemon thread -> listener thread, besides `reply`: close the listener and exit. */
 export interface CloseRequest {

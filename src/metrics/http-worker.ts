@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { parentPort, workerData } from 'node:worker_threads';
 import { CONTENT_TYPE } from './exposition.js';
 import { ScrapeText } from './scrape.js';
+import { lowerThreadPriority } from './thread-priority.js';
 import { json, route, type Answer, type CloseRequest, type HttpWorkerData, type Need, type Reply, type Snapshots, type WorkerEvent } from './http-routes.js';
 
 const ASK_TIMEOUT_MS = 2_000;
@@ -90,6 +91,7 @@ class Streams {
 
 function main(): void {
   const { address, port: listenPort, constantLabels } = workerData as HttpWorkerData;
+  const priority = lowerThreadPriority();
   const streams = new Streams();
   const scrape = new ScrapeText(constantLabels);
   const server = createServer((req, res) => {
@@ -107,7 +109,7 @@ function main(): void {
   server.once('error', (err: NodeJS.ErrnoException) => port.postMessage({ kind: 'listen-failed', code: err.code ?? err.message } satisfies WorkerEvent));
   server.listen(listenPort, address, () => {
     const bound = server.address();
-    port.postMessage({ kind: 'listening', port: typeof bound === 'object' && bound !== null ? bound.port : listenPort } satisfies WorkerEvent);
+    port.postMessage({ kind: 'listening', port: typeof bound === 'object' && bound !== null ? bound.port : listenPort, priority } satisfies WorkerEvent);
   });
   port.on('message', (m: Reply | CloseRequest) => {
     if (m.kind === 'reply') {

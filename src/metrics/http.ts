@@ -11,6 +11,7 @@ import { YcsError, toYcsError } from '../errors.js';
 import type { ClusterEvent } from './events.js';
 import type { Ask, CloseRequest, HttpStatus, HttpWorkerData, Need, Reply, Snapshots, WorkerEvent } from './http-routes.js';
 import type { DaemonMetrics } from './metrics.js';
+import type { ThreadPriority } from './thread-priority.js';
 
 export interface HttpOptions {
   address: string;
@@ -27,6 +28,8 @@ export interface HttpOptions {
 export interface HttpListener {
   /** The port it listens on (the configured one, or the one the system picked for 0). */
   readonly port: number;
+  /** The listener thread's id and nice value (thread-priority.ts), null off Linux. */
+  readonly thread: ThreadPriority | null;
   /** Stops listening, ends every open stream and the thread. */
   close(): Promise<void>;
 }
@@ -65,7 +68,7 @@ async function reply(worker: Worker, o: HttpOptions, ask: Ask): Promise<void> {
 }
 
 /** Starts the thread; resolves once it listens, rejects with E_CONFIG when it cannot. */
-function startWorker(o: HttpOptions, port: number, onDeath: (worker: Worker, why: string) => void): Promise<{ worker: Worker; port: number }> {
+function startWorker(o: HttpOptions, port: number, onDeath: (worker: Worker, why: string) => void): Promise<{ worker: Worker; port: number; thread: ThreadPriority | null }> {
   const worker = new Worker(WORKER_URL, { workerData: { address: o.address, port, constantLabels: o.metrics.constantLabels } satisfies HttpWorkerData, resourceLimits: RESOURCE_LIMITS });
   return new Promise((resolve, reject) => {
     let listening = false;
@@ -73,7 +76,7 @@ function startWorker(o: HttpOptions, port: number, onDeath: (worker: Worker, why
       if (m.kind === 'ask') void reply(worker, o, m);
       else if (m.kind === 'listening') {
         listening = true;
-        resolve({ worker, port: m.port });
+        resolve({ worker, port: m.port, thread: m.priority });
       } else {
         reject(new YcsError('E_CONFIG', `http: cannot listen on ${o.address}:${port} (${m.code})`));
         void worker.terminate();
@@ -108,8 +111,10 @@ export async function startHttp(o: HttpOptions): Promise<HttpListener> {
   const first = await startWorker(o, o.port, onDeath);
   current = first.worker;
   const bound = first.port; // a restart listens where the first one did, also when the config said 0
+  o.logger?.info({ address: o.address, port: bound, thread: first.thread }, `http listener on ${o.address}:${bound}, its thread at nice ${first.thread?.nice ?? 'unchanged'}`);
   return {
     port: bound,
+    thread: first.thread,
     async close() {
       closing = true;
       clearTimeout(restartTimer);

@@ -5,7 +5,9 @@
 // ends the streams and the thread. Real sockets; curl (a separate process) times the
 // answers while this thread is blocked. Runs the compiled thread: `npm run build` first.
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { getPriority, setPriority } from 'node:os';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HttpStatus } from '../../src/metrics/http-routes.js';
@@ -135,6 +137,27 @@ describe('HTTP listener thread', () => {
     await listener.close();
     listener = undefined;
     await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+  });
+
+  it('its thread runs at nice 0 when the daemon runs raised (nice -10, as the unit starts it), and keeps a lower one', async () => {
+    /** A thread's nice value as the kernel reports it (field 19 of /proc/self/task/<tid>/stat). */
+    const niceOf = (tid: number): number => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+    const own = getPriority(); // this thread's only (nice is per thread on Linux); restored below
+    try {
+      setPriority(-10); // a thread started now inherits -10, as the daemon's does under the unit
+      listener = await startHttp(options());
+      expect(listener.thread).toMatchObject({ inherited: -10, nice: 0 });
+      expect(niceOf(listener.thread!.tid)).toBe(0);
+      expect(getPriority()).toBe(-10); // the daemon's loop keeps its own
+      await listener.close();
+      setPriority(5);
+      listener = await startHttp(options());
+      expect(listener.thread).toMatchObject({ inherited: 5, nice: 5 });
+      expect(niceOf(listener.thread!.tid)).toBe(5);
+      expect((await fetch(url('/health'))).status).toBe(200);
+    } finally {
+      setPriority(own);
+    }
   });
 
   it('a port already taken: one E_CONFIG error naming the address', async () => {
