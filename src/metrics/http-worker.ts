@@ -2,9 +2,9 @@
 // (http-routes.ts), formatting the metrics text (scrape.ts: the status gauges and process
 // series are collected here too) and writing answers and event streams happen here, off the
 // daemon's event loop, which only answers `ask` messages with a snapshot (docs/metrics.md,
-// Cost). A
-// question the daemon does not answer within ASK_TIMEOUT_MS gets a 503: a wedged daemon is
-// not healthy, and a load balancer learns it at once instead of at its own check timeout.
+// Cost). A question the daemon does not answer within ASK_TIMEOUT_MS gets a 503: a wedged
+// daemon is not healthy, and a load balancer learns it at once instead of at its own check
+// timeout. The thread first lowers its own priority below the daemon's (thread-priority.ts).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CONTENT_TYPE } from './exposition.js';
